@@ -1,0 +1,10 @@
+// The WebAssembly core: one module, two builds (see asconfig.json and docs/design.md).
+// No runtime, no allocation, no strings, no mutable module-level state: every address comes from
+// the host (src/core/memory.ts lays the memory out above heapBase()).
+export * from './codec/index';
+export * from './ring';
+
+/** First byte above the module's static data; the host lays out its regions from here up. */
+export function heapBase(): usize {
+  return __heap_base;
+}

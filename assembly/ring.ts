@@ -1,0 +1,2 @@
+// Single-producer/single-consumer ring (owned by the ring work; see docs/design.md).
+export function ringPlaceholder(): u32 { return 0; }

@@ -1,0 +1,25 @@
+// Shared start-up check for the command-line entry points. Plain JavaScript that old Node versions
+// can parse: on a Node older than 22.12 it prints one clear line and exits 1. On 22.12-22.17,
+// where TypeScript type stripping is not on by default, it re-runs the command with
+// --experimental-strip-types; from 22.18 (and on 23.6+, 24) the .ts sources load as they are.
+import { spawnSync } from 'node:child_process';
+
+export function ensureNode(entry) {
+  var parts = process.versions.node.split('.').map(Number);
+  var major = parts[0], minor = parts[1];
+  if (major < 22 || (major === 22 && minor < 12)) {
+    process.stderr.write(
+      'ringsocket: Node ' + process.versions.node + ' is too old; Node >= 22.12 is required ' +
+      '(SO_REUSEPORT in worker threads). Run it through npm (npm start / npx ' + entry +
+      '), which uses the bundled node@24, or install Node 24.\n');
+    process.exit(1);
+  }
+  if (!process.features || !process.features.typescript) {
+    if (process.execArgv.indexOf('--experimental-strip-types') === -1) {
+      var r = spawnSync(process.execPath,
+        ['--experimental-strip-types', '--no-warnings=ExperimentalWarning'].concat(process.execArgv, process.argv.slice(1)),
+        { stdio: 'inherit' });
+      process.exit(r.status === null ? 1 : r.status);
+    }
+  }
+}
