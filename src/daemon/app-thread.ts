@@ -1,0 +1,273 @@
+// An app thread: loads one app module, consumes the inbound ring of every worker, runs the app's
+// callbacks strictly one at a time, and turns its sends into outbound ring records.
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { instantiateCore, type Core } from '../core/wasm.ts';
+import { Ring, WakeWord } from '../core/ring.ts';
+import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
+import { createLogger, type Logger, type LogLevel } from '../log.ts';
+import type { Config } from '../config/index.ts';
+import type { DaemonLayout } from './layout.ts';
+import { Inbound, Outbound, IN_HEADER_SIZE, OUT_HEADER_SIZE, readPeerAddress, workerOfClient } from './records.ts';
+import { serverHeaderSize, writeServerHeader } from './frames.ts';
+import { createAppRuntime, type AppHost, type Recipients } from '../app/runtime.ts';
+
+export interface AppThreadInit {
+  index: number;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  config: Config;
+  layout: DaemonLayout;
+}
+
+const init = workerData as AppThreadInit;
+const config = init.config;
+const appIndex = init.index;
+const appConf = config.apps[appIndex];
+const log: Logger = createLogger(appConf.name, config.log_level);
+const core: Core = instantiateCore(init.module, init.memory);
+const u8 = core.u8;
+const dv = core.dv;
+const W = config.worker_c;
+const wake = new WakeWord(core, init.layout.apps[appIndex].wake);
+const inRings: Ring[] = [];
+const outRings: Ring[] = [];
+for (let w = 0; w < W; w++) {
+  inRings.push(new Ring(core, init.layout.inbound[w][appIndex].header));
+  outRings.push(new Ring(core, init.layout.outbound[w][appIndex].header));
+}
+/** Inbound records consumed so far, per worker: the stamp of outbound records. */
+const consumed: number[] = new Array(W).fill(0);
+let stopping = false;
+
+// ---------------------------------------------------------------------------------------------
+// Outbound records
+
+/** Reserves room in worker w's outbound ring, waiting (the app's back-pressure) while it is full. */
+function reserveOut(w: number, size: number): number {
+  const ring = outRings[w];
+  let ptr = ring.reserve(size);
+  if (ptr !== 0) return ptr;
+  const started = Date.now();
+  let warned = false;
+  while (ptr === 0) {
+    wake.prepareSleep();
+    ptr = ring.reserve(size);
+    if (ptr !== 0) { wake.cancelSleep(); break; }
+    wake.waitSync(50);
+    ptr = ring.reserve(size);
+    if (!warned && Date.now() - started > 5000) {
+      warned = true;
+      log.warning(`outbound ring of worker#${w} full for 5s: waiting`);
+    }
+    if (stopping && Date.now() - started > 2000) return 0;
+  }
+  return ptr;
+}
+
+function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode: number, payload: Uint8Array): void {
+  const n = ids ? ids.length : 0;
+  const h = serverHeaderSize(payload.length);
+  const size = OUT_HEADER_SIZE + n * 8 + h + payload.length;
+  const ptr = reserveOut(w, size);
+  if (ptr === 0) return;
+  u8[ptr] = kind;
+  u8[ptr + 1] = 0;
+  dv.setUint16(ptr + 2, 0, true);
+  dv.setUint32(ptr + 4, n, true);
+  dv.setFloat64(ptr + 8, consumed[w], true);
+  let at = ptr + OUT_HEADER_SIZE;
+  for (let i = 0; i < n; i++, at += 8) dv.setFloat64(at, ids![i], true);
+  at += writeServerHeader(u8, at, opcode, payload.length);
+  if (payload.buffer === u8.buffer) u8.copyWithin(at, payload.byteOffset, payload.byteOffset + payload.length);
+  else u8.set(payload, at);
+  outRings[w].commit(size);
+}
+
+function validWorker(id: number): number {
+  if (!Number.isSafeInteger(id) || id <= 0) return -1;
+  const w = workerOfClient(id);
+  return w >= 0 && w < W ? w : -1;
+}
+
+/** Groups ids by worker, dropping invalid ones. */
+function byWorker(ids: readonly number[]): number[][] {
+  const groups: number[][] = Array.from({ length: W }, () => []);
+  for (const id of ids) {
+    const w = validWorker(id);
+    if (w >= 0) groups[w].push(id);
+  }
+  return groups;
+}
+
+const host: AppHost = {
+  appName: appConf.name,
+  config,
+  send(dataKind, payload, to: Recipients) {
+    const opcode = dataKind === DataKind.UTF8 ? Opcode.TEXT : Opcode.BINARY;
+    switch (to.kind) {
+      case 'single': {
+        const w = validWorker(to.id);
+        if (w >= 0) writeOut(w, Outbound.SINGLE, [to.id], opcode, payload);
+        break;
+      }
+      case 'multi': {
+        const groups = byWorker(to.ids);
+        for (let w = 0; w < W; w++) {
+          if (groups[w].length) writeOut(w, groups[w].length === 1 ? Outbound.SINGLE : Outbound.MULTI, groups[w], opcode, payload);
+        }
+        break;
+      }
+      case 'every':
+        for (let w = 0; w < W; w++) writeOut(w, Outbound.EVERY, null, opcode, payload);
+        break;
+      case 'every_except_single': {
+        const ex = validWorker(to.id);
+        for (let w = 0; w < W; w++) {
+          if (w === ex) writeOut(w, Outbound.EVERY_EXCEPT, [to.id], opcode, payload);
+          else writeOut(w, Outbound.EVERY, null, opcode, payload);
+        }
+        break;
+      }
+      case 'every_except_multi': {
+        const groups = byWorker(to.ids);
+        for (let w = 0; w < W; w++) {
+          if (groups[w].length) writeOut(w, Outbound.EVERY_EXCEPT, groups[w], opcode, payload);
+          else writeOut(w, Outbound.EVERY, null, opcode, payload);
+        }
+        break;
+      }
+    }
+  },
+  closeClient(id, code) {
+    const w = validWorker(id);
+    if (w < 0) return;
+    const p = new Uint8Array(2);
+    p[0] = code >>> 8;
+    p[1] = code & 0xff;
+    writeOut(w, Outbound.CLOSE_CLIENT, [id], Opcode.CLOSE, p);
+  },
+  log(level: LogLevel, message: string) {
+    log[level](message);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+let runtime: ReturnType<typeof createAppRuntime>;
+try {
+  const mod = await import(pathToFileURL(appConf.app_path).href);
+  if (!mod.default) throw new Error(`${appConf.app_path} has no default export (export default defineApp({...}))`);
+  runtime = createAppRuntime(mod.default, host);
+  const ok = runtime.init();
+  if (ok === false) throw new Error('init callback failed');
+} catch (err) {
+  parentPort!.postMessage({ type: 'error', message: `app ${appConf.name}: ${(err as Error).stack ?? err}` });
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loop
+
+const BATCH = 256;
+
+function drainOnce(): number {
+  let n = 0;
+  for (let w = 0; w < W; w++) {
+    const ring = inRings[w];
+    for (let i = 0; i < BATCH; i++) {
+      const ptr = ring.peek();
+      if (ptr === 0) break;
+      const size = ring.peekSize();
+      handle(ptr, size);
+      ring.release();
+      consumed[w]++;
+      n++;
+    }
+  }
+  return n;
+}
+
+function handle(ptr: number, size: number): void {
+  const kind = u8[ptr];
+  const endpointId = dv.getUint16(ptr + 2, true);
+  const id = dv.getFloat64(ptr + 8, true);
+  try {
+    switch (kind) {
+      case Inbound.READ:
+        runtime.read(id, endpointId, u8[ptr + 1], u8.subarray(ptr + IN_HEADER_SIZE, ptr + size));
+        break;
+      case Inbound.OPEN:
+        runtime.open(id, endpointId, readPeerAddress(u8, dv, ptr + IN_HEADER_SIZE));
+        break;
+      case Inbound.CLOSE:
+        runtime.close(id, endpointId);
+        break;
+      default:
+        log.error(`unknown inbound record kind ${kind}`);
+    }
+  } catch (err) {
+    // The runtime catches the app's own errors; this is a last line of defence.
+    log.error(`unexpected error handling a record of client ${id}: ${(err as Error).stack ?? err}`);
+    if (kind !== Inbound.CLOSE) host.closeClient(id, CloseCode.INTERNAL_ERROR);
+  }
+}
+
+function anyInbound(): boolean {
+  for (let w = 0; w < W; w++) if (inRings[w].peek() !== 0) return true;
+  return false;
+}
+
+// Timer: the runtime says when it wants to be called (ms since epoch), and whether it may wake
+// an idle app.
+let timerAt = 0;
+let timerWakes = false;
+function armTimer(us: number): void {
+  timerAt = us > 0 ? performance.now() + us / 1000 : 0;
+}
+const spec = runtime!.timerSpec;
+if (spec) {
+  timerWakes = spec.mode === 'wake';
+  armTimer(spec.firstUs);
+}
+let trafficSinceTimer = false;
+
+function runTimerIfDue(): void {
+  if (timerAt === 0 || performance.now() < timerAt) return;
+  if (!timerWakes && !trafficSinceTimer) return;
+  trafficSinceTimer = false;
+  armTimer(runtime.timer());
+}
+
+parentPort!.on('message', (msg: { type: string }) => {
+  if (msg.type === 'stop') {
+    stopping = true;
+    wake.cancelSleep();
+  }
+});
+
+parentPort!.postMessage({ type: 'ready' });
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
+for (;;) {
+  const n = drainOnce();
+  if (n > 0) trafficSinceTimer = true;
+  runTimerIfDue();
+  if (n > 0) {
+    // Let the app's own promises and I/O run between batches.
+    await yieldToLoop();
+    continue;
+  }
+  if (stopping) break;
+  wake.prepareSleep();
+  if (anyInbound()) {
+    wake.cancelSleep();
+    continue;
+  }
+  let timeout = 1000;
+  if (timerAt !== 0 && (timerWakes || trafficSinceTimer)) timeout = Math.max(0, Math.min(timeout, timerAt - performance.now()));
+  await wake.waitAsync(timeout);
+}
+parentPort!.postMessage({ type: 'stopped' });

@@ -1,0 +1,128 @@
+// The main thread: compiles the WebAssembly core once, lays out the one shared memory, starts one
+// thread per app and `worker_c` worker threads, and stops them in order.
+import { Worker } from 'node:worker_threads';
+import { compileCore, createMemory, instantiateCore } from '../core/wasm.ts';
+import { Ring, ringMaxRecord } from '../core/ring.ts';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../log.ts';
+import { planDaemonMemory, type DaemonLayout } from './layout.ts';
+
+export interface Daemon {
+  stop(reason?: string): Promise<void>;
+  /** Resolves to the exit code once the daemon has stopped. */
+  done: Promise<number>;
+  layout: DaemonLayout;
+}
+
+type ThreadMsg = { type: 'ready' } | { type: 'listening'; where: string[] } | { type: 'error'; message: string } | { type: 'stopped' };
+
+function startThread(file: string, data: object, name: string, log: Logger): { worker: Worker; first: Promise<ThreadMsg> } {
+  const worker = new Worker(new URL(file, import.meta.url), { workerData: data, name });
+  const first = new Promise<ThreadMsg>((resolve) => {
+    const onMsg = (m: ThreadMsg) => {
+      worker.off('message', onMsg);
+      resolve(m);
+    };
+    worker.on('message', onMsg);
+    worker.once('error', (err) => resolve({ type: 'error', message: err.stack ?? String(err) }));
+    worker.once('exit', (code) => resolve({ type: 'error', message: `${name} exited with code ${code} during start-up` }));
+  });
+  worker.on('error', (err) => log.error(`${name} crashed: ${err.stack ?? err}`));
+  return { worker, first };
+}
+
+function waitFor(worker: Worker, type: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => { worker.off('message', onMsg); resolve(false); }, ms);
+    const onMsg = (m: ThreadMsg) => {
+      if (m.type === type) {
+        clearTimeout(t);
+        worker.off('message', onMsg);
+        resolve(true);
+      }
+    };
+    worker.on('message', onMsg);
+    worker.once('exit', () => { clearTimeout(t); resolve(true); });
+  });
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  const module = await compileCore('shared');
+  const probe = instantiateCore(module, createMemory('shared', 65536));
+  const layout = planDaemonMemory(config, probe.heapBase);
+  const memory = createMemory('shared', layout.bytes);
+  const core = instantiateCore(module, memory);
+  const maxRecord = Math.min(ringMaxRecord(config.inbound_ring_buf_size), ringMaxRecord(config.outbound_ring_buf_size));
+  for (let w = 0; w < config.worker_c; w++) {
+    for (let a = 0; a < config.apps.length; a++) {
+      const i = layout.inbound[w][a];
+      Ring.init(core, i.header, i.data, i.capacity, layout.apps[a].wake, layout.workers[w].wake);
+      const o = layout.outbound[w][a];
+      Ring.init(core, o.header, o.data, o.capacity, layout.workers[w].wake, layout.apps[a].wake);
+    }
+  }
+  log.info(`shared memory: ${(layout.bytes / 1048576).toFixed(1)} MiB; largest ring record ${maxRecord} bytes`);
+
+  const apps: Worker[] = [];
+  const workers: Worker[] = [];
+  const killAll = async () => {
+    await Promise.all([...workers, ...apps].map((t) => t.terminate()));
+  };
+
+  // Apps first: a worker must never deliver to an app that is not there.
+  const appStarts = config.apps.map((app, index) =>
+    startThread('./app-thread.ts', { index, module, memory, config, layout }, `app ${app.name}`, log));
+  for (const s of appStarts) apps.push(s.worker);
+  const appResults = await Promise.all(appStarts.map((s) => s.first));
+  const appErrors = appResults.filter((m) => m.type === 'error') as { message: string }[];
+  if (appErrors.length) {
+    await killAll();
+    throw new Error(appErrors.map((e) => e.message).join('\n'));
+  }
+
+  const workerStarts = Array.from({ length: config.worker_c }, (_, index) =>
+    startThread('./worker.ts', { index, module, memory, config, layout }, `worker#${index}`, log));
+  for (const s of workerStarts) workers.push(s.worker);
+  const workerResults = await Promise.all(workerStarts.map((s) => s.first));
+  const workerErrors = workerResults.filter((m) => m.type === 'error') as { message: string }[];
+  if (workerErrors.length) {
+    await killAll();
+    throw new Error(`cannot listen: ${workerErrors.map((e) => e.message).join('; ')}`);
+  }
+  const where = (workerResults[0] as { where: string[] }).where;
+  log.notice(`ready: ${config.worker_c} worker(s), ${config.apps.length} app(s) (${config.apps.map((a) => a.name).join(', ')}), listening on ${where.join(', ')}`);
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => { resolveDone = r; });
+  let stopping: Promise<void> | null = null;
+
+  for (const w of workers) {
+    w.on('exit', (code) => {
+      if (!stopping) {
+        log.error(`a worker thread exited unexpectedly (code ${code}); stopping`);
+        void stop('worker exit');
+      }
+    });
+  }
+  for (const a of apps) {
+    a.on('exit', (code) => {
+      if (!stopping) log.error(`an app thread exited unexpectedly (code ${code})`);
+    });
+  }
+
+  function stop(reason = 'stop requested'): Promise<void> {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      log.notice(`stopping (${reason}): closing connections with 1001, waiting up to ${config.shutdown_wait_ws}s`);
+      const grace = Math.max(1, config.shutdown_wait_ws) * 1000 + 3000;
+      await Promise.all(workers.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'stopped', grace); }));
+      await Promise.all(apps.map((a) => { a.postMessage({ type: 'stop' }); return waitFor(a, 'stopped', 5000); }));
+      await killAll();
+      log.notice('stopped');
+      resolveDone(0);
+    })();
+    return stopping;
+  }
+
+  return { stop, done, layout };
+}

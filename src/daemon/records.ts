@@ -1,0 +1,138 @@
+// Ring record formats between workers and apps (docs/design.md, "Ring records").
+// All multi-byte fields are little-endian; client ids are safe integers stored as f64.
+
+/** Inbound records: worker -> app. */
+export const Inbound = {
+  OPEN: 0,
+  READ: 1,
+  CLOSE: 2,
+} as const;
+
+/**
+ * Inbound header (16 bytes):
+ *   0 u8  kind (Inbound.*)
+ *   1 u8  data kind (DataKind.BIN / DataKind.UTF8; READ only)
+ *   2 u16 endpoint id
+ *   4 u32 reserved
+ *   8 f64 client id
+ * OPEN then carries the peer address (OPEN_ADDR_SIZE bytes):
+ *  16 u8  family (4 or 6)
+ *  17 u8  reserved
+ *  18 u16 port
+ *  20 u8[16] address (IPv4 in the first 4 bytes)
+ * READ carries the complete, unmasked message payload from byte 16.
+ * CLOSE carries u16 close code at 16 (1005 when the peer sent none, 1006 when there was no close
+ * frame at all).
+ */
+export const IN_HEADER_SIZE = 16;
+export const OPEN_ADDR_SIZE = 20;
+export const CLOSE_BODY_SIZE = 2;
+
+/** Outbound records: app -> worker. */
+export const Outbound = {
+  /** The listed ids (1 or more) on this worker. */
+  SINGLE: 0,
+  MULTI: 1,
+  /** Every client of this app on this worker that the app has seen open. */
+  EVERY: 2,
+  /** Every such client except the listed ids. */
+  EVERY_EXCEPT: 3,
+  /** Send the frame (a close frame) to the listed id and close it; no CLOSE record comes back. */
+  CLOSE_CLIENT: 4,
+} as const;
+
+/**
+ * Outbound header (16 bytes + 8 per id):
+ *   0 u8  kind (Outbound.*)
+ *   1 u8  reserved
+ *   2 u16 reserved
+ *   4 u32 id count n
+ *   8 f64 stamp: how many inbound records of this worker's ring the app had consumed when it
+ *         produced this record. A client whose OPEN record has a higher sequence number is not
+ *         known to the app yet and gets no EVERY / EVERY_EXCEPT delivery from this record.
+ *  16 f64[n] client ids
+ * then a complete server frame, to the end of the record.
+ */
+export const OUT_HEADER_SIZE = 16;
+
+/** Peer address as carried in an OPEN record. */
+export interface PeerAddress {
+  family: 4 | 6;
+  address: string;
+  port: number;
+}
+
+export function writePeerAddress(u8: Uint8Array, dv: DataView, at: number, ip: string | undefined, port: number | undefined): void {
+  u8.fill(0, at, at + OPEN_ADDR_SIZE);
+  dv.setUint16(at + 2, port ?? 0, true);
+  if (!ip) {
+    u8[at] = 4;
+    return;
+  }
+  if (ip.includes(':')) {
+    u8[at] = 6;
+    const bytes = parseIPv6(ip);
+    u8.set(bytes, at + 4);
+  } else {
+    u8[at] = 4;
+    const parts = ip.split('.');
+    for (let i = 0; i < 4; i++) u8[at + 4 + i] = Number(parts[i]) & 255;
+  }
+}
+
+export function readPeerAddress(u8: Uint8Array, dv: DataView, at: number): PeerAddress {
+  const family = u8[at] === 6 ? 6 : 4;
+  const port = dv.getUint16(at + 2, true);
+  if (family === 4) {
+    return { family, port, address: `${u8[at + 4]}.${u8[at + 5]}.${u8[at + 6]}.${u8[at + 7]}` };
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((u8[at + 4 + 2 * i] << 8) | u8[at + 5 + 2 * i]).toString(16));
+  return { family, port, address: compressIPv6(groups) };
+}
+
+function parseIPv6(ip: string): Uint8Array {
+  const out = new Uint8Array(16);
+  let s = ip;
+  const pct = s.indexOf('%');
+  if (pct >= 0) s = s.slice(0, pct);
+  // An embedded IPv4 tail ("::ffff:1.2.3.4").
+  let tail: number[] = [];
+  const lastColon = s.lastIndexOf(':');
+  if (s.indexOf('.', lastColon) > 0) {
+    const v4 = s.slice(lastColon + 1).split('.').map(Number);
+    tail = [(v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]];
+    s = s.slice(0, lastColon + 1) + '0:0';
+  }
+  const [head, rest] = s.includes('::') ? s.split('::') : [s, undefined];
+  const h = head ? head.split(':').filter((x) => x !== '') : [];
+  const r = rest !== undefined && rest !== '' ? rest.split(':') : [];
+  const groups = rest === undefined ? h : [...h, ...new Array(8 - h.length - r.length).fill('0'), ...r];
+  const nums = groups.map((g) => parseInt(g, 16) || 0);
+  if (tail.length) { nums[6] = tail[0]; nums[7] = tail[1]; }
+  for (let i = 0; i < 8; i++) { out[2 * i] = (nums[i] >> 8) & 255; out[2 * i + 1] = nums[i] & 255; }
+  return out;
+}
+
+function compressIPv6(groups: string[]): string {
+  // Longest run of zero groups (length >= 2) becomes "::" (RFC 5952).
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+/** Which worker owns a client id (ids are serial * 256 + workerIndex + 1). */
+export function workerOfClient(id: number): number {
+  return (id % 256) - 1;
+}
+
+export function makeClientId(serial: number, workerIndex: number): number {
+  return serial * 256 + workerIndex + 1;
+}

@@ -1,0 +1,648 @@
+// A worker thread: owns sockets. It listens on every configured address with SO_REUSEPORT, runs
+// the HTTP upgrade handshake and the WebSocket protocol (through the WebAssembly codec), feeds
+// complete messages to the apps' inbound rings, and writes the apps' outbound frames to sockets.
+import { parentPort, workerData } from 'node:worker_threads';
+import net from 'node:net';
+import { instantiateCore, type Core } from '../core/wasm.ts';
+import { Ring, WakeWord } from '../core/ring.ts';
+import { CloseCode, Opcode } from '../core/codes.ts';
+import { WireDecoder, DecodeEvent } from './wire.ts';
+import { createLogger, type Logger } from '../log.ts';
+import type { Config } from '../config/index.ts';
+import type { DaemonLayout } from './layout.ts';
+import {
+  Inbound, Outbound, IN_HEADER_SIZE, OPEN_ADDR_SIZE, CLOSE_BODY_SIZE, OUT_HEADER_SIZE,
+  writePeerAddress, makeClientId,
+} from './records.ts';
+import { encodeServerFrame, encodeCloseFrame } from './frames.ts';
+import {
+  findHeadEnd, parseRequestHead, EndpointTable, validateUpgrade, buildSwitchingProtocols,
+  buildErrorResponse,
+} from '../http/upgrade.ts';
+
+export interface WorkerInit {
+  index: number;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  config: Config;
+  layout: DaemonLayout;
+}
+
+const Phase = { HTTP: 0, WS: 1, CLOSING: 2, DEAD: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+class Conn {
+  id = 0;
+  slot: number;
+  socket: net.Socket;
+  phase: Phase = Phase.HTTP;
+  appIndex = -1;
+  endpointId = 0;
+  /** Sequence number of this client's OPEN record in its app's inbound ring. */
+  openSeq = 0;
+  head: Buffer | null = null;
+  headScan = 0;
+  /** Parts of a fragmented message whose pieces arrived in different reads. */
+  parts: Buffer[] | null = null;
+  partsBytes = 0;
+  partsKind = 0;
+  closeSent = false;
+  closeReceived = false;
+  closeCode: number = CloseCode.ABNORMAL;
+  /** The app closed this client itself (CLOSE_CLIENT): no CLOSE record goes back. */
+  appClosed = false;
+  lastRx = 0;
+  pingSent = false;
+  corked = false;
+  deadline: NodeJS.Timeout | null = null;
+  constructor(slot: number, socket: net.Socket) {
+    this.slot = slot;
+    this.socket = socket;
+  }
+}
+
+/** Records that did not fit into a full inbound ring, in order, per app. */
+type Pending = { bytes: Buffer }[];
+
+const init = workerData as WorkerInit;
+const config = init.config;
+const W = init.index;
+const log: Logger = createLogger(`worker#${W}`, config.log_level);
+const core: Core = instantiateCore(init.module, init.memory);
+const region = init.layout.workers[W];
+const wake = new WakeWord(core, region.wake);
+const A = config.apps.length;
+const inRings: Ring[] = [];
+const outRings: Ring[] = [];
+for (let a = 0; a < A; a++) {
+  inRings.push(new Ring(core, init.layout.inbound[W][a].header));
+  outRings.push(new Ring(core, init.layout.outbound[W][a].header));
+}
+const pending: Pending[] = Array.from({ length: A }, () => []);
+/** Inbound records produced so far per app (ring + pending); the next record's sequence number. */
+const producedSeq: number[] = new Array(A).fill(0);
+const u8 = core.u8;
+const dv = core.dv;
+const decoder = new WireDecoder(core, {
+  maxMessageSize: config.max_ws_msg_size,
+  maxFrameChainSize: config.max_ws_frame_chain_size,
+  maxFragments: config.max_ws_fragment_c,
+});
+
+const conns = new Map<number, Conn>();
+const appConns: Set<Conn>[] = Array.from({ length: A }, () => new Set());
+const freeSlots: number[] = [];
+for (let i = region.slots - 1; i >= 0; i--) freeSlots.push(i);
+let serial = 0;
+let paused = false;
+let stopping = false;
+const servers: net.Server[] = [];
+const tables = new Map<number, EndpointTable>();
+const allConns = new Set<Conn>();
+
+for (const port of config.ports) {
+  const eps = [];
+  for (let a = 0; a < A; a++) {
+    for (const ep of config.apps[a].endpoints) {
+      if (ep.port === port.port_number) eps.push({ appIndex: a, endpoint: ep });
+    }
+  }
+  tables.set(port.port_number, new EndpointTable(eps.map(({ appIndex, endpoint }) => ({
+    appIndex,
+    endpointId: endpoint.endpoint_id,
+    secure: endpoint.secure,
+    hostHeaders: endpoint.host_headers,
+    path: endpoint.path,
+    allowedOrigins: endpoint.allowed_origins ?? null,
+  }))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listening
+
+async function listenAll(): Promise<string[]> {
+  const where: string[] = [];
+  for (const port of config.ports) {
+    const table = tables.get(port.port_number)!;
+    for (const addr of port.listen) {
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => onConnection(s, table));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: addr.host, port: port.port_number, reusePort: true, ipv6Only: addr.ipv6Only, backlog: 1024 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => log.error(`listener ${addr.host}:${port.port_number}: ${err.message}`));
+      servers.push(server);
+      where.push(`${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${port.port_number}`);
+    }
+  }
+  return where;
+}
+
+function onConnection(socket: net.Socket, table: EndpointTable): void {
+  if (stopping) {
+    socket.destroy();
+    return;
+  }
+  const slot = freeSlots.pop();
+  if (slot === undefined) {
+    log.warning(`connection limit reached (fd_alloc_c ${config.fd_alloc_c}): refusing ${socket.remoteAddress}`);
+    socket.end(buildErrorResponse(503));
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.on('error', () => {});
+    return;
+  }
+  const c = new Conn(slot, socket);
+  allConns.add(c);
+  c.lastRx = Date.now();
+  if (paused) socket.pause();
+  if (config.shutdown_wait_http > 0) {
+    c.deadline = setTimeout(() => {
+      log.info(`handshake not finished within ${config.shutdown_wait_http}s: closing ${socket.remoteAddress}`);
+      socket.destroy();
+    }, config.shutdown_wait_http * 1000);
+  }
+  socket.on('data', (chunk: Buffer) => onData(c, chunk, table));
+  socket.on('end', () => onEnd(c));
+  socket.on('error', (err) => log.debug(`socket ${c.id || socket.remoteAddress}: ${err.message}`));
+  socket.on('close', () => onSocketClose(c));
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP upgrade
+
+function onData(c: Conn, chunk: Buffer, table: EndpointTable): void {
+  c.lastRx = Date.now();
+  c.pingSent = false;
+  if (c.phase === Phase.WS || c.phase === Phase.CLOSING) {
+    feedWebSocket(c, chunk);
+    return;
+  }
+  if (c.phase !== Phase.HTTP) return;
+  const buf = c.head ? Buffer.concat([c.head, chunk]) : chunk;
+  const end = findHeadEnd(buf, c.headScan);
+  if (end < 0) {
+    if (buf.length > config.max_http_head_size) {
+      refuse(c, 431);
+      return;
+    }
+    c.head = buf === chunk ? Buffer.from(chunk) : buf;
+    c.headScan = Math.max(0, buf.length - 3);
+    return;
+  }
+  if (end > config.max_http_head_size) {
+    refuse(c, 431);
+    return;
+  }
+  c.head = null;
+  const parsed = parseRequestHead(buf.subarray(0, end));
+  if (!parsed.ok) {
+    refuse(c, parsed.status, parsed.headers);
+    return;
+  }
+  const v = validateUpgrade(parsed.request, table);
+  if (!v.ok) {
+    refuse(c, v.status, v.headers);
+    return;
+  }
+  const ep = v.endpoint;
+  if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
+  c.socket.write(buildSwitchingProtocols(v.key));
+  c.phase = Phase.WS;
+  c.appIndex = ep.appIndex;
+  c.endpointId = ep.endpointId;
+  c.id = makeClientId(++serial, W);
+  conns.set(c.id, c);
+  decoder.init(stateOf(c));
+  // OPEN goes into the ring before any READ of this client.
+  c.openSeq = producedSeq[c.appIndex];
+  const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + OPEN_ADDR_SIZE);
+  writeInHeader(rec, Inbound.OPEN, 0, c);
+  writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, c.socket.remoteAddress, c.socket.remotePort);
+  commitInbound(c.appIndex, rec);
+  appConns[c.appIndex].add(c);
+  if (end < buf.length) feedWebSocket(c, buf.subarray(end));
+}
+
+function refuse(c: Conn, status: number, headers?: Record<string, string>): void {
+  c.phase = Phase.DEAD;
+  c.head = null;
+  c.socket.end(buildErrorResponse(status, headers));
+  if (c.deadline) clearTimeout(c.deadline);
+  c.deadline = setTimeout(() => c.socket.destroy(), Math.max(1, config.shutdown_wait_http) * 1000);
+}
+
+function stateOf(c: Conn): number {
+  return region.states + c.slot * decoder.stateSize;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket input
+
+function feedWebSocket(c: Conn, chunk: Buffer): void {
+  let off = 0;
+  while (off < chunk.length && c.phase !== Phase.DEAD) {
+    const n = Math.min(chunk.length - off, region.scratchSize);
+    u8.set(n === chunk.length ? chunk : chunk.subarray(off, off + n), region.scratch);
+    off += n;
+    decodeScratch(c, region.scratch, region.scratch + n);
+  }
+}
+
+function decodeScratch(c: Conn, start: number, end: number): void {
+  const state = stateOf(c);
+  let p = start;
+  for (;;) {
+    const ev = decoder.decode(state, p, end);
+    if (ev === DecodeEvent.NEED_MORE) return;
+    p = decoder.next(state);
+    switch (ev) {
+      case DecodeEvent.DATA: {
+        if (c.closeSent || c.appClosed) break; // data after our close frame is ignored
+        const ptr = decoder.dataPtr(state);
+        const len = decoder.dataLen(state);
+        const first = decoder.isFirst(state);
+        const last = decoder.isLast(state);
+        const kind = decoder.isText(state) ? 1 : 0;
+        if (first && last) {
+          const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + len);
+          writeInHeader(rec, Inbound.READ, kind, c);
+          if (rec.u8 === u8) u8.copyWithin(rec.ptr + IN_HEADER_SIZE, ptr, ptr + len);
+          else rec.u8.set(u8.subarray(ptr, ptr + len), rec.ptr + IN_HEADER_SIZE);
+          commitInbound(c.appIndex, rec);
+        } else {
+          if (first) { c.parts = []; c.partsBytes = 0; c.partsKind = kind; }
+          if (len > 0) { c.parts!.push(Buffer.from(u8.subarray(ptr, ptr + len))); c.partsBytes += len; }
+          if (last) {
+            const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + c.partsBytes);
+            writeInHeader(rec, Inbound.READ, c.partsKind, c);
+            let at = rec.ptr + IN_HEADER_SIZE;
+            for (const part of c.parts!) { rec.u8.set(part, at); at += part.length; }
+            commitInbound(c.appIndex, rec);
+            c.parts = null;
+            c.partsBytes = 0;
+          }
+        }
+        break;
+      }
+      case DecodeEvent.PING: {
+        if (c.closeSent) break;
+        const ptr = decoder.controlPtr(state);
+        const len = decoder.controlLen(state);
+        writeFrame(c, encodeServerFrame(Opcode.PONG, u8.subarray(ptr, ptr + len)));
+        break;
+      }
+      case DecodeEvent.PONG:
+        break;
+      case DecodeEvent.CLOSE: {
+        const code = decoder.closeCode(state);
+        c.closeReceived = true;
+        c.closeCode = code;
+        if (!c.closeSent) {
+          // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a
+          // Close frame, the endpoint MUST send a Close frame in response. ... the endpoint
+          // typically echos the status code it received."
+          const ptr = decoder.controlPtr(state);
+          const len = decoder.controlLen(state);
+          const reply = code === CloseCode.NO_STATUS ? encodeCloseFrame(0) : encodeCloseFrame(code, u8.subarray(ptr + 2, ptr + len));
+          sendClose(c, reply);
+        }
+        // RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP connection first".
+        finishTcp(c);
+        return;
+      }
+      case DecodeEvent.ERROR: {
+        const err = decoder.error(state);
+        log.info(`client ${c.id}: ${err.code}: ${err.message} (closing with ${err.closeCode})`);
+        c.closeCode = err.closeCode;
+        if (!c.closeSent) sendClose(c, encodeCloseFrame(err.closeCode));
+        // RFC 6455 §7.1.7: "Fail the WebSocket Connection": close the TCP connection.
+        finishTcp(c);
+        return;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbound ring (worker -> app), with back-pressure
+
+type Reserved = { ptr: number; size: number; u8: Uint8Array; dv: DataView; pending: Buffer | null };
+/** Reused for the common case (the record goes straight into the ring): no allocation. */
+const direct: Reserved = { ptr: 0, size: 0, u8, dv, pending: null };
+
+function reserveInbound(app: number, size: number): Reserved {
+  if (pending[app].length === 0) {
+    const ptr = inRings[app].reserve(size);
+    if (ptr !== 0) {
+      direct.ptr = ptr;
+      direct.size = size;
+      return direct;
+    }
+  }
+  // The ring is full (or earlier records are already waiting): keep the record in order and stop
+  // reading from sockets until the app catches up. At most what was already read stays here.
+  const b = Buffer.alloc(size);
+  pauseReading();
+  return { ptr: 0, size, u8: b, dv: new DataView(b.buffer, b.byteOffset, b.byteLength), pending: b };
+}
+
+function commitInbound(app: number, rec: Reserved): void {
+  producedSeq[app]++;
+  if (rec.pending) pending[app].push({ bytes: rec.pending });
+  else inRings[app].commit(rec.size);
+}
+
+function writeInHeader(rec: Reserved, kind: number, dataKind: number, c: Conn): void {
+  const at = rec.ptr;
+  rec.u8[at] = kind;
+  rec.u8[at + 1] = dataKind;
+  rec.dv.setUint16(at + 2, c.endpointId, true);
+  rec.dv.setUint32(at + 4, 0, true);
+  rec.dv.setFloat64(at + 8, c.id, true);
+}
+
+function flushPending(): boolean {
+  let empty = true;
+  for (let a = 0; a < A; a++) {
+    const q = pending[a];
+    while (q.length) {
+      const b = q[0].bytes;
+      const ptr = inRings[a].reserve(b.length);
+      if (ptr === 0) break;
+      u8.set(b, ptr);
+      inRings[a].commit(b.length);
+      q.shift();
+    }
+    if (q.length) empty = false;
+  }
+  return empty;
+}
+
+function pauseReading(): void {
+  if (paused) return;
+  paused = true;
+  log.debug('inbound ring full: pausing reads');
+  for (const c of allConns) c.socket.pause();
+}
+
+function resumeReading(): void {
+  if (!paused) return;
+  paused = false;
+  log.debug('inbound ring drained: resuming reads');
+  for (const c of allConns) if (c.phase !== Phase.DEAD) c.socket.resume();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const corked: Conn[] = [];
+let uncorkScheduled = false;
+
+function writeFrame(c: Conn, frame: Buffer | Uint8Array): void {
+  if (c.phase === Phase.DEAD || c.socket.destroyed) return;
+  if (!c.corked) {
+    c.corked = true;
+    c.socket.cork();
+    corked.push(c);
+    if (!uncorkScheduled) {
+      uncorkScheduled = true;
+      process.nextTick(uncorkAll);
+    }
+  }
+  c.socket.write(frame);
+  if (c.socket.writableLength > config.max_client_outbound_size && !c.closeSent) {
+    log.notice(`client ${c.id}: ${c.socket.writableLength} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`);
+    c.closeCode = CloseCode.POLICY_VIOLATION;
+    sendClose(c, encodeCloseFrame(CloseCode.POLICY_VIOLATION));
+    finishTcp(c);
+  }
+}
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  for (const c of corked) {
+    c.corked = false;
+    c.socket.uncork();
+  }
+  corked.length = 0;
+}
+
+function sendClose(c: Conn, frame: Buffer): void {
+  if (c.closeSent) return;
+  writeFrame(c, frame);
+  c.closeSent = true;
+  if (c.phase === Phase.WS) c.phase = Phase.CLOSING;
+  armCloseDeadline(c);
+}
+
+function armCloseDeadline(c: Conn): void {
+  if (c.deadline) clearTimeout(c.deadline);
+  c.deadline = setTimeout(() => c.socket.destroy(), Math.max(0.1, config.shutdown_wait_ws) * 1000);
+}
+
+/** Half-close our side; the socket is destroyed when the peer ends or at the deadline. */
+function finishTcp(c: Conn): void {
+  if (c.phase === Phase.DEAD) return;
+  c.phase = Phase.DEAD;
+  c.socket.end();
+  armCloseDeadline(c);
+}
+
+function onEnd(c: Conn): void {
+  // The peer half-closed: finish our side too.
+  if (c.phase !== Phase.DEAD) {
+    c.phase = Phase.DEAD;
+  }
+  c.socket.end();
+}
+
+function onSocketClose(c: Conn): void {
+  c.phase = Phase.DEAD;
+  if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
+  allConns.delete(c);
+  freeSlots.push(c.slot);
+  if (c.id !== 0) {
+    conns.delete(c.id);
+    appConns[c.appIndex].delete(c);
+    if (!c.appClosed) {
+      const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + CLOSE_BODY_SIZE);
+      writeInHeader(rec, Inbound.CLOSE, 0, c);
+      rec.dv.setUint16(rec.ptr + IN_HEADER_SIZE, c.closeReceived ? c.closeCode : CloseCode.ABNORMAL, true);
+      commitInbound(c.appIndex, rec);
+    }
+  }
+  if (stopping && allConns.size === 0) onAllClosed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound rings (app -> worker)
+
+function drainOutbound(): number {
+  let n = 0;
+  for (let a = 0; a < A; a++) {
+    const ring = outRings[a];
+    for (;;) {
+      const ptr = ring.peek();
+      if (ptr === 0) break;
+      const size = ring.peekSize();
+      deliver(a, ptr, size);
+      ring.release();
+      n++;
+    }
+  }
+  return n;
+}
+
+const except = new Set<number>();
+
+function deliver(app: number, ptr: number, size: number): void {
+  const kind = u8[ptr];
+  const count = dv.getUint32(ptr + 4, true);
+  const stamp = dv.getFloat64(ptr + 8, true);
+  const idsAt = ptr + OUT_HEADER_SIZE;
+  const frameAt = idsAt + count * 8;
+  // One copy out of the ring for all recipients on this worker; the record is released at once.
+  const frame = Buffer.from(u8.subarray(frameAt, ptr + size));
+  switch (kind) {
+    case Outbound.SINGLE:
+    case Outbound.MULTI:
+      for (let i = 0; i < count; i++) {
+        const c = conns.get(dv.getFloat64(idsAt + i * 8, true));
+        if (c && c.appIndex === app && c.phase === Phase.WS && !c.closeSent) writeFrame(c, frame);
+      }
+      break;
+    case Outbound.EVERY:
+      for (const c of appConns[app]) {
+        if (c.openSeq < stamp && c.phase === Phase.WS && !c.closeSent) writeFrame(c, frame);
+      }
+      break;
+    case Outbound.EVERY_EXCEPT: {
+      except.clear();
+      for (let i = 0; i < count; i++) except.add(dv.getFloat64(idsAt + i * 8, true));
+      for (const c of appConns[app]) {
+        if (c.openSeq < stamp && c.phase === Phase.WS && !c.closeSent && !except.has(c.id)) writeFrame(c, frame);
+      }
+      break;
+    }
+    case Outbound.CLOSE_CLIENT: {
+      const c = conns.get(dv.getFloat64(idsAt, true));
+      if (c && c.appIndex === app) {
+        c.appClosed = true;
+        if (c.phase === Phase.WS && !c.closeSent) {
+          c.closeCode = frame.length >= 4 ? frame.readUInt16BE(2) : CloseCode.NORMAL;
+          sendClose(c, frame);
+        }
+      }
+      break;
+    }
+    default:
+      log.error(`app ${config.apps[app].name}: unknown outbound record kind ${kind}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wake loop: outbound records, and room in full inbound rings
+
+let running = true;
+async function wakeLoop(): Promise<void> {
+  while (running) {
+    drainOutbound();
+    if (paused && flushPending()) resumeReading();
+    wake.prepareSleep();
+    if (anyOutbound() || (paused && canFlush())) {
+      wake.cancelSleep();
+      continue;
+    }
+    await wake.waitAsync(1000);
+  }
+}
+
+function anyOutbound(): boolean {
+  for (let a = 0; a < A; a++) if (outRings[a].peek() !== 0) return true;
+  return false;
+}
+
+function canFlush(): boolean {
+  for (let a = 0; a < A; a++) {
+    const q = pending[a];
+    if (q.length && inRings[a].reserve(q[0].bytes.length) !== 0) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle timeout and server pings
+
+let ticker: NodeJS.Timeout | null = null;
+function tick(): void {
+  const now = Date.now();
+  const idleMs = config.idle_timeout * 1000;
+  const pingMs = config.ping_interval * 1000;
+  for (const c of conns.values()) {
+    if (c.phase !== Phase.WS) continue;
+    const quiet = now - c.lastRx;
+    if (idleMs > 0 && quiet >= idleMs) {
+      log.info(`client ${c.id}: idle for ${config.idle_timeout}s: closing with 1001`);
+      c.closeCode = CloseCode.GOING_AWAY;
+      sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
+    } else if (pingMs > 0 && quiet >= pingMs && !c.pingSent) {
+      c.pingSent = true;
+      writeFrame(c, encodeServerFrame(Opcode.PING, new Uint8Array(0)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+let stoppedResolve: (() => void) | null = null;
+function onAllClosed(): void {
+  if (stoppedResolve) stoppedResolve();
+}
+
+async function stop(): Promise<void> {
+  stopping = true;
+  for (const s of servers) s.close();
+  for (const c of allConns) {
+    if (c.phase === Phase.HTTP) c.socket.destroy();
+    else if (c.phase === Phase.WS) {
+      c.closeCode = CloseCode.GOING_AWAY;
+      sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
+    }
+  }
+  if (allConns.size > 0) {
+    await new Promise<void>((resolve) => {
+      stoppedResolve = resolve;
+      setTimeout(resolve, Math.max(0.1, config.shutdown_wait_ws) * 1000 + 200);
+    });
+  }
+  for (const c of allConns) c.socket.destroy();
+  // Let the CLOSE records reach the rings.
+  for (let i = 0; i < 100 && pending.some((q) => q.length); i++) {
+    flushPending();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  if (ticker) clearInterval(ticker);
+}
+
+parentPort!.on('message', async (msg: { type: string }) => {
+  if (msg.type === 'stop') {
+    await stop();
+    running = false;
+    wake.cancelSleep();
+    parentPort!.postMessage({ type: 'stopped' });
+  }
+});
+
+try {
+  const where = await listenAll();
+  ticker = setInterval(tick, 1000);
+  ticker.unref();
+  void wakeLoop();
+  parentPort!.postMessage({ type: 'listening', where });
+} catch (err) {
+  parentPort!.postMessage({ type: 'error', message: (err as Error).message });
+}
