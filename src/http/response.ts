@@ -1,0 +1,101 @@
+// The bytes the server answers a handshake with: the 101 that switches to WebSocket, or a complete
+// HTTP/1.1 error response after which the caller closes the connection.
+
+import { Buffer } from 'node:buffer';
+import { hash } from 'node:crypto';
+import { STATUS_TEXT } from './refusals.ts';
+import type { HeaderPair, Refusal } from './refusals.ts';
+
+/** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key. */
+export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/**
+ * RFC 6455 §4.2.2 item 5.4: "the base64-encoded SHA-1 of the concatenation of the
+ * |Sec-WebSocket-Key| (as a string, not base64-decoded) with the string
+ * "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"".
+ */
+export function acceptKey(key: string): string {
+  return hash('sha1', key + WEBSOCKET_GUID, 'base64');
+}
+
+function checkHeaders(headers: readonly HeaderPair[]): void {
+  for (const [name, value] of headers) {
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      if (c <= 0x20 || c >= 0x7f || c === 0x3a) throw new Error(`invalid response header name ${JSON.stringify(name)}`);
+    }
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) {
+        throw new Error(`invalid response header value ${JSON.stringify(value)} for ${name}`);
+      }
+    }
+  }
+}
+
+const SWITCHING_HEAD =
+  'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
+
+/**
+ * RFC 6455 §4.2.2 item 5: the 101 response to an accepted handshake, with Upgrade: websocket,
+ * Connection: Upgrade and Sec-WebSocket-Accept computed from `key`, plus `extraHeaders`.
+ */
+export function buildSwitchingProtocols(key: string, extraHeaders?: readonly HeaderPair[]): Buffer {
+  let text = SWITCHING_HEAD + acceptKey(key) + '\r\n';
+  if (extraHeaders && extraHeaders.length > 0) {
+    checkHeaders(extraHeaders);
+    for (const [name, value] of extraHeaders) text += `${name}: ${value}\r\n`;
+  }
+  return Buffer.from(text + '\r\n', 'latin1');
+}
+
+export interface ErrorResponseOptions {
+  /** Headers to add. A Connection header is merged into the response's own `Connection: close`. */
+  readonly headers?: readonly HeaderPair[];
+  /** One line of explanation appended to the body (constant text; never echo client input). */
+  readonly detail?: string;
+  /** Send Content-Length but no body (the answer to a HEAD request, RFC 9110 §9.3.2). */
+  readonly omitBody?: boolean;
+}
+
+/**
+ * A complete HTTP/1.1 error response: status line with reason phrase, Content-Type: text/plain;
+ * charset=utf-8, Content-Length, Connection: close, the extra headers, and a short body
+ * ("<status> <reason phrase>\n", then `detail` and "\n" when given). The caller sends it and
+ * closes the connection.
+ */
+export function buildErrorResponse(status: number, options: ErrorResponseOptions = {}): Buffer {
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`invalid HTTP status ${status}`);
+  const phrase = STATUS_TEXT[status] ?? '';
+  const extra = options.headers ?? [];
+  checkHeaders(extra);
+  const body = `${status} ${phrase}\n` + (options.detail ? `${options.detail}\n` : '');
+  const bodyBytes = Buffer.byteLength(body, 'utf8');
+  let connection = 'close';
+  let text = `HTTP/1.1 ${status} ${phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${bodyBytes}\r\n`;
+  let others = '';
+  for (const [name, value] of extra) {
+    if (name.toLowerCase() === 'connection') connection = `${value}, close`;
+    else others += `${name}: ${value}\r\n`;
+  }
+  text += `Connection: ${connection}\r\n${others}\r\n`;
+  const head = Buffer.from(text, 'latin1');
+  return options.omitBody ? head : Buffer.concat([head, Buffer.from(body, 'utf8')]);
+}
+
+const refusalCache = new Map<string, Buffer>();
+
+/**
+ * The error response for a handshake refusal: its status, its required headers, and its reason as
+ * the body's second line. Built once per refusal (and per `omitBody`) and then shared: callers
+ * must not modify the returned Buffer.
+ */
+export function buildRefusalResponse(refusal: Refusal, omitBody = false): Buffer {
+  const cacheKey = omitBody ? refusal.code + ' HEAD' : refusal.code;
+  let bytes = refusalCache.get(cacheKey);
+  if (!bytes) {
+    bytes = buildErrorResponse(refusal.status, { headers: refusal.headers, detail: refusal.reason, omitBody });
+    refusalCache.set(cacheKey, bytes);
+  }
+  return bytes;
+}

@@ -1,0 +1,75 @@
+// The HTTP/1.1 upgrade handshake (RFC 6455 §4.2) as pure functions over bytes: the entry point the
+// daemon's workers import. User-facing notes: docs/http.md.
+//
+// Typical worker use, per new connection:
+//   const acc = new HeadAccumulator(config.max_http_head_size);
+//   on data: const r = acc.push(chunk);
+//     if (!r.done) { if (r.ok === false) sendAndClose(buildRefusalResponse(r)); return; } // 431
+//     const h = processHandshake(r.head, table);
+//     write(h.response); if (!h.ok) close after the write; else continue with r.rest as WebSocket bytes.
+//   on shutdown_wait_http timeout: sendAndClose(buildRefusalResponse(HttpRefusal.HEAD_TIMEOUT)).
+
+import type { Buffer } from 'node:buffer';
+import { parseRequestHead } from './parse.ts';
+import { validateUpgrade } from './validate.ts';
+import { buildRefusalResponse, buildSwitchingProtocols } from './response.ts';
+import type { EndpointSpec, EndpointTable } from './endpoints.ts';
+import type { HeaderPair, Refusal } from './refusals.ts';
+
+export { findHeadEnd, HeadAccumulator, HEAD_INCOMPLETE } from './head.ts';
+export type { HeadComplete, HeadPush } from './head.ts';
+export { parseRequestHead } from './parse.ts';
+export type { HeaderField, RequestHead, ParseResult } from './parse.ts';
+export { EndpointTable, hostHeaderForms } from './endpoints.ts';
+export type { EndpointSpec } from './endpoints.ts';
+export { validateUpgrade, hasToken, isValidKey } from './validate.ts';
+export type { UpgradeAccepted, UpgradeResult } from './validate.ts';
+export {
+  acceptKey, buildSwitchingProtocols, buildErrorResponse, buildRefusalResponse, WEBSOCKET_GUID,
+} from './response.ts';
+export type { ErrorResponseOptions } from './response.ts';
+export { HttpRefusal, STATUS_TEXT } from './refusals.ts';
+export type { Refusal, HeaderPair, HttpRefusalName } from './refusals.ts';
+
+export interface HandshakeAccepted<E extends EndpointSpec = EndpointSpec> {
+  readonly ok: true;
+  readonly endpoint: E;
+  readonly key: string;
+  /** Subprotocols the client offered; none is selected (no Sec-WebSocket-Protocol in the 101). */
+  readonly protocols?: readonly string[];
+  /** Bytes of the request head; the caller keeps `bytes.subarray(headLength)` as WebSocket input. */
+  readonly headLength: number;
+  /** The 101 Switching Protocols response to send. */
+  readonly response: Buffer;
+}
+
+export interface HandshakeRefused {
+  readonly ok: false;
+  readonly refusal: Refusal;
+  /** The complete error response to send before closing (shared: do not modify). */
+  readonly response: Buffer;
+}
+
+export type Handshake<E extends EndpointSpec = EndpointSpec> = HandshakeAccepted<E> | HandshakeRefused;
+
+/**
+ * Parses, validates and answers one request head. `bytes` starts with the head; `end` bounds it
+ * (default: all of `bytes`, e.g. `HeadAccumulator`'s `head`, or `findHeadEnd`'s result).
+ */
+export function processHandshake<E extends EndpointSpec>(
+  bytes: Uint8Array,
+  table: EndpointTable<E>,
+  end: number = bytes.length,
+  extraHeaders?: readonly HeaderPair[],
+): Handshake<E> {
+  const req = parseRequestHead(bytes, end);
+  if (!req.ok) return { ok: false, refusal: req, response: buildRefusalResponse(req) };
+  const result = validateUpgrade(req, table);
+  if (!result.ok) {
+    return { ok: false, refusal: result, response: buildRefusalResponse(result, req.method === 'HEAD') };
+  }
+  const response = buildSwitchingProtocols(result.key, extraHeaders);
+  return result.protocols
+    ? { ok: true, endpoint: result.endpoint, key: result.key, protocols: result.protocols, headLength: req.headLength, response }
+    : { ok: true, endpoint: result.endpoint, key: result.key, headLength: req.headLength, response };
+}
