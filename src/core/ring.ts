@@ -1,0 +1,431 @@
+// Single-producer / single-consumer ring of variable-size records in the core's memory, and the
+// per-thread wake word (docs/design.md "Ring", docs/core.md "The ring").
+//
+// The ring's layout and algorithm are defined in assembly/ring.ts (read its header comment first).
+// This class runs the same algorithm directly on the core's Int32Array with Atomics: it mirrors
+// the layout below byte for byte, Ring.init goes through the AssemblyScript ringInit, and
+// test/ring.test.ts drives the two implementations side by side. The TypeScript path is used on
+// the hot path because it avoids a JS -> Wasm call per operation (docs/core.md has the figures).
+//
+// One Ring object per thread and side: the producer thread uses reserve/commit (or
+// reserve/stage/.../publish), the consumer thread peek/release (or peek/consume/.../
+// releaseConsumed). Both sides may build their own Ring over the same header.
+
+import type { Core } from './wasm.ts';
+
+/** Byte offsets inside a ring header (same as assembly/ring.ts). */
+export const RingLayout = {
+  PROD_POS: 0,
+  PROD_WAITING: 4,
+  CONS_POS: 64,
+  DATA: 128,
+  CAPACITY: 132,
+  CONS_WAKE: 136,
+  PROD_WAKE: 140,
+  MAGIC: 144,
+  WRITE_POS: 192,
+  CACHED_CONS: 196,
+  RESERVED: 200,
+  RESERVED_POS: 204,
+  READ_POS: 256,
+  CACHED_PROD: 260,
+} as const;
+
+/** Bytes of a ring header; the host reserves them 64-byte aligned. */
+export const RING_HEADER_SIZE = 320;
+/** "RSRG" as a little-endian u32, written by ringInit. */
+export const RING_MAGIC = 0x47525352;
+/** A ring's capacity is a power of two from RING_MIN_CAPACITY to RING_MAX_CAPACITY bytes. */
+export const RING_MIN_CAPACITY = 64;
+export const RING_MAX_CAPACITY = 2 ** 30;
+/** Bytes before each record's payload (its u32 size). */
+export const RING_RECORD_HEADER = 4;
+/** Size word of a wrap marker (as an i32). */
+const WRAP = -1;
+
+/** Values of a wake word. */
+export const Wake = { AWAKE: 0, SLEEPING: 1 } as const;
+
+/** ringInit's error codes (assembly/ring.ts). */
+export const RingInitError = { OK: 0, BAD_HEADER: 1, BAD_CAPACITY: 2, BAD_DATA: 3, BAD_WAKE: 4 } as const;
+
+/** Is `capacity` a valid ring capacity (a power of two from 64 to 2^30)? */
+export function isRingCapacity(capacity: number): boolean {
+  return (
+    Number.isInteger(capacity) &&
+    capacity >= RING_MIN_CAPACITY &&
+    capacity <= RING_MAX_CAPACITY &&
+    (capacity & (capacity - 1)) === 0
+  );
+}
+
+/**
+ * Largest record payload a ring of `capacity` bytes always eventually accepts (capacity / 2 - 4):
+ * once the consumer has drained the ring, a record of this size fits wherever the positions are.
+ * 0 for an invalid capacity. Same as the AssemblyScript ringMaxRecord.
+ */
+export function ringMaxRecord(capacity: number): number {
+  return isRingCapacity(capacity) ? capacity / 2 - RING_RECORD_HEADER : 0;
+}
+
+/** Bytes a record of `size` payload bytes occupies in the data region (size word + padding to 8). */
+export function ringSlotSize(size: number): number {
+  return (size + 11) & ~7;
+}
+
+/** The smallest valid capacity whose ringMaxRecord is at least `maxRecord` bytes. */
+export function ringCapacityFor(maxRecord: number): number {
+  let capacity = RING_MIN_CAPACITY;
+  while (capacity / 2 - RING_RECORD_HEADER < maxRecord) capacity *= 2;
+  if (capacity > RING_MAX_CAPACITY) throw new RangeError(`no ring capacity holds a ${maxRecord}-byte record (max ${ringMaxRecord(RING_MAX_CAPACITY)})`);
+  return capacity;
+}
+
+const H_PROD_POS = RingLayout.PROD_POS >> 2;
+const H_PROD_WAITING = RingLayout.PROD_WAITING >> 2;
+const H_CONS_POS = RingLayout.CONS_POS >> 2;
+const H_WRITE_POS = RingLayout.WRITE_POS >> 2;
+const H_CACHED_CONS = RingLayout.CACHED_CONS >> 2;
+const H_RESERVED = RingLayout.RESERVED >> 2;
+const H_RESERVED_POS = RingLayout.RESERVED_POS >> 2;
+const H_READ_POS = RingLayout.READ_POS >> 2;
+const H_CACHED_PROD = RingLayout.CACHED_PROD >> 2;
+
+function checkRange(core: Core, what: string, ptr: number, bytes: number): void {
+  if (!Number.isInteger(ptr) || ptr < core.heapBase || ptr + bytes > core.memory.buffer.byteLength) {
+    throw new RangeError(
+      `ring ${what} [${ptr}, ${ptr + bytes}) must lie between the core's heapBase ${core.heapBase} and the end of memory ${core.memory.buffer.byteLength}`,
+    );
+  }
+}
+
+export class Ring {
+  /** Address of the header. */
+  readonly header: number;
+  /** Address of the data region. */
+  readonly data: number;
+  /** Bytes in the data region. */
+  readonly capacity: number;
+  /** ringMaxRecord(capacity). */
+  readonly maxRecord: number;
+  readonly #i32: Int32Array;
+  /** Header index in #i32. */
+  readonly #h: number;
+  readonly #mask: number;
+  /** Index of the consumer's / producer's wake word in #i32, or -1 for none. */
+  readonly #consWake: number;
+  readonly #prodWake: number;
+
+  /**
+   * Lays out an empty ring (through the AssemblyScript ringInit) and returns a Ring over it.
+   * `headerPtr`: RING_HEADER_SIZE bytes, 64-byte aligned; `dataPtr`: `capacity` bytes, 8-byte
+   * aligned (64 recommended), capacity a power of two from 64 to 2^30; wake words: 4-byte aligned
+   * addresses (a 64-byte line each is recommended), or 0 for none. Do this before any other
+   * thread uses the ring (e.g. before sending the addresses to the threads).
+   */
+  static init(core: Core, headerPtr: number, dataPtr: number, capacity: number, consumerWakePtr: number, producerWakePtr: number): Ring {
+    if (!isRingCapacity(capacity)) {
+      throw new RangeError(`ring capacity must be a power of two from ${RING_MIN_CAPACITY} to ${RING_MAX_CAPACITY}, got ${capacity}`);
+    }
+    if (headerPtr % 64 !== 0) throw new RangeError(`ring header address ${headerPtr} is not 64-byte aligned`);
+    if (dataPtr % 8 !== 0) throw new RangeError(`ring data address ${dataPtr} is not 8-byte aligned`);
+    checkRange(core, 'header', headerPtr, RING_HEADER_SIZE);
+    checkRange(core, 'data', dataPtr, capacity);
+    if (dataPtr < headerPtr + RING_HEADER_SIZE && headerPtr < dataPtr + capacity) {
+      throw new RangeError(`ring data [${dataPtr}, ${dataPtr + capacity}) overlaps its header at ${headerPtr}`);
+    }
+    for (const [what, ptr] of [['consumer', consumerWakePtr], ['producer', producerWakePtr]] as const) {
+      if (ptr === 0) continue;
+      if (ptr % 4 !== 0) throw new RangeError(`ring ${what} wake word address ${ptr} is not 4-byte aligned`);
+      checkRange(core, `${what} wake word`, ptr, 4);
+    }
+    const rc = core.exports.ringInit(headerPtr, dataPtr, capacity, consumerWakePtr, producerWakePtr);
+    if (rc !== RingInitError.OK) throw new Error(`ringInit refused the ring (error ${rc})`);
+    return new Ring(core, headerPtr);
+  }
+
+  /** A Ring over a header that Ring.init (in any thread) has set up. */
+  constructor(core: Core, headerPtr: number) {
+    if (!Number.isInteger(headerPtr) || headerPtr % 64 !== 0) throw new RangeError(`ring header address ${headerPtr} is not 64-byte aligned`);
+    checkRange(core, 'header', headerPtr, RING_HEADER_SIZE);
+    const i32 = core.i32;
+    const h = headerPtr >>> 2;
+    if (Atomics.load(i32, h + (RingLayout.MAGIC >> 2)) >>> 0 !== RING_MAGIC) {
+      throw new Error(`no ring header at ${headerPtr} (Ring.init has not run there)`);
+    }
+    this.header = headerPtr;
+    this.data = i32[h + (RingLayout.DATA >> 2)] >>> 0;
+    this.capacity = i32[h + (RingLayout.CAPACITY >> 2)] >>> 0;
+    this.maxRecord = ringMaxRecord(this.capacity);
+    this.#i32 = i32;
+    this.#h = h;
+    this.#mask = this.capacity - 1;
+    const consWake = i32[h + (RingLayout.CONS_WAKE >> 2)] >>> 0;
+    const prodWake = i32[h + (RingLayout.PROD_WAKE >> 2)] >>> 0;
+    this.#consWake = consWake === 0 ? -1 : consWake >>> 2;
+    this.#prodWake = prodWake === 0 ? -1 : prodWake >>> 2;
+  }
+
+  // ---- producer ----
+
+  /**
+   * Reserves room for a record of `size` payload bytes (0 .. maxRecord) and returns the address
+   * to write the payload at, or 0 when the ring is full right now. Nothing is visible to the
+   * consumer until commit (or stage + publish). A later reserve replaces this one.
+   * Throws a RangeError for a size above maxRecord (such a record would never fit).
+   */
+  reserve(size: number): number {
+    if (!(size >= 0 && size <= this.maxRecord)) {
+      throw new RangeError(`ring record of ${size} bytes exceeds this ring's maximum of ${this.maxRecord}`);
+    }
+    const i32 = this.#i32;
+    const h = this.#h;
+    const capacity = this.capacity;
+    const slot = (size + 11) & ~7;
+    let pos = i32[h + H_WRITE_POS];
+    const offset = pos & this.#mask;
+    const tail = capacity - offset;
+    const need = slot <= tail ? slot : tail + slot;
+    if (need > capacity - ((pos - i32[h + H_CACHED_CONS]) | 0)) {
+      const cons = Atomics.load(i32, h + H_CONS_POS);
+      i32[h + H_CACHED_CONS] = cons;
+      if (need > capacity - ((pos - cons) | 0)) return 0;
+    }
+    if (i32[h + H_PROD_WAITING] !== 0) Atomics.store(i32, h + H_PROD_WAITING, 0);
+    let at = this.data + offset;
+    if (slot > tail) {
+      i32[at >>> 2] = WRAP;
+      pos = (pos + tail) | 0;
+      at = this.data;
+    }
+    i32[h + H_RESERVED] = slot;
+    i32[h + H_RESERVED_POS] = pos;
+    return at + RING_RECORD_HEADER;
+  }
+
+  /**
+   * Adds the reserved record, with its final payload `size` (at most the reserved size), to the
+   * records the next publish makes visible. Use stage + one publish to send a batch.
+   */
+  stage(size: number): void {
+    const i32 = this.#i32;
+    const h = this.#h;
+    const reserved = i32[h + H_RESERVED];
+    if (reserved === 0 || !(size >= 0 && size <= reserved - RING_RECORD_HEADER)) {
+      throw new RangeError(
+        reserved === 0 ? 'ring commit/stage without a reservation' : `ring commit/stage of ${size} bytes exceeds the ${reserved - RING_RECORD_HEADER}-byte reservation`,
+      );
+    }
+    const pos = i32[h + H_RESERVED_POS];
+    i32[(this.data + (pos & this.#mask)) >>> 2] = size;
+    i32[h + H_WRITE_POS] = (pos + ((size + 11) & ~7)) | 0;
+    i32[h + H_RESERVED] = 0;
+  }
+
+  /**
+   * Makes every staged record visible with one atomic store, then notifies the consumer thread
+   * if, and only if, it announced SLEEPING. Returns true if it called Atomics.notify.
+   */
+  publish(): boolean {
+    const i32 = this.#i32;
+    const h = this.#h;
+    const pos = i32[h + H_WRITE_POS];
+    if (pos === i32[h + H_PROD_POS]) return false;
+    Atomics.store(i32, h + H_PROD_POS, pos);
+    const w = this.#consWake;
+    if (w >= 0 && Atomics.load(i32, w) === Wake.SLEEPING && Atomics.compareExchange(i32, w, Wake.SLEEPING, Wake.AWAKE) === Wake.SLEEPING) {
+      Atomics.notify(i32, w);
+      return true;
+    }
+    return false;
+  }
+
+  /** stage(size) + publish(): returns true if it notified the consumer. */
+  commit(size: number): boolean {
+    this.stage(size);
+    return this.publish();
+  }
+
+  /**
+   * Announces that this producer is about to sleep until the consumer frees space (then
+   * releaseConsumed/release notify the producer's wake word). Call it after reserve returned 0,
+   * before WakeWord.prepareSleep; the next successful reserve withdraws it.
+   */
+  wantSpace(): void {
+    Atomics.store(this.#i32, this.#h + H_PROD_WAITING, 1);
+  }
+
+  /** Withdraws wantSpace() (e.g. the producer gave up waiting). */
+  cancelWantSpace(): void {
+    Atomics.store(this.#i32, this.#h + H_PROD_WAITING, 0);
+  }
+
+  /**
+   * reserve(size), sleeping on `wake` (the producer thread's wake word, the one this ring was
+   * given as producerWakePtr) while the ring is full, for at most `timeoutMs` in total. Blocks
+   * the thread (Atomics.wait): for app threads that must wait for outbound space. Returns the
+   * payload address, or 0 when the time ran out.
+   */
+  reserveBlocking(size: number, wake: WakeWord, timeoutMs: number): number {
+    let ptr = this.reserve(size);
+    if (ptr !== 0) return ptr;
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      this.wantSpace();
+      wake.prepareSleep();
+      ptr = this.reserve(size);
+      if (ptr !== 0) {
+        wake.cancelSleep();
+        return ptr;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        wake.cancelSleep();
+        this.cancelWantSpace();
+        return 0;
+      }
+      wake.waitSync(left);
+      ptr = this.reserve(size);
+      if (ptr !== 0) return ptr;
+    }
+  }
+
+  // ---- consumer ----
+
+  /** Address of the next record's payload, or 0 when the ring is empty. */
+  peek(): number {
+    const i32 = this.#i32;
+    const h = this.#h;
+    let pos = i32[h + H_READ_POS];
+    if (pos === i32[h + H_CACHED_PROD]) {
+      const prod = Atomics.load(i32, h + H_PROD_POS);
+      if (pos === prod) return 0;
+      i32[h + H_CACHED_PROD] = prod;
+    }
+    const offset = pos & this.#mask;
+    const at = this.data + offset;
+    if (i32[at >>> 2] !== WRAP) return at + RING_RECORD_HEADER;
+    // A wrap marker is always published together with the record after it.
+    pos = (pos + this.capacity - offset) | 0;
+    i32[h + H_READ_POS] = pos;
+    return this.data + RING_RECORD_HEADER;
+  }
+
+  /** Payload size of the record peek() returned (only after a non-zero peek). */
+  peekSize(): number {
+    return this.#i32[(this.data + (this.#i32[this.#h + H_READ_POS] & this.#mask)) >>> 2];
+  }
+
+  /**
+   * Steps past the next record without freeing its space: its bytes stay valid until
+   * releaseConsumed. Returns false when the ring is empty. Drain a batch with peek/consume, then
+   * free it with one releaseConsumed.
+   */
+  consume(): boolean {
+    const ptr = this.peek();
+    if (ptr === 0) return false;
+    const i32 = this.#i32;
+    const h = this.#h;
+    i32[h + H_READ_POS] = (i32[h + H_READ_POS] + ((i32[(ptr - RING_RECORD_HEADER) >>> 2] + 11) & ~7)) | 0;
+    return true;
+  }
+
+  /**
+   * Frees every consumed record with one atomic store, then notifies the producer thread if it
+   * announced wantSpace and SLEEPING. Returns true if it called Atomics.notify.
+   */
+  releaseConsumed(): boolean {
+    const i32 = this.#i32;
+    const h = this.#h;
+    const pos = i32[h + H_READ_POS];
+    if (pos === i32[h + H_CONS_POS]) return false;
+    Atomics.store(i32, h + H_CONS_POS, pos);
+    if (Atomics.load(i32, h + H_PROD_WAITING) === 0) return false;
+    const w = this.#prodWake;
+    if (w >= 0 && Atomics.load(i32, w) === Wake.SLEEPING && Atomics.compareExchange(i32, w, Wake.SLEEPING, Wake.AWAKE) === Wake.SLEEPING) {
+      Atomics.notify(i32, w);
+      return true;
+    }
+    return false;
+  }
+
+  /** consume() + releaseConsumed(): frees the next record. Returns true if it notified the producer. */
+  release(): boolean {
+    this.consume();
+    return this.releaseConsumed();
+  }
+
+  /** Bytes between the consumer's published position and the producer's (a snapshot). */
+  usedBytes(): number {
+    return (Atomics.load(this.#i32, this.#h + H_PROD_POS) - Atomics.load(this.#i32, this.#h + H_CONS_POS)) >>> 0;
+  }
+}
+
+type WaitResult = 'ok' | 'not-equal' | 'timed-out';
+// Atomics.waitAsync is ES2024; tsconfig's lib is ES2023.
+const waitAsync = (Atomics as unknown as {
+  waitAsync(array: Int32Array, index: number, value: number, timeout?: number): { async: boolean; value: WaitResult | Promise<WaitResult> };
+}).waitAsync;
+
+/**
+ * One thread's wake word (an i32 in the shared memory, one 64-byte line per thread recommended),
+ * shared by every ring the thread consumes (and the rings it produces into, for wantSpace).
+ * Protocol: prepareSleep(), check every ring again, then cancelSleep() if there is work, else
+ * waitAsync()/waitSync(). Producers that see SLEEPING swap it to AWAKE and notify. Needs the
+ * shared build (waiting on a private memory throws a TypeError).
+ */
+export class WakeWord {
+  readonly ptr: number;
+  readonly #i32: Int32Array;
+  readonly #index: number;
+
+  constructor(core: Core, ptr: number) {
+    if (!Number.isInteger(ptr) || ptr % 4 !== 0 || ptr === 0) throw new RangeError(`wake word address ${ptr} is not a non-zero multiple of 4`);
+    checkRange(core, 'wake word', ptr, 4);
+    this.ptr = ptr;
+    this.#i32 = core.i32;
+    this.#index = ptr >>> 2;
+  }
+
+  /** Stores SLEEPING: from now on producers will notify. Check the rings again before waiting. */
+  prepareSleep(): void {
+    Atomics.store(this.#i32, this.#index, Wake.SLEEPING);
+  }
+
+  /** Stores AWAKE: the re-check found work. */
+  cancelSleep(): void {
+    Atomics.store(this.#i32, this.#index, Wake.AWAKE);
+  }
+
+  /** Whether the word says SLEEPING (a snapshot). */
+  get sleeping(): boolean {
+    return Atomics.load(this.#i32, this.#index) === Wake.SLEEPING;
+  }
+
+  /**
+   * Waits without blocking the thread until a producer notifies or `timeoutMs` passes ('ok',
+   * 'timed-out'; 'not-equal' if a producer already woke it). Leaves the word AWAKE. Note: a
+   * pending waitAsync does not keep Node's event loop alive.
+   */
+  async waitAsync(timeoutMs: number): Promise<WaitResult> {
+    const r = waitAsync(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
+    const result = r.async ? await r.value : (r.value as WaitResult);
+    Atomics.store(this.#i32, this.#index, Wake.AWAKE);
+    return result;
+  }
+
+  /** Blocks the thread (Atomics.wait) like waitAsync; not allowed on a browser's main thread. */
+  waitSync(timeoutMs: number): WaitResult {
+    const result = Atomics.wait(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
+    Atomics.store(this.#i32, this.#index, Wake.AWAKE);
+    return result;
+  }
+
+  /** Wakes the thread if it announced SLEEPING (e.g. to deliver a shutdown); true if it notified. */
+  wake(): boolean {
+    const i32 = this.#i32;
+    if (Atomics.compareExchange(i32, this.#index, Wake.SLEEPING, Wake.AWAKE) !== Wake.SLEEPING) return false;
+    Atomics.notify(i32, this.#index);
+    return true;
+  }
+}
