@@ -53,3 +53,103 @@ export function isValidCloseCode(code: number): boolean {
     (code >= 3000 && code <= 4999)
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The codec's constants. Twin of assembly/codes.ts (test/codes.test.ts checks every value): an AS
+// constant PREFIX_NAME is `Object.NAME` here, with OPCODE_ -> Opcode, CLOSE_ -> CloseCode,
+// ROLE_ -> Role, EVENT_ -> DecoderEvent, DATA_ -> DataFlag, UTF8_ -> Utf8State, ERR_ -> ErrorCode,
+// and the unprefixed sizes -> FrameSize.
+
+/** Decoder role: a server requires masked frames, a client requires unmasked ones (RFC 6455 §5.1). */
+export const Role = { SERVER: 0, CLIENT: 1 } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** What decode() returns. */
+export const DecoderEvent = {
+  /** All input up to `end` is consumed; read more. */
+  NEED_MORE: 0,
+  /** A piece of a data message's payload: unmasked, UTF-8 checked, inside the input buffer. */
+  DATA: 1,
+  PING: 2,
+  PONG: 3,
+  /** A valid close frame: code (1005 when absent) and reason. Later input is ignored. */
+  CLOSE: 4,
+  /** A protocol violation: error code and close code; the decoder stays failed. */
+  ERROR: 5,
+} as const;
+export type DecoderEvent = (typeof DecoderEvent)[keyof typeof DecoderEvent];
+
+/** Flags of a DATA event. */
+export const DataFlag = { FIRST: 1, LAST: 2, TEXT: 4 } as const;
+
+/** UTF-8 validator states the host can see (utf8Validate). Other values: a sequence is pending. */
+export const Utf8State = { ACCEPT: 0, REJECT: 8 } as const;
+
+/** RFC 6455 §5.2/§5.5 frame sizes. */
+export const FrameSize = {
+  /** §5.5: "All control frames MUST have a payload length of 125 bytes or less". */
+  CONTROL_PAYLOAD_MAX: 125,
+  /** 2 + 8 extended length bytes + 4 mask bytes. */
+  FRAME_HEADER_MAX: 14,
+  LENGTH_7_MAX: 125,
+  LENGTH_16_MARKER: 126,
+  LENGTH_64_MARKER: 127,
+} as const;
+
+/** Numeric decoder error codes (the decoder's ERROR_CODE out-field); see DECODER_ERRORS. */
+export const ErrorCode = {
+  NONE: 0,
+  RSV_SET: 1,
+  UNKNOWN_OPCODE: 2,
+  CONTINUATION_WITHOUT_START: 3,
+  DATA_FRAME_INSIDE_MESSAGE: 4,
+  FRAGMENTED_CONTROL_FRAME: 5,
+  CONTROL_FRAME_TOO_LONG: 6,
+  UNMASKED_FRAME: 7,
+  MASKED_FRAME: 8,
+  LENGTH_TOP_BIT: 9,
+  CLOSE_PAYLOAD_ONE_BYTE: 10,
+  INVALID_CLOSE_CODE: 11,
+  CLOSE_REASON_UTF8: 12,
+  INVALID_UTF8: 13,
+  TRUNCATED_UTF8: 14,
+  MESSAGE_TOO_BIG: 15,
+  FRAME_CHAIN_TOO_BIG: 16,
+  TOO_MANY_FRAGMENTS: 17,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A decoder error as the host reports it. */
+export interface DecoderError {
+  /** Stable machine code. */
+  readonly code: `RS_ERR_${string}`;
+  /** The close code to send (RFC 6455 §7.4.1). */
+  readonly closeCode: number;
+  readonly message: string;
+}
+
+const P = CloseCode.PROTOCOL_ERROR;
+const U = CloseCode.INVALID_PAYLOAD;
+const B = CloseCode.MESSAGE_TOO_BIG;
+
+/** Decoder errors, indexed by ErrorCode. */
+export const DECODER_ERRORS: readonly DecoderError[] = Object.freeze([
+  { code: 'RS_ERR_NONE', closeCode: 0, message: 'no error' },
+  { code: 'RS_ERR_RSV_SET', closeCode: P, message: 'RSV1, RSV2 and RSV3 must be clear (no extension is negotiated)' },
+  { code: 'RS_ERR_UNKNOWN_OPCODE', closeCode: P, message: 'unknown opcode' },
+  { code: 'RS_ERR_CONTINUATION_WITHOUT_START', closeCode: P, message: 'continuation frame without a message to continue' },
+  { code: 'RS_ERR_DATA_FRAME_INSIDE_MESSAGE', closeCode: P, message: 'new data frame inside a fragmented message' },
+  { code: 'RS_ERR_FRAGMENTED_CONTROL_FRAME', closeCode: P, message: 'control frame without FIN (control frames must not be fragmented)' },
+  { code: 'RS_ERR_CONTROL_FRAME_TOO_LONG', closeCode: P, message: 'control frame payload longer than 125 bytes' },
+  { code: 'RS_ERR_UNMASKED_FRAME', closeCode: P, message: 'frame from the client is not masked' },
+  { code: 'RS_ERR_MASKED_FRAME', closeCode: P, message: 'frame from the server is masked' },
+  { code: 'RS_ERR_LENGTH_TOP_BIT', closeCode: P, message: '64-bit payload length has its most significant bit set' },
+  { code: 'RS_ERR_CLOSE_PAYLOAD_ONE_BYTE', closeCode: P, message: 'close frame with a 1-byte payload' },
+  { code: 'RS_ERR_INVALID_CLOSE_CODE', closeCode: P, message: 'invalid close code' },
+  { code: 'RS_ERR_CLOSE_REASON_UTF8', closeCode: U, message: 'close reason is not valid UTF-8' },
+  { code: 'RS_ERR_INVALID_UTF8', closeCode: U, message: 'text message is not valid UTF-8' },
+  { code: 'RS_ERR_TRUNCATED_UTF8', closeCode: U, message: 'text message ends inside a UTF-8 sequence' },
+  { code: 'RS_ERR_MESSAGE_TOO_BIG', closeCode: B, message: 'message is larger than the maximum message size' },
+  { code: 'RS_ERR_FRAME_CHAIN_TOO_BIG', closeCode: B, message: "message's frames (headers and interleaved control frames included) exceed the maximum frame chain size" },
+  { code: 'RS_ERR_TOO_MANY_FRAGMENTS', closeCode: B, message: 'message has more fragments than the maximum' },
+].map((e) => Object.freeze(e as DecoderError)));
