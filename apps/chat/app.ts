@@ -1,0 +1,107 @@
+// chat: one room. Everyone connected to the app is in it.
+//
+// Client -> server: the first byte of a message selects the request (RS_READ_SWITCH); the rest is
+// the request's parameters. A message that does not fit closes the client: 4900 wrong size,
+// 4901 wrong data kind, 4902 unknown request byte.
+//
+//   byte  request  data kind    rest of the message
+//   0     say      text or bin  the message, UTF-8, 1-1000 bytes
+//   1     rename   text         the new name, UTF-8, 1-32 bytes, no control characters
+//                               (a bad name closes the client with 4001)
+//   2     whisper  binary       target client id (u64, network byte order), then the message,
+//                               UTF-8, 1-1000 bytes
+//   3     list     binary       nothing
+//
+//   A browser sends "say" as ws.send('\x00' + text), "rename" as ws.send('\x01' + name), and
+//   "whisper" as a Uint8Array: [2, 8 id bytes big-endian, ...UTF-8 bytes].
+//
+// Server -> client: text messages, each one JSON object:
+//   {"type":"welcome","id":7,"name":"guest-7"}                      to a new client (open)
+//   {"type":"join","id":7,"name":"guest-7"}                         to everyone else (open)
+//   {"type":"leave","id":7,"name":"ann"}                            to everyone else (close)
+//   {"type":"say","id":7,"name":"ann","text":"hi"}                  to everyone but the sender
+//   {"type":"rename","id":7,"old":"guest-7","name":"ann"}           to everyone, the sender too
+//   {"type":"whisper","id":7,"name":"ann","text":"psst"}            to the target only
+//   {"type":"whispered","to":9}                                     to the sender, once delivered
+//   {"type":"error","message":"no client 9"}                        to the sender
+//   {"type":"list","clients":[{"id":7,"name":"ann"},...]}           to the sender (list), by id
+import {
+  defineApp, readSwitch, caseAny, caseUtf8, caseBin, ntoh, str, RS_UTF8, type OpenRs, type ReadRs, type TimerRs,
+} from '../../src/app/index.ts';
+
+/** The close code for a name the room does not accept. */
+export const CLOSE_BAD_NAME = 4001;
+
+/** Client id -> name, for everyone in the room. Rebuilt by init. */
+let names = new Map<number, string>();
+
+/** Writes one JSON message; the sender call picks the recipients. */
+function json(rs: TimerRs, message: object): TimerRs {
+  return rs.wStr(JSON.stringify(message));
+}
+
+function nameOf(rs: OpenRs): string {
+  return names.get(rs.clientId()) ?? `guest-${rs.clientId()}`;
+}
+
+export default defineApp({
+  init: () => {
+    names = new Map();
+  },
+
+  open: (rs) => {
+    const id = rs.clientId();
+    const name = `guest-${id}`;
+    names.set(id, name);
+    json(rs, { type: 'welcome', id, name });
+    rs.toCur(RS_UTF8);
+    json(rs, { type: 'join', id, name });
+    rs.toEveryExceptCur(RS_UTF8);
+  },
+
+  read: readSwitch({
+    0: caseAny([str(1, 1000)], (rs, text) => {
+      json(rs, { type: 'say', id: rs.clientId(), name: nameOf(rs), text });
+      rs.toEveryExceptCur(RS_UTF8);
+    }),
+
+    1: caseUtf8([str(1, 32)], (rs, name) => {
+      // A control character is not a name: close the client with the app's own code.
+      if (/[\u0000-\u001f\u007f]/.test(name)) return CLOSE_BAD_NAME;
+      const id = rs.clientId();
+      const old = nameOf(rs);
+      names.set(id, name);
+      json(rs, { type: 'rename', id, old, name });
+      rs.toEvery(RS_UTF8);
+      return 0;
+    }),
+
+    2: caseBin([ntoh.u64, str(1, 1000)], (rs, target, text) => {
+      const to = Number(target);
+      if (!names.has(to)) return reply(rs, { type: 'error', message: `no client ${target}` });
+      json(rs, { type: 'whisper', id: rs.clientId(), name: nameOf(rs), text });
+      rs.toSingle(RS_UTF8, to);
+      return reply(rs, { type: 'whispered', to });
+    }),
+
+    3: caseBin([], (rs) => {
+      const clients = [...names].map(([id, name]) => ({ id, name })).sort((a, b) => a.id - b.id);
+      return reply(rs, { type: 'list', clients });
+    }),
+  }),
+
+  close: (rs) => {
+    const id = rs.clientId();
+    const name = names.get(id) ?? `guest-${id}`;
+    names.delete(id);
+    // The closed client is gone already: "every" is everyone else.
+    json(rs, { type: 'leave', id, name });
+    rs.toEvery(RS_UTF8);
+  },
+});
+
+function reply(rs: ReadRs, message: object): number {
+  json(rs, message);
+  rs.toCur(RS_UTF8);
+  return 0;
+}

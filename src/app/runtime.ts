@@ -1,0 +1,680 @@
+// The app runtime: runs one app's callbacks for the app thread (src/daemon/app-thread.ts), which
+// calls init() once, then open / read / close for every inbound ring record and timer() when the
+// timer is due. The runtime validates every read against the schema before the callback runs,
+// implements the `rs` helpers, and talks back through an AppHost (send, closeClient, log).
+//
+// Guarantees (docs/app-api.md has the long form):
+// - The close callback runs exactly once for every client the runtime saw open: when the daemon
+//   reports the close, or right after the runtime closed the client itself (49xx, 1011, an app
+//   code, rs.close). A READ or CLOSE record for a client the runtime already closed is ignored.
+// - A callback that throws or returns -1 is logged; its client (if any) is closed with 1011; the
+//   app keeps serving. Nothing an app does throws out of these methods (except host failures).
+// - Sends reach the host in the order they are made; exclusion lists are passed on as given
+//   (deduplicated), and toMulti sends once per distinct id.
+import { isUtf8 } from 'node:buffer';
+import { CloseCode, DataKind } from '../core/codes.ts';
+import { describeCause, LOG_LEVELS, logLevelRank, type LogLevel } from '../log.ts';
+import type { Config } from '../config/types.ts';
+import { AppErrorCode, RingSocketAppError } from './errors.ts';
+import { isApp, ReadKind, type App, type ReadCase } from './define.ts';
+import { CompiledSchema } from './schema.ts';
+import { WriteBuffer } from './writer.ts';
+import type { CallbackResult, ClientAddr, ClientIdLike, DeepReadonly, Rs } from './types.ts';
+
+/** Who receives a message. Only valid during the host.send() call (the runtime reuses it). */
+export type Recipients =
+  | { kind: 'single'; id: number }
+  | { kind: 'multi'; ids: readonly number[] }
+  | { kind: 'every' }
+  | { kind: 'every_except_single'; id: number }
+  | { kind: 'every_except_multi'; ids: readonly number[] };
+
+/** What the app thread provides to the runtime. */
+export interface AppHost {
+  /** The app's configured name (the host prefixes its log lines with it). */
+  readonly appName: string;
+  /** The resolved config; the runtime reads max_ws_msg_size, log_level and this app's wbuf_size. */
+  readonly config: Readonly<Config>;
+  /** One message to `to`. `payload` and `to` are only valid during the call: copy, don't keep. */
+  send(dataKind: DataKind, payload: Uint8Array, to: Recipients): void;
+  /**
+   * Close a client with `code` (4000-4899 from the app, 4900-4902 for a read that does not fit
+   * the schema, 1011 after an app error). The daemon then sends no CLOSE record for it.
+   */
+  closeClient(clientId: number, code: number): void;
+  /** One log line from the app (already filtered by log_level). */
+  log(level: LogLevel, message: string): void;
+}
+
+export interface TimerSpec {
+  readonly mode: 'sleep' | 'wake';
+  /** Microseconds after start until the first call. */
+  readonly firstUs: number;
+}
+
+export interface AppRuntime {
+  /** The app's timer, or null: when to call timer() first, and whether it may wake an idle app. */
+  readonly timerSpec: TimerSpec | null;
+  /** Clients currently open from the app's point of view. */
+  readonly clientCount: number;
+  /** Runs the init callback. false if it threw or returned -1 (logged). */
+  init(): boolean;
+  /** A client completed the handshake. */
+  open(clientId: number, endpointId: number, addr: ClientAddr): void;
+  /** A complete message; `payload` is only read during the call. */
+  read(clientId: number, endpointId: number, dataKind: number, payload: Uint8Array): void;
+  /** The daemon reports a client gone (ignored if the runtime closed it already). */
+  close(clientId: number, endpointId: number): void;
+  /** Runs the timer callback; returns microseconds until the next call, or 0 for none. */
+  timer(): number;
+}
+
+const DEFAULT_MAX_MSG = 16 * 1024 * 1024;
+const DEFAULT_WBUF = 1024 * 1024;
+
+// Callback kinds, and which of them each helper allows (bit masks over Phase).
+const Phase = { NONE: 0, INIT: 1, OPEN: 2, READ: 3, CLOSE: 4, TIMER: 5 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+const PHASE_NAMES = ['', 'an init', 'an open', 'a read', 'a close', 'a timer'];
+const CB_NAMES = ['', 'init', 'open', 'read', 'close', 'timer'];
+const IN_CALLBACK = 0b111110;
+const SEND = (1 << Phase.OPEN) | (1 << Phase.READ) | (1 << Phase.CLOSE) | (1 << Phase.TIMER);
+const CLIENT = (1 << Phase.OPEN) | (1 << Phase.READ) | (1 << Phase.CLOSE);
+const CUR = (1 << Phase.OPEN) | (1 << Phase.READ);
+const READ_ONLY = 1 << Phase.READ;
+
+const THREW: unique symbol = Symbol('threw');
+
+interface ClientEntry {
+  readonly endpointId: number;
+  readonly addr: ClientAddr;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function describe(err: unknown): string {
+  const text = describeCause(err);
+  return err instanceof RingSocketAppError ? `[${err.code}] ${text}` : text;
+}
+
+function describeReturn(ret: unknown): string {
+  if (typeof ret === 'number') return String(ret);
+  if (typeof (ret as PromiseLike<unknown> | null)?.then === 'function') {
+    return 'a Promise: app callbacks must be synchronous (rs is only usable until the callback returns)';
+  }
+  return `a ${typeof ret}`;
+}
+
+/**
+ * The `rs` object of one app: implements every helper, and holds the runtime state they use.
+ * Apps only ever see it through the narrower InitRs / OpenRs / ReadRs / CloseRs / TimerRs types.
+ */
+class AppContext implements Rs {
+  phase: Phase = Phase.NONE;
+  curId = 0;
+  curEndpoint = 0;
+  curKind: DataKind = DataKind.BIN;
+  curAddr: ClientAddr | null = null;
+  /** The current client was closed during this callback. */
+  curClosed = false;
+  readonly clients = new Map<number, ClientEntry>();
+  /** Clients closed by the runtime whose close callback is still due: [id, endpointId, ...]. */
+  readonly pendingCloses: number[] = [];
+  readonly wbuf: WriteBuffer;
+  readonly host: AppHost;
+  private readonly frozenConfig: DeepReadonly<Config>;
+  private readonly data: Uint8Array;
+  private readonly logRank: number;
+  // Reused recipient objects (the host may not keep them).
+  private readonly single: { kind: 'single'; id: number } = { kind: 'single', id: 0 };
+  private readonly exceptSingle: { kind: 'every_except_single'; id: number } = { kind: 'every_except_single', id: 0 };
+  private readonly every: { kind: 'every' } = { kind: 'every' };
+
+  constructor(host: AppHost, appDataSize: number) {
+    this.host = host;
+    const config = host.config;
+    this.frozenConfig = deepFreeze(structuredClone(config)) as DeepReadonly<Config>;
+    const appConf = config.apps?.find((a) => a.name === host.appName);
+    const limit = config.max_ws_msg_size ?? DEFAULT_MAX_MSG;
+    this.wbuf = new WriteBuffer(appConf?.wbuf_size ?? DEFAULT_WBUF, limit);
+    this.data = new Uint8Array(appDataSize);
+    this.logRank = logLevelRank(config.log_level ?? 'notice');
+  }
+
+  // ---- phase checks
+
+  private refuse(mask: number, method: string): never {
+    if (this.phase === Phase.NONE) {
+      throw new RingSocketAppError(
+        AppErrorCode.OUTSIDE_CALLBACK,
+        `rs.${method}() was called while no callback runs: rs may only be used until the callback returns (not after an await or from a timer of your own)`,
+      );
+    }
+    const allowed: string[] = [];
+    for (let p = Phase.INIT; p <= Phase.TIMER; p++) if ((mask >> p) & 1) allowed.push(CB_NAMES[p]);
+    const list = allowed.length === 1 ? allowed[0] : `${allowed.slice(0, -1).join(', ')} and ${allowed[allowed.length - 1]}`;
+    throw new RingSocketAppError(
+      AppErrorCode.NOT_HERE,
+      `rs.${method}() is not available in ${PHASE_NAMES[this.phase]} callback (only in ${list} callbacks)`,
+    );
+  }
+
+  private clientIdArg(method: string, id: ClientIdLike): number {
+    if (typeof id === 'number') {
+      if (Number.isSafeInteger(id) && id > 0) return id;
+    } else if (typeof id === 'bigint') {
+      if (id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(id);
+    }
+    const shown = typeof id === 'bigint' ? `${id}n` : typeof id === 'number' ? String(id) : `a ${typeof id}`;
+    throw new RingSocketAppError(AppErrorCode.BAD_CLIENT_ID, `rs.${method}(): a client id is a positive safe integer, got ${shown}`);
+  }
+
+  private idsArg(method: string, ids: readonly ClientIdLike[]): number[] {
+    if (!Array.isArray(ids)) {
+      throw new RingSocketAppError(AppErrorCode.BAD_CLIENT_ID, `rs.${method}(): expected an array of client ids`);
+    }
+    const out: number[] = [];
+    if (ids.length <= 16) {
+      for (let i = 0; i < ids.length; i++) {
+        const id = this.clientIdArg(method, ids[i]);
+        if (!out.includes(id)) out.push(id);
+      }
+    } else {
+      const seen = new Set<number>();
+      for (let i = 0; i < ids.length; i++) {
+        const id = this.clientIdArg(method, ids[i]);
+        if (!seen.has(id)) { seen.add(id); out.push(id); }
+      }
+    }
+    return out;
+  }
+
+  private closeCodeArg(method: string, code: number): number {
+    if (typeof code !== 'number' || !Number.isInteger(code) || code < CloseCode.APP_MIN || code > CloseCode.APP_MAX) {
+      throw new RingSocketAppError(
+        AppErrorCode.BAD_CLOSE_CODE,
+        `rs.${method}(): an app's close code is an integer in ${CloseCode.APP_MIN}...${CloseCode.APP_MAX}, got ${String(code)}`,
+      );
+    }
+    return code;
+  }
+
+  /** Checks the data kind and (for text) the UTF-8 of the written message; returns the message. */
+  private message(method: string, kind: DataKind): Uint8Array {
+    if (kind !== DataKind.BIN && kind !== DataKind.UTF8) {
+      throw new RingSocketAppError(
+        AppErrorCode.BAD_DATA_KIND,
+        `rs.${method}(): the data kind is DataKind.BIN (RS_BIN, 0) or DataKind.UTF8 (RS_UTF8, 1), got ${String(kind)}`,
+      );
+    }
+    const w = this.wbuf;
+    const payload = w.bytes.subarray(0, w.length);
+    if (kind === DataKind.UTF8 && !w.knownText && !isUtf8(payload)) {
+      throw new RingSocketAppError(
+        AppErrorCode.INVALID_UTF8,
+        `rs.${method}(RS_UTF8): the ${payload.length}-byte message is not valid UTF-8 (send it as RS_BIN, or write text with wStr)`,
+      );
+    }
+    return payload;
+  }
+
+  /** Hands the written message to the host and empties the write buffer. */
+  private flush(method: string, kind: DataKind, to: Recipients): void {
+    const payload = this.message(method, kind);
+    this.wbuf.reset();
+    this.host.send(kind, payload, to);
+  }
+
+  // ---- InitRs
+
+  config(): DeepReadonly<Config> {
+    return this.frozenConfig;
+  }
+
+  appData(): Uint8Array {
+    return this.data;
+  }
+
+  logEnabled(level: LogLevel): boolean {
+    const rank = logLevelRank(level);
+    if (rank < 0) {
+      throw new RingSocketAppError(
+        AppErrorCode.BAD_LOG_LEVEL,
+        `rs.log(): the level is one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+      );
+    }
+    return rank <= this.logRank;
+  }
+
+  log(level: LogLevel, message: string, cause?: unknown): void {
+    if (!this.logEnabled(level)) return;
+    this.host.log(level, cause === undefined ? String(message) : `${message}: ${describeCause(cause)}`);
+  }
+
+  // ---- writers (TimerRs)
+
+  wBytes(bytes: ArrayBufferView | ArrayBuffer): this {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'wBytes');
+    this.wbuf.wBytes(bytes);
+    return this;
+  }
+  wStr(text: string): this {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'wStr');
+    this.wbuf.wStr(text);
+    return this;
+  }
+  wU8(v: number): this { this.w('wU8'); this.wbuf.u8('wU8', v, false); return this; }
+  wU16(v: number): this { this.w('wU16'); this.wbuf.u16('wU16', v, false, HOST_LE); return this; }
+  wU32(v: number): this { this.w('wU32'); this.wbuf.u32('wU32', v, false, HOST_LE); return this; }
+  wU64(v: bigint | number): this { this.w('wU64'); this.wbuf.u64('wU64', v, false, HOST_LE); return this; }
+  wI8(v: number): this { this.w('wI8'); this.wbuf.u8('wI8', v, true); return this; }
+  wI16(v: number): this { this.w('wI16'); this.wbuf.u16('wI16', v, true, HOST_LE); return this; }
+  wI32(v: number): this { this.w('wI32'); this.wbuf.u32('wI32', v, true, HOST_LE); return this; }
+  wI64(v: bigint | number): this { this.w('wI64'); this.wbuf.u64('wI64', v, true, HOST_LE); return this; }
+  wU16Hton(v: number): this { this.w('wU16Hton'); this.wbuf.u16('wU16Hton', v, false, false); return this; }
+  wU32Hton(v: number): this { this.w('wU32Hton'); this.wbuf.u32('wU32Hton', v, false, false); return this; }
+  wU64Hton(v: bigint | number): this { this.w('wU64Hton'); this.wbuf.u64('wU64Hton', v, false, false); return this; }
+  wI16Hton(v: number): this { this.w('wI16Hton'); this.wbuf.u16('wI16Hton', v, true, false); return this; }
+  wI32Hton(v: number): this { this.w('wI32Hton'); this.wbuf.u32('wI32Hton', v, true, false); return this; }
+  wI64Hton(v: bigint | number): this { this.w('wI64Hton'); this.wbuf.u64('wI64Hton', v, true, false); return this; }
+  wF32(v: number): this { this.w('wF32'); this.wbuf.f32('wF32', v, HOST_LE); return this; }
+  wF64(v: number): this { this.w('wF64'); this.wbuf.f64('wF64', v, HOST_LE); return this; }
+  wF32Hton(v: number): this { this.w('wF32Hton'); this.wbuf.f32('wF32Hton', v, false); return this; }
+  wF64Hton(v: number): this { this.w('wF64Hton'); this.wbuf.f64('wF64Hton', v, false); return this; }
+
+  private w(method: string): void {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, method);
+  }
+
+  // ---- senders
+
+  toSingle(kind: DataKind, clientId: ClientIdLike): void {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toSingle');
+    this.single.id = this.clientIdArg('toSingle', clientId);
+    this.flush('toSingle', kind, this.single);
+  }
+
+  toMulti(kind: DataKind, clientIds: readonly ClientIdLike[]): void {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toMulti');
+    const ids = this.idsArg('toMulti', clientIds);
+    if (ids.length === 0) {
+      // No recipient: the same checks as a real send, then the message is dropped.
+      this.message('toMulti', kind);
+      this.wbuf.reset();
+      return;
+    }
+    this.flush('toMulti', kind, { kind: 'multi', ids });
+  }
+
+  toEvery(kind: DataKind): void {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toEvery');
+    this.flush('toEvery', kind, this.every);
+  }
+
+  toEveryExceptSingle(kind: DataKind, clientId: ClientIdLike): void {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toEveryExceptSingle');
+    this.exceptSingle.id = this.clientIdArg('toEveryExceptSingle', clientId);
+    this.flush('toEveryExceptSingle', kind, this.exceptSingle);
+  }
+
+  toEveryExceptMulti(kind: DataKind, clientIds: readonly ClientIdLike[]): void {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toEveryExceptMulti');
+    const ids = this.idsArg('toEveryExceptMulti', clientIds);
+    this.flush('toEveryExceptMulti', kind, ids.length === 0 ? this.every : { kind: 'every_except_multi', ids });
+  }
+
+  toCur(kind: DataKind): void {
+    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'toCur');
+    if (this.curClosed) throw this.curClosedError('toCur');
+    this.single.id = this.curId;
+    this.flush('toCur', kind, this.single);
+  }
+
+  toEveryExceptCur(kind: DataKind): void {
+    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'toEveryExceptCur');
+    if (this.curClosed) throw this.curClosedError('toEveryExceptCur');
+    this.exceptSingle.id = this.curId;
+    this.flush('toEveryExceptCur', kind, this.exceptSingle);
+  }
+
+  private curClosedError(method: string): RingSocketAppError {
+    return new RingSocketAppError(
+      AppErrorCode.CUR_CLOSED,
+      `rs.${method}(): the current client (${this.curId}) was closed during this callback`,
+    );
+  }
+
+  // ---- closing
+
+  close(clientId: ClientIdLike, code: number): void {
+    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'close');
+    const id = this.clientIdArg('close', clientId);
+    this.closeClient(id, this.closeCodeArg('close', code));
+  }
+
+  closeCur(code: number): void {
+    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'closeCur');
+    this.closeClient(this.curId, this.closeCodeArg('closeCur', code));
+  }
+
+  /** Closes an open client; its close callback becomes due. false if it was not open. */
+  closeClient(id: number, code: number): boolean {
+    const entry = this.clients.get(id);
+    if (entry === undefined) return false;
+    this.clients.delete(id);
+    if (id === this.curId && this.phase !== Phase.NONE) this.curClosed = true;
+    this.pendingCloses.push(id, entry.endpointId);
+    this.host.closeClient(id, code);
+    return true;
+  }
+
+  // ---- client getters
+
+  clientId(): number {
+    if (((CLIENT >> this.phase) & 1) === 0) this.refuse(CLIENT, 'clientId');
+    return this.curId;
+  }
+
+  endpointId(): number {
+    if (((CLIENT >> this.phase) & 1) === 0) this.refuse(CLIENT, 'endpointId');
+    return this.curEndpoint;
+  }
+
+  clientAddr(): ClientAddr {
+    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'clientAddr');
+    return this.curAddr!;
+  }
+
+  readDataKind(): DataKind {
+    if (((READ_ONLY >> this.phase) & 1) === 0) this.refuse(READ_ONLY, 'readDataKind');
+    return this.curKind;
+  }
+}
+
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+class Runtime implements AppRuntime {
+  readonly timerSpec: TimerSpec | null;
+  private readonly app: App;
+  private readonly ctx: AppContext;
+  private readonly host: AppHost;
+  /** The plain read form's case and parser, or null for a switch. */
+  private readonly singleCase: ReadCase | null;
+  private readonly singleSchema: CompiledSchema | null;
+  /** readSwitch: case and parser per first byte. */
+  private readonly cases: (ReadCase | null)[];
+  private readonly caseSchemas: (CompiledSchema | null)[];
+  private draining = false;
+
+  constructor(app: App, host: AppHost) {
+    this.app = app;
+    this.host = host;
+    this.ctx = new AppContext(host, app.appDataSize);
+    this.timerSpec = app.timer ? Object.freeze({ mode: app.timer.mode, firstUs: app.timer.firstUs }) : null;
+    const read = app.read;
+    this.cases = new Array(256).fill(null);
+    this.caseSchemas = new Array(256).fill(null);
+    if (read.single) {
+      this.singleCase = read.single;
+      this.singleSchema = this.compile(read.single);
+    } else {
+      this.singleCase = null;
+      this.singleSchema = null;
+      for (let v = 0; v < 256; v++) {
+        const c = read.cases![v];
+        if (c) { this.cases[v] = c; this.caseSchemas[v] = this.compile(c); }
+      }
+    }
+  }
+
+  private compile(c: ReadCase): CompiledSchema {
+    const s = new CompiledSchema(c.schema, c.value < 0 ? 'read' : `case ${c.value}`);
+    s.args[0] = this.ctx;
+    return s;
+  }
+
+  get clientCount(): number {
+    return this.ctx.clients.size;
+  }
+
+  init(): boolean {
+    const cb = this.app.init;
+    if (cb === null) return true;
+    const ctx = this.ctx;
+    ctx.phase = Phase.INIT;
+    let ret: CallbackResult | typeof THREW;
+    try {
+      ret = cb(ctx);
+    } catch (err) {
+      ctx.phase = Phase.NONE;
+      this.host.log('error', `init callback threw: ${describe(err)}`);
+      return false;
+    }
+    ctx.phase = Phase.NONE;
+    if (ret === -1) {
+      this.host.log('error', 'init callback returned -1 (fatal app error)');
+      return false;
+    }
+    if (ret !== undefined && ret !== 0) {
+      this.host.log('error', `init callback returned ${describeReturn(ret)}, which means nothing there (allowed: 0, -1)`);
+    }
+    return true;
+  }
+
+  open(clientId: number, endpointId: number, addr: ClientAddr): void {
+    const ctx = this.ctx;
+    if (ctx.clients.has(clientId)) {
+      this.host.log('error', `open of client ${clientId}, which is already open: ignored`);
+      return;
+    }
+    const frozen = Object.freeze({ family: addr.family, address: addr.address, port: addr.port });
+    ctx.clients.set(clientId, { endpointId, addr: frozen });
+    const cb = this.app.open;
+    if (cb === null) return;
+    this.enter(Phase.OPEN, clientId, endpointId, DataKind.BIN, frozen);
+    let ret: CallbackResult | typeof THREW;
+    try {
+      ret = cb(ctx);
+    } catch (err) {
+      ret = THREW;
+      this.threw(err);
+    }
+    this.finishClient(ret);
+  }
+
+  read(clientId: number, endpointId: number, dataKind: number, payload: Uint8Array): void {
+    const ctx = this.ctx;
+    const entry = ctx.clients.get(clientId);
+    if (entry === undefined) return; // closed by the app while this message was in flight
+    let c = this.singleCase;
+    let schema = this.singleSchema;
+    let start = 0;
+    if (c === null) {
+      if (payload.length === 0) return this.reject(clientId, CloseCode.WRONG_SIZE, 'an empty message has no switch case byte');
+      const v = payload[0];
+      c = this.cases[v];
+      if (c === null) return this.reject(clientId, CloseCode.UNKNOWN_CASE, `no case ${v}`);
+      schema = this.caseSchemas[v];
+      start = 1;
+    }
+    if (c.kind !== ReadKind.ANY && c.kind !== dataKind) {
+      return this.reject(clientId, CloseCode.WRONG_DATA_KIND, dataKind === DataKind.UTF8 ? 'text where binary is read' : 'binary where text is read');
+    }
+    const code = schema!.parse(payload, start);
+    if (code !== 0) return this.reject(clientId, code, 'the message does not fit the read schema');
+    this.enter(Phase.READ, clientId, entry.endpointId, dataKind as DataKind, entry.addr);
+    const args = schema!.args;
+    const cb = c.callback as (...a: unknown[]) => CallbackResult;
+    let ret: CallbackResult | typeof THREW;
+    try {
+      switch (args.length) {
+        case 1: ret = cb(ctx); break;
+        case 2: ret = cb(ctx, args[1]); break;
+        case 3: ret = cb(ctx, args[1], args[2]); break;
+        case 4: ret = cb(ctx, args[1], args[2], args[3]); break;
+        default: ret = cb.apply(undefined, args);
+      }
+    } catch (err) {
+      ret = THREW;
+      this.threw(err);
+    }
+    this.finishClient(ret);
+  }
+
+  close(clientId: number, _endpointId: number): void {
+    const ctx = this.ctx;
+    const entry = ctx.clients.get(clientId);
+    if (entry === undefined) return; // closed by the app already; its close callback has run
+    ctx.clients.delete(clientId);
+    ctx.pendingCloses.push(clientId, entry.endpointId);
+    this.drain();
+  }
+
+  timer(): number {
+    const t = this.app.timer;
+    if (t === null) return 0;
+    const ctx = this.ctx;
+    this.enter(Phase.TIMER, 0, 0, DataKind.BIN, null);
+    let ret: CallbackResult | typeof THREW;
+    try {
+      ret = t.callback(ctx);
+    } catch (err) {
+      ret = THREW;
+      this.threw(err);
+    }
+    this.leave();
+    let next = 0;
+    if (ret === THREW) this.host.log('error', `timer callback threw; the timer stops: ${describe(this.lastError)}`);
+    else if (ret === -1) this.host.log('error', 'timer callback returned -1 (fatal app error); the timer stops');
+    else if (typeof ret === 'number' && ret > 0 && ret <= Number.MAX_SAFE_INTEGER) next = Math.ceil(ret);
+    else if (ret !== undefined && ret !== 0) {
+      this.host.log('error', `timer callback returned ${describeReturn(ret)}, which means nothing there (allowed: 0, -1, > 0 microseconds); the timer stops`);
+    }
+    this.lastError = undefined;
+    this.drain();
+    return next;
+  }
+
+  // ---- internals
+
+  private lastError: unknown;
+
+  private threw(err: unknown): void {
+    this.lastError = err;
+  }
+
+  private enter(phase: Phase, id: number, endpointId: number, kind: DataKind, addr: ClientAddr | null): void {
+    const ctx = this.ctx;
+    ctx.phase = phase;
+    ctx.curId = id;
+    ctx.curEndpoint = endpointId;
+    ctx.curKind = kind;
+    ctx.curAddr = addr;
+    ctx.curClosed = false;
+  }
+
+  /** Ends a callback: discards unsent writes. */
+  private leave(): void {
+    const ctx = this.ctx;
+    const name = CB_NAMES[ctx.phase];
+    ctx.phase = Phase.NONE;
+    const w = ctx.wbuf;
+    if (w.length > 0) {
+      if (this.lastError === undefined) {
+        this.host.log('warning', `${name} callback wrote ${w.length} bytes but sent none of them: discarded`);
+      }
+      w.reset();
+    }
+  }
+
+  /** Ends an open or read callback: handles a throw or the return value, then due close callbacks. */
+  private finishClient(ret: CallbackResult | typeof THREW): void {
+    const ctx = this.ctx;
+    const name = CB_NAMES[ctx.phase];
+    const id = ctx.curId;
+    this.leave();
+    const open = ctx.clients.has(id);
+    if (ret === THREW) {
+      const err = this.lastError;
+      this.lastError = undefined;
+      this.host.log('error', `${name} callback of client ${id} threw${open ? '; closing the client with 1011' : ''}: ${describe(err)}`);
+      if (open) ctx.closeClient(id, CloseCode.INTERNAL_ERROR);
+    } else if (ret === undefined || ret === 0) {
+      // ok
+    } else if (ret === -1) {
+      this.host.log('error', `${name} callback of client ${id} returned -1 (fatal app error)${open ? '; closing the client with 1011' : ''}`);
+      if (open) ctx.closeClient(id, CloseCode.INTERNAL_ERROR);
+    } else if (typeof ret === 'number' && Number.isInteger(ret) && ret >= CloseCode.APP_MIN && ret <= CloseCode.APP_MAX) {
+      if (open) ctx.closeClient(id, ret);
+    } else {
+      this.host.log('error', `${name} callback of client ${id} returned ${describeReturn(ret)}, which means nothing there (allowed: 0, -1, 4000-4899)`);
+    }
+    this.drain();
+  }
+
+  /** A message that does not fit the read form: close with 49xx, then the close callback. */
+  private reject(id: number, code: number, why: string): void {
+    if (this.ctx.logEnabled('debug')) this.host.log('debug', `client ${id} closed with ${code}: ${why}`);
+    this.ctx.closeClient(id, code);
+    this.drain();
+  }
+
+  /** Runs the close callback of every client closed so far, including those closed meanwhile. */
+  private drain(): void {
+    if (this.draining) return;
+    const pending = this.ctx.pendingCloses;
+    if (pending.length === 0) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < pending.length; i += 2) this.runClose(pending[i], pending[i + 1]);
+    } finally {
+      pending.length = 0;
+      this.draining = false;
+    }
+  }
+
+  private runClose(id: number, endpointId: number): void {
+    const cb = this.app.close;
+    if (cb === null) return;
+    const ctx = this.ctx;
+    this.enter(Phase.CLOSE, id, endpointId, DataKind.BIN, null);
+    let ret: CallbackResult | typeof THREW;
+    try {
+      ret = cb(ctx);
+    } catch (err) {
+      ret = THREW;
+      this.threw(err);
+    }
+    this.leave();
+    if (ret === THREW) {
+      const err = this.lastError;
+      this.lastError = undefined;
+      this.host.log('error', `close callback of client ${id} threw: ${describe(err)}`);
+    } else if (ret === -1) {
+      this.host.log('error', `close callback of client ${id} returned -1 (fatal app error)`);
+    } else if (ret !== undefined && ret !== 0) {
+      this.host.log('error', `close callback of client ${id} returned ${describeReturn(ret)}, which means nothing there (allowed: 0, -1)`);
+    }
+  }
+}
+
+/**
+ * Creates the runtime of one app. `app` is the app module's default export (a defineApp() result);
+ * anything else throws RingSocketAppError (RS_APP_BAD_DEFINITION) naming what was found.
+ */
+export function createAppRuntime(app: unknown, host: AppHost): AppRuntime {
+  if (!isApp(app)) {
+    const found = app === undefined ? 'undefined' : app === null ? 'null' : `a ${typeof app}`;
+    throw new RingSocketAppError(
+      AppErrorCode.BAD_DEFINITION,
+      `the app module's default export must be defineApp({...}), found ${found}`,
+    );
+  }
+  return new Runtime(app, host);
+}
