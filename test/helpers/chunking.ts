@@ -2,46 +2,31 @@
 // byte boundary, and cut at seeded random points, through the decoder of each WebAssembly build
 // (shared and private memory), must give identical results. Also: loading both builds over their own
 // memories, and running a decoder over a list of chunks the way a host does.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DecoderEvent, DataFlag, DECODER_ERRORS, Role } from '../../src/core/codes.ts';
-import type { CodecCore, CodecExports, DecoderLimits } from '../../src/core/codec.ts';
+import type { DecoderLimits } from '../../src/core/codec.ts';
 import { FrameDecoder } from '../../src/core/codec.ts';
 import { DECODER_STATE_SIZE } from '../../src/core/layout.ts';
+import { compileCore, createMemory, instantiateCore } from '../../src/core/wasm.ts';
+import type { Core, CoreBuild } from '../../src/core/wasm.ts';
 
-export type Build = 'shared' | 'private';
+export type Build = CoreBuild;
 export const BUILDS: readonly Build[] = ['shared', 'private'];
 
-export interface TestCore extends CodecCore {
+export interface TestCore extends Core {
   readonly build: Build;
-  readonly memory: WebAssembly.Memory;
-  readonly heapBase: number;
 }
 
-const PAGE = 65536;
-const modules = new Map<Build, WebAssembly.Module>();
-
-function moduleOf(build: Build): WebAssembly.Module {
-  let m = modules.get(build);
-  if (!m) {
-    const bytes = readFileSync(new URL(`../../build/ringsocket.${build}.wasm`, import.meta.url));
-    m = new WebAssembly.Module(bytes);
-    modules.set(build, m);
-  }
-  return m;
-}
+// Compiled once per test process (the loader checks imports and exports).
+const modules: Record<Build, WebAssembly.Module> = {
+  shared: await compileCore('shared'),
+  private: await compileCore('private'),
+};
 
 /** Instantiates `build` over a fresh memory of `bytes` bytes (its own; shared for the shared build). */
 export function loadCore(build: Build, bytes = 4 * 1024 * 1024): TestCore {
-  const pages = Math.ceil(bytes / PAGE);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: build === 'shared' });
-  const instance = new WebAssembly.Instance(moduleOf(build), { env: { memory } });
-  const exports = instance.exports as unknown as CodecExports & { heapBase(): number };
-  const buffer = memory.buffer as ArrayBuffer;
-  return {
-    build, memory, exports,
-    u8: new Uint8Array(buffer), u32: new Uint32Array(buffer),
-    heapBase: exports.heapBase() >>> 0,
-  };
+  return { ...instantiateCore(modules[build], createMemory(build, bytes)), build };
 }
 
 const cores = new Map<Build, TestCore>();
@@ -144,7 +129,16 @@ export type Decoded =
   | { type: 'error'; code: string; closeCode: number; message: string };
 
 const td = new TextDecoder('utf-8', { fatal: true });
-const hexOf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+/** Payloads as hex (or, past 4 KiB, their length and SHA-256, to keep comparisons cheap). */
+export const BIG_PAYLOAD = 4096;
+export function hexOf(b: Uint8Array): string {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  return b.length <= BIG_PAYLOAD ? buf.toString('hex') : `${b.length} bytes, sha256 ${createHash('sha256').update(buf).digest('hex')}`;
+}
+function textOf(b: Uint8Array): string {
+  const s = td.decode(b); // throws on invalid UTF-8: the decoder must never pass any
+  return b.length <= BIG_PAYLOAD ? s : hexOf(b);
+}
 
 export interface RunOptions extends DecoderLimits {
   role?: Role;
@@ -200,7 +194,7 @@ export function runDecoder(core: TestCore, chunks: readonly Uint8Array[], opts: 
           const all = new Uint8Array(len);
           let o = 0;
           for (const x of pieces) { all.set(x, o); o += x.length; }
-          out.push(textMessage ? { type: 'text', data: td.decode(all) } : { type: 'binary', data: hexOf(all) });
+          out.push(textMessage ? { type: 'text', data: textOf(all) } : { type: 'binary', data: hexOf(all) });
           pieces = [];
           inMessage = false;
         }
@@ -255,4 +249,19 @@ function diff(got: string, want: string): string {
   const from = Math.max(0, i - 120);
   const cut = (s: string) => (from > 0 ? '…' : '') + s.slice(from, i + 200) + (s.length > i + 200 ? `… (${s.length} chars)` : '');
   return `  got      ${cut(got)}\n  expected ${cut(want)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Twins: AssemblyScript constants read from source, to compare with their TypeScript mirrors.
+
+/** Every `export const NAME: type = <integer>;` of an AssemblyScript file (any other export const fails). */
+export function readAsConstants(path: URL): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.startsWith('export const ')) continue;
+    const m = /^export const ([A-Z0-9_]+): (?:u8|u16|u32|i32|usize) = (0x[0-9a-f]+|\d+);/i.exec(line);
+    if (!m) throw new Error(`not a plain integer constant: ${line}`);
+    out.set(m[1], Number(m[2]));
+  }
+  return out;
 }
