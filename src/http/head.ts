@@ -19,22 +19,27 @@ const CR = 0x0d;
  * looked at to recognise a terminator split across chunks. `from = 0` scans everything.
  */
 export function findHeadEnd(buf: Uint8Array, from = 0, end = buf.length): number {
-  const view = end < buf.length ? buf.subarray(0, end) : buf;
-  let i = from;
-  for (;;) {
-    i = view.indexOf(LF, i);
-    if (i < 0) return -1;
+  // A plain loop: measured faster than Uint8Array#indexOf for heads of a few hundred bytes.
+  const stop = end < buf.length ? end : buf.length;
+  for (let i = from < 1 ? 1 : from; i < stop; i++) {
+    if (buf[i] !== LF) continue;
     // LF LF, or LF CR LF (which covers CR LF CR LF).
-    if (i >= 1) {
-      const p = view[i - 1];
-      if (p === LF || (p === CR && i >= 2 && view[i - 2] === LF)) return i + 1;
-    }
-    i++;
+    const p = buf[i - 1];
+    if (p === LF || (p === CR && i >= 2 && buf[i - 2] === LF)) return i + 1;
   }
+  return -1;
+}
+
+export interface HeadPending {
+  readonly done: false;
+  /** null: send more bytes; a refusal (431, `HttpRefusal.HEAD_TOO_LARGE`): answer it and close. */
+  readonly refusal: Refusal | null;
 }
 
 /** `HeadAccumulator.push` result while the head is not complete yet (a shared constant). */
-export const HEAD_INCOMPLETE = Object.freeze({ done: false as const });
+export const HEAD_INCOMPLETE: HeadPending = Object.freeze({ done: false, refusal: null });
+/** `HeadAccumulator.push` result for a head past the size limit (a shared constant). */
+export const HEAD_TOO_LARGE: HeadPending = Object.freeze({ done: false, refusal: HttpRefusal.HEAD_TOO_LARGE });
 
 export interface HeadComplete {
   readonly done: true;
@@ -44,12 +49,12 @@ export interface HeadComplete {
   readonly rest: Uint8Array;
 }
 
-export type HeadPush = typeof HEAD_INCOMPLETE | HeadComplete | Refusal;
+export type HeadPush = HeadPending | HeadComplete;
 
 /**
  * Collects the request head from chunks, bounded by `maxHeadSize` bytes (the head including its
  * final empty line; `max_http_head_size`). One accumulator per connection, used until `push`
- * returns a completed head or a refusal (431, `HttpRefusal.HEAD_TOO_LARGE`).
+ * returns `done: true` (the head) or a `refusal` (431 `HttpRefusal.HEAD_TOO_LARGE`).
  *
  * The usual case, a whole head in the first chunk, copies nothing: `head` and `rest` are views of
  * that chunk. Otherwise the chunks are copied into a buffer of at most `maxHeadSize` bytes, and
@@ -110,9 +115,9 @@ export class HeadAccumulator {
     return { done: true, head, rest };
   }
 
-  #refuse(): Refusal {
+  #refuse(): HeadPending {
     this.#finished = true;
     this.#buf = null;
-    return HttpRefusal.HEAD_TOO_LARGE;
+    return HEAD_TOO_LARGE;
   }
 }

@@ -4,7 +4,7 @@
 // Typical worker use, per new connection:
 //   const acc = new HeadAccumulator(config.max_http_head_size);
 //   on data: const r = acc.push(chunk);
-//     if (!r.done) { if (r.ok === false) sendAndClose(buildRefusalResponse(r)); return; } // 431
+//     if (!r.done) { if (r.refusal) sendAndClose(buildRefusalResponse(r.refusal)); return; } // 431
 //     const h = processHandshake(r.head, table);
 //     write(h.response); if (!h.ok) close after the write; else continue with r.rest as WebSocket bytes.
 //   on shutdown_wait_http timeout: sendAndClose(buildRefusalResponse(HttpRefusal.HEAD_TIMEOUT)).
@@ -16,8 +16,8 @@ import { buildRefusalResponse, buildSwitchingProtocols } from './response.ts';
 import type { EndpointSpec, EndpointTable } from './endpoints.ts';
 import type { HeaderPair, Refusal } from './refusals.ts';
 
-export { findHeadEnd, HeadAccumulator, HEAD_INCOMPLETE } from './head.ts';
-export type { HeadComplete, HeadPush } from './head.ts';
+export { findHeadEnd, HeadAccumulator, HEAD_INCOMPLETE, HEAD_TOO_LARGE } from './head.ts';
+export type { HeadComplete, HeadPending, HeadPush } from './head.ts';
 export { parseRequestHead } from './parse.ts';
 export type { HeaderField, RequestHead, ParseResult } from './parse.ts';
 export { EndpointTable, hostHeaderForms } from './endpoints.ts';
