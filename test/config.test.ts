@@ -28,9 +28,12 @@ const env: ConfigEnv = {
   }),
 };
 
-const minimal = () => ({
-  ports: [{ port_number: 8080, is_unencrypted: true }] as Record<string, unknown>[],
-  apps: [{ name: 'echo', app_path: 'app.ts', endpoints: [{ endpoint_id: 1, url: 'ws://localhost:8080/echo' }] as Record<string, unknown>[] }] as Record<string, unknown>[],
+// Test documents are deliberately loose: they hold wrong types on purpose.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = { ports: any[]; apps: any[]; [key: string]: unknown };
+const minimal = (): Doc => ({
+  ports: [{ port_number: 8080, is_unencrypted: true }],
+  apps: [{ name: 'echo', app_path: 'app.ts', endpoints: [{ endpoint_id: 1, url: 'ws://localhost:8080/echo' }] }],
 });
 
 function check(doc: unknown, e: ConfigEnv = env) {
@@ -474,7 +477,7 @@ Endpoints('validates allowed_origins', () => {
     { path: '$.apps[0].endpoints[0].allowed_origins[5]', message: 'an origin has no path, query or fragment: write "http://a.com" (browsers send no trailing slash), found "http://a.com/"' },
     { path: '$.apps[0].endpoints[0].allowed_origins[6]', message: 'must be an origin string such as "https://example.com", found 7' },
   ]);
-  (doc.apps[0].endpoints[0].allowed_origins as unknown[]).splice(3);
+  doc.apps[0].endpoints[0].allowed_origins.splice(3);
   assert.equal(check(doc).config!.apps[0].endpoints[0].allowed_origins, ['https://example.com', 'http://localhost:3000', 'null']);
 });
 
