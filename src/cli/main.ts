@@ -1,0 +1,177 @@
+// The `ringsocket` command: check a configuration, or run the daemon in the foreground until
+// SIGTERM/SIGINT. bin/ringsocket.mjs checks the Node version and then calls main().
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { formatConfigErrors, loadConfig, type Config } from '../config/index.ts';
+import { createLogger, type Logger } from '../log.ts';
+
+/** What src/daemon/main.ts provides. */
+export interface DaemonHandle {
+  /** Begins the graceful shutdown (close 1001 to every client, wait up to shutdown_wait_ws). */
+  stop(reason?: string): Promise<void>;
+  /** Resolves to the process exit code once the daemon has stopped. */
+  done: Promise<number>;
+}
+export interface DaemonModule {
+  startDaemon(config: Config, logger: Logger): DaemonHandle | Promise<DaemonHandle>;
+}
+
+/** Seams for tests; the command itself uses the defaults. */
+export interface MainDeps {
+  importDaemon?: () => Promise<DaemonModule>;
+  /** Config locations tried, in order, when no path is given. */
+  defaultPaths?: readonly string[];
+  exit?: (code: number) => void;
+}
+
+export const DEFAULT_CONFIG_PATHS = ['./ringsocket.json', '/etc/ringsocket.json'] as const;
+
+const USAGE = `Usage: ringsocket [options] [config-path]
+
+Runs the RingSocket WebSocket server daemon in the foreground. Log lines go to stderr.
+
+  config-path   the JSON (with comments) configuration file; default: ./ringsocket.json,
+                then /etc/ringsocket.json
+  --check       validate the configuration, print "config OK: <path>" or every error, and exit
+                (0 = valid, 1 = invalid)
+  --help, -h    print this help and exit
+  --version, -v print the version and exit
+
+SIGTERM or SIGINT stops the daemon gracefully (every client gets close code 1001); a second
+signal forces an immediate exit with status 1. Exit status: 0 after a clean stop, 1 on a bad
+configuration or a start-up failure, 2 on a usage error.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+interface Args { check: boolean; help: boolean; version: boolean; path?: string; error?: string }
+
+export function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { check: false, help: false, version: false };
+  let positional = false;
+  for (const a of argv) {
+    if (!positional && a === '--') { positional = true; continue; }
+    if (!positional && a.startsWith('-') && a !== '-') {
+      if (a === '--check') args.check = true;
+      else if (a === '--help' || a === '-h') args.help = true;
+      else if (a === '--version' || a === '-v' || a === '-V') args.version = true;
+      else return { ...args, error: `unknown option ${a}` };
+      continue;
+    }
+    if (args.path !== undefined) return { ...args, error: `more than one config path given (${args.path}, ${a})` };
+    args.path = a;
+  }
+  return args;
+}
+
+export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
+  const exit = deps.exit ?? ((code: number) => process.exit(code));
+  const out = (s: string) => { process.stdout.write(s); };
+  const err = (s: string) => { process.stderr.write(s); };
+
+  const args = parseArgs(argv);
+  if (args.error) {
+    err(`ringsocket: ${args.error}\nTry "ringsocket --help".\n`);
+    return exit(2);
+  }
+  if (args.help) { out(USAGE); return exit(0); }
+  if (args.version) { out(`ringsocket ${version()}\n`); return exit(0); }
+
+  // Which file: the one given, or the first default location that exists.
+  let path = args.path;
+  let how = '';
+  if (path === undefined) {
+    const candidates = deps.defaultPaths ?? DEFAULT_CONFIG_PATHS;
+    path = candidates.find((p) => existsSync(p));
+    if (path === undefined) {
+      err(`ringsocket: no config path given, and none of ${candidates.join(', ')} exists\n`);
+      return exit(1);
+    }
+    how = ' (default location)';
+  }
+  const file = resolvePath(path);
+
+  const result = loadConfig(file);
+  if (!result.config) {
+    const n = result.errors.length;
+    err(`ringsocket: ${file}${how}: ${n} configuration error${n === 1 ? '' : 's'}:\n${formatConfigErrors(result.errors)}\n`);
+    return exit(1);
+  }
+  const config = result.config;
+
+  if (args.check) {
+    if (result.warnings.length) err(formatConfigErrors(result.warnings).replace(/^/gm, 'warning: ') + '\n');
+    out(`config OK: ${file}\n`);
+    return exit(0);
+  }
+
+  const logger = createLogger('main', config.log_level);
+  logger.notice(`ringsocket ${version()}, config ${file}${how}`);
+  for (const w of result.warnings) logger.warning(`config: ${formatConfigErrors([w])}`);
+  logger.info(`${config.worker_c} worker${config.worker_c === 1 ? '' : 's'}${config.workerCAuto ? ' (automatic)' : ''}, ` +
+    `${config.apps.length} app${config.apps.length === 1 ? '' : 's'}: ${config.apps.map((a) => a.name).join(', ')}`);
+
+  let mod: DaemonModule;
+  try {
+    mod = await (deps.importDaemon ?? (() => import('../daemon/main.ts') as Promise<DaemonModule>))();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && /daemon[\\/]main\.ts/.test(String((e as Error).message))) {
+      logger.error('the daemon (src/daemon/main.ts) is missing from this installation; only --check, --help and --version work');
+    } else {
+      logger.error('cannot load the daemon module', e);
+    }
+    return exit(1);
+  }
+  if (typeof mod.startDaemon !== 'function') {
+    logger.error('the daemon module does not export startDaemon()');
+    return exit(1);
+  }
+
+  // Signals: the first one stops gracefully (also when it arrives during start-up), the second
+  // forces the exit.
+  let handle: DaemonHandle | undefined;
+  let stopReason: string | undefined;
+  const requestStop = (reason: string) => {
+    handle!.stop(reason).catch((e) => logger.error('the graceful stop failed', e));
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopReason !== undefined) {
+      logger.error(`${signal} again: forcing exit`);
+      exit(1);
+      return;
+    }
+    stopReason = signal;
+    logger.notice(`${signal}: shutting down (send it again to force the exit)`);
+    if (handle) requestStop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const removeSignals = () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+
+  try {
+    handle = await mod.startDaemon(config, logger);
+  } catch (e) {
+    logger.error('start-up failed', e);
+    removeSignals();
+    return exit(1);
+  }
+  if (stopReason !== undefined) requestStop(stopReason);
+
+  let code: number;
+  try {
+    code = await handle.done;
+  } catch (e) {
+    logger.error('the daemon failed', e);
+    code = 1;
+  }
+  removeSignals();
+  logger.notice(`stopped (exit status ${code})`);
+  return exit(code);
+}
