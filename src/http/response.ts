@@ -40,34 +40,41 @@ const SWITCHING_HEAD =
  * RFC 6455 §4.2.2 item 5: the 101 response to an accepted handshake, with Upgrade: websocket,
  * Connection: Upgrade and Sec-WebSocket-Accept computed from `key`, plus `extraHeaders`.
  */
-export function buildSwitchingProtocols(key: string, extraHeaders?: readonly HeaderPair[]): Buffer {
+export function buildSwitchingProtocols(key: string, extraHeaders?: ExtraHeaders): Buffer {
   let text = SWITCHING_HEAD + acceptKey(key) + '\r\n';
-  if (extraHeaders && extraHeaders.length > 0) {
-    checkHeaders(extraHeaders);
-    for (const [name, value] of extraHeaders) text += `${name}: ${value}\r\n`;
+  if (extraHeaders) {
+    const extra = pairs(extraHeaders);
+    checkHeaders(extra);
+    for (const [name, value] of extra) text += `${name}: ${value}\r\n`;
   }
   return Buffer.from(text + '\r\n', 'latin1');
 }
 
+/** Headers to add to a response: [name, value] pairs, or an object of name: value. */
+export type ExtraHeaders = readonly HeaderPair[] | Readonly<Record<string, string>>;
+
 export interface ErrorResponseOptions {
-  /** Headers to add. A Connection header is merged into the response's own `Connection: close`. */
-  readonly headers?: readonly HeaderPair[];
   /** One line of explanation appended to the body (constant text; never echo client input). */
   readonly detail?: string;
   /** Send Content-Length but no body (the answer to a HEAD request, RFC 9110 §9.3.2). */
   readonly omitBody?: boolean;
 }
 
+function pairs(headers: ExtraHeaders | undefined): readonly HeaderPair[] {
+  if (!headers) return [];
+  return Array.isArray(headers) ? (headers as readonly HeaderPair[]) : Object.entries(headers);
+}
+
 /**
  * A complete HTTP/1.1 error response: status line with reason phrase, Content-Type: text/plain;
- * charset=utf-8, Content-Length, Connection: close, the extra headers, and a short body
- * ("<status> <reason phrase>\n", then `detail` and "\n" when given). The caller sends it and
- * closes the connection.
+ * charset=utf-8, Content-Length, Connection: close, the extra headers (a Connection header among
+ * them is merged into `Connection: <value>, close`), and a short body ("<status> <reason
+ * phrase>\n", then `detail` and "\n" when given). The caller sends it and closes the connection.
  */
-export function buildErrorResponse(status: number, options: ErrorResponseOptions = {}): Buffer {
+export function buildErrorResponse(status: number, extraHeaders?: ExtraHeaders, options: ErrorResponseOptions = {}): Buffer {
   if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`invalid HTTP status ${status}`);
   const phrase = STATUS_TEXT[status] ?? '';
-  const extra = options.headers ?? [];
+  const extra = pairs(extraHeaders);
   checkHeaders(extra);
   const body = `${status} ${phrase}\n` + (options.detail ? `${options.detail}\n` : '');
   const bodyBytes = Buffer.byteLength(body, 'utf8');
@@ -94,7 +101,7 @@ export function buildRefusalResponse(refusal: Refusal, omitBody = false): Buffer
   const cacheKey = omitBody ? refusal.code + ' HEAD' : refusal.code;
   let bytes = refusalCache.get(cacheKey);
   if (!bytes) {
-    bytes = buildErrorResponse(refusal.status, { headers: refusal.headers, detail: refusal.reason, omitBody });
+    bytes = buildErrorResponse(refusal.status, refusal.headers, { detail: refusal.reason, omitBody });
     refusalCache.set(cacheKey, bytes);
   }
   return bytes;

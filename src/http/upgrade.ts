@@ -14,7 +14,8 @@ import { parseRequestHead } from './parse.ts';
 import { validateUpgrade } from './validate.ts';
 import { buildRefusalResponse, buildSwitchingProtocols } from './response.ts';
 import type { EndpointSpec, EndpointTable } from './endpoints.ts';
-import type { HeaderPair, Refusal } from './refusals.ts';
+import type { Refusal } from './refusals.ts';
+import type { ExtraHeaders } from './response.ts';
 
 export { findHeadEnd, HeadAccumulator, HEAD_INCOMPLETE, HEAD_TOO_LARGE } from './head.ts';
 export type { HeadComplete, HeadPending, HeadPush } from './head.ts';
@@ -27,7 +28,7 @@ export type { UpgradeAccepted, UpgradeResult } from './validate.ts';
 export {
   acceptKey, buildSwitchingProtocols, buildErrorResponse, buildRefusalResponse, WEBSOCKET_GUID,
 } from './response.ts';
-export type { ErrorResponseOptions } from './response.ts';
+export type { ErrorResponseOptions, ExtraHeaders } from './response.ts';
 export { HttpRefusal, STATUS_TEXT } from './refusals.ts';
 export type { Refusal, HeaderPair, HttpRefusalName } from './refusals.ts';
 
@@ -60,7 +61,7 @@ export function processHandshake<E extends EndpointSpec>(
   bytes: Uint8Array,
   table: EndpointTable<E>,
   end: number = bytes.length,
-  extraHeaders?: readonly HeaderPair[],
+  extraHeaders?: ExtraHeaders,
 ): Handshake<E> {
   const req = parseRequestHead(bytes, end);
   if (!req.ok) return { ok: false, refusal: req, response: buildRefusalResponse(req) };
