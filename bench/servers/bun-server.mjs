@@ -1,0 +1,42 @@
+// Bun's built-in WebSocket server (uWebSockets inside) for bench:compare, run by the bun binary:
+//   bun bench/servers/bun-server.mjs <echo|broadcast> <port>
+// echo: every message goes back to its sender; broadcast: every message goes to every client, the
+// sender included (server.publish, unlike ws.publish, does not skip the sender), with the same
+// data kind. Prints "listening <port>" once it accepts connections.
+/* global Bun */
+const mode = process.argv[2];
+const port = Number(process.argv[3]);
+if ((mode !== 'echo' && mode !== 'broadcast') || !Number.isInteger(port) || port <= 0 || port > 65535) {
+  process.stderr.write('usage: bun bench/servers/bun-server.mjs <echo|broadcast> <port>\n');
+  process.exit(2);
+}
+
+const TOPIC = 'all';
+const server = Bun.serve({
+  hostname: '127.0.0.1',
+  port,
+  fetch(req, srv) {
+    if (srv.upgrade(req)) return undefined;
+    return new Response('WebSocket only', { status: 426 });
+  },
+  websocket: {
+    perMessageDeflate: false,
+    // Idle connections are held for the memory scenario: no idle timeout.
+    idleTimeout: 0,
+    maxPayloadLength: 16 * 1024 * 1024,
+    open(ws) {
+      if (mode === 'broadcast') ws.subscribe(TOPIC);
+    },
+    message(ws, message) {
+      if (mode === 'echo') ws.send(message);
+      else server.publish(TOPIC, message);
+    },
+  },
+});
+process.stdout.write(`listening ${server.port}\n`);
+const stop = () => {
+  server.stop(true);
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,215 @@
+// One client WebSocket connection of the bench over a raw `net` socket: our own upgrade request and
+// accept-key check, then every frame through the ClientFraming codec. Outgoing frames queued during
+// one turn of the event loop go out in one write.
+import net from 'node:net';
+import type { BenchTarget } from './args.ts';
+import type { ClientDecoder, ClientFraming, ProtocolError } from './framing.ts';
+import { buildRequest, checkResponse, headEnd, MAX_RESPONSE_HEAD, newKey } from './handshake.ts';
+
+export const ConnState = {
+  IDLE: 0,
+  CONNECTING: 1,
+  HANDSHAKE: 2,
+  OPEN: 3,
+  /** We sent Close and wait for the server's Close and the end of the stream. */
+  CLOSING: 4,
+  CLOSED: 5,
+} as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+export interface ConnEvents {
+  onOpen(c: Conn): void;
+  onMessage(c: Conn, binary: boolean, bytes: Uint8Array): void;
+  /** TCP connect or handshake failed; the connection is closed. */
+  onConnectFailed(c: Conn, reason: string): void;
+  /** The codec reported a protocol violation by the server; the connection is being closed. */
+  onProtocolError(c: Conn, err: ProtocolError): void;
+  /**
+   * The connection ended. `requested` is true when it ended after our own close() (a clean close:
+   * `clean` tells whether the server answered with Close before the stream ended).
+   */
+  onClosed(c: Conn, requested: boolean, clean: boolean, detail: string): void;
+}
+
+const NORMAL_CLOSURE = 1000;
+
+export class Conn {
+  readonly index: number;
+  state: ConnState = ConnState.IDLE;
+  /** performance.now() when connect() was called and when the handshake completed. */
+  connectStart = 0;
+  openedAt = 0;
+  /** Free for the driver (per-connection mode state). */
+  seqOut = 0;
+  seqIn = 0;
+
+  readonly #target: BenchTarget;
+  readonly #framing: ClientFraming;
+  readonly #events: ConnEvents;
+  readonly #maxMessage: number;
+  #socket: net.Socket | null = null;
+  #decoder: ClientDecoder | null = null;
+  #key = '';
+  #head: Buffer[] = [];
+  #headBytes = 0;
+  #pending: Buffer[] = [];
+  #flushQueued = false;
+  #closeRequested = false;
+  #closeReceived = false;
+  #finished = false;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(index: number, target: BenchTarget, framing: ClientFraming, events: ConnEvents, maxMessageSize: number) {
+    this.index = index;
+    this.#target = target;
+    this.#framing = framing;
+    this.#events = events;
+    this.#maxMessage = maxMessageSize;
+  }
+
+  connect(timeoutMs = 10000): void {
+    this.state = ConnState.CONNECTING;
+    this.connectStart = performance.now();
+    this.#key = newKey();
+    const s = net.connect({ host: this.#target.host, port: this.#target.port });
+    this.#socket = s;
+    s.setNoDelay(true);
+    this.#timer = setTimeout(() => this.#fail(`no handshake within ${timeoutMs} ms`), timeoutMs);
+    s.on('connect', () => {
+      if (this.state !== ConnState.CONNECTING) return;
+      this.state = ConnState.HANDSHAKE;
+      s.write(buildRequest(this.#target, this.#key));
+    });
+    s.on('data', (chunk: Buffer) => this.#onData(chunk));
+    s.on('error', (err) => this.#onEnd(`socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    s.on('close', () => this.#onEnd('connection closed by the server'));
+  }
+
+  /** Queues one encoded frame; frames queued in the same turn go out in one write. */
+  send(frame: Buffer): void {
+    if (this.state !== ConnState.OPEN) return;
+    this.#pending.push(frame);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Bytes Node holds in user space for this socket (back-pressure hint). */
+  get writeBacklog(): number {
+    return this.#socket ? this.#socket.writableLength : 0;
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    const p = this.#pending;
+    if (p.length === 0 || !this.#socket || this.#socket.destroyed) { p.length = 0; return; }
+    this.#socket.write(p.length === 1 ? p[0] : Buffer.concat(p));
+    p.length = 0;
+  }
+
+  /** Starts a clean close (§7.1.2): send Close, wait for the server's Close and the end of TCP. */
+  close(timeoutMs = 3000): void {
+    if (this.state === ConnState.CLOSED || this.#closeRequested) return;
+    this.#closeRequested = true;
+    if (this.state !== ConnState.OPEN) { this.#finish(true, false, 'closed before open'); return; }
+    this.#flush();
+    this.state = ConnState.CLOSING;
+    this.#socket!.write(this.#framing.closeFrame(NORMAL_CLOSURE));
+    this.#timer = setTimeout(() => this.#finish(true, false, `no Close reply within ${timeoutMs} ms`), timeoutMs);
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.state === ConnState.HANDSHAKE) {
+      this.#head.push(chunk);
+      this.#headBytes += chunk.length;
+      const all = this.#head.length === 1 ? chunk : Buffer.concat(this.#head);
+      const end = headEnd(all);
+      if (end < 0) {
+        if (this.#headBytes > MAX_RESPONSE_HEAD) this.#fail(`response head over ${MAX_RESPONSE_HEAD} bytes`);
+        else if (this.#head.length > 1) this.#head = [all];
+        return;
+      }
+      this.#head = [];
+      const check = checkResponse(all.toString('latin1', 0, end - 4), this.#key);
+      if (!check.ok) { this.#fail(`handshake: ${check.reason}`); return; }
+      clearTimeout(this.#timer!);
+      this.#timer = null;
+      this.state = ConnState.OPEN;
+      this.openedAt = performance.now();
+      this.#decoder = this.#framing.decoder({
+        onMessage: (binary, bytes) => {
+          if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.#events.onMessage(this, binary, bytes);
+        },
+        onPing: (payload) => {
+          if (this.state === ConnState.OPEN) this.send(this.#framing.pongFrame(payload));
+        },
+        onClose: (code, reason) => this.#onCloseFrame(code, reason),
+        onError: (err) => this.#onProtocolError(err),
+      }, this.#maxMessage);
+      this.#events.onOpen(this);
+      if (end < all.length && this.state === ConnState.OPEN) this.#decoder.push(all.subarray(end));
+      return;
+    }
+    if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.#decoder!.push(chunk);
+  }
+
+  #onCloseFrame(code: number, reason: string): void {
+    if (this.#closeReceived) return;
+    this.#closeReceived = true;
+    if (this.state === ConnState.CLOSING) {
+      // Our Close was answered: the server closes TCP first (§7.1.1); end our side too.
+      this.#socket!.end();
+      return;
+    }
+    // A Close we did not ask for: answer it (§5.5.1) and report an unexpected close.
+    this.#flush();
+    this.#socket!.end(this.#framing.closeFrame(code === 1005 ? NORMAL_CLOSURE : NORMAL_CLOSURE));
+    this.#finish(false, true, `server sent Close ${code}${reason ? ` "${reason}"` : ''}`);
+  }
+
+  #onProtocolError(err: ProtocolError): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.#events.onProtocolError(this, err);
+    if (this.#socket && !this.#socket.destroyed) {
+      this.#socket.end(this.#framing.closeFrame(err.closeCode));
+    }
+    this.#finish(this.#closeRequested, false, `protocol error ${err.code}`);
+  }
+
+  #onEnd(detail: string): void {
+    if (this.state === ConnState.CONNECTING || this.state === ConnState.HANDSHAKE) { this.#fail(detail); return; }
+    if (this.state === ConnState.CLOSING) { this.#finish(true, this.#closeReceived, this.#closeReceived ? 'closed' : detail); return; }
+    this.#finish(false, false, detail);
+  }
+
+  #fail(reason: string): void {
+    if (this.#finished) return;
+    const wasOpen = this.state === ConnState.OPEN || this.state === ConnState.CLOSING;
+    if (wasOpen) { this.#finish(this.#closeRequested, false, reason); return; }
+    this.#finished = true;
+    this.state = ConnState.CLOSED;
+    this.#cleanup();
+    this.#events.onConnectFailed(this, reason);
+  }
+
+  #finish(requested: boolean, clean: boolean, detail: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.state = ConnState.CLOSED;
+    this.#cleanup();
+    this.#events.onClosed(this, requested, clean, detail);
+  }
+
+  #cleanup(): void {
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
+    this.#pending.length = 0;
+    if (this.#decoder) { this.#decoder.free(); this.#decoder = null; }
+    const s = this.#socket;
+    if (s && !s.destroyed) {
+      // Let a queued Close reply go out, then make sure the socket goes away.
+      if (s.writableLength > 0 || s.writableEnded) setTimeout(() => s.destroy(), 1000).unref();
+      else s.destroy();
+    }
+  }
+}

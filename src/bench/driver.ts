@@ -1,0 +1,295 @@
+// The bench's main thread: starts the worker threads, runs the phases (connect, warm-up, measured
+// window, drain, close), samples CPU and memory at the window's edges, prints the live line, and
+// returns the result.
+import { Worker } from 'node:worker_threads';
+import type { BenchOptions } from './args.ts';
+import { clientWindow, sampleServer, serverWindow } from './cpu.ts';
+import type { CpuWindow, ServerSample } from './cpu.ts';
+import { Histogram } from './histogram.ts';
+import { addCounters, emptyCounters, ERROR_KEYS, errorTotal, MAX_ERROR_SAMPLES, subCounters } from './stats.ts';
+import type { Counters, ToMain, ToWorker } from './stats.ts';
+import type { WorkerInit } from './worker.ts';
+
+export interface LatencySummary {
+  count: number;
+  /** Microseconds. */
+  p50: number; p90: number; p99: number; p999: number; max: number; mean: number;
+}
+
+export interface BenchResult {
+  tool: 'ringsocket-bench';
+  mode: BenchOptions['mode'];
+  url: string;
+  options: {
+    connections: number; inFlight: number; size: number; binary: boolean; duration: number;
+    rate: number | null; senders: number; threads: number; pid: number | null;
+  };
+  connections: { requested: number; opened: number; failed: number };
+  /** Length of the measured window, seconds. */
+  windowSeconds: number;
+  /**
+   * echo: echoes received; broadcast: deliveries (one message to one client); connect: handshakes.
+   * All per second over the measured window.
+   */
+  messages: { sent: number; received: number; perSecond: number };
+  /** Broadcast: messages every client had by the end of the window, per second. */
+  completed: { count: number; perSecond: number } | null;
+  /** Payload bytes received per second, in MB (10^6 bytes). */
+  mbPerSecond: number;
+  latencyUs: LatencySummary;
+  cpu: {
+    client: CpuWindow;
+    server: (CpuWindow & { pid: number; rssBytes: number }) | null;
+  };
+  /** messages.received per second of server CPU (needs --pid). */
+  perServerCpuSecond: number | null;
+  connect: {
+    handshakes: number;
+    handshakesPerSecond: number;
+    idle: { connections: number; rssBeforeBytes: number | null; rssAfterBytes: number | null; bytesPerConnection: number | null };
+  } | null;
+  errors: Record<(typeof ERROR_KEYS)[number], number> & { total: number };
+  errorSamples: string[];
+  /** Fixed-rate broadcast: sends skipped because the rate could not be kept. */
+  skipped: number;
+  ok: boolean;
+}
+
+export interface RunHooks {
+  /** Called about once a second with the live line (already formatted). */
+  live?: (line: string) => void;
+}
+
+const WARMUP_MS_MAX = 1000;
+const DRAIN_DEADLINE_MS = 5000;
+const IDLE_SETTLE_MS = 1000;
+
+function summarize(h: Histogram): LatencySummary {
+  const us = (ns: number) => Math.round(ns / 10) / 100;
+  return {
+    count: h.count,
+    p50: us(h.valueAtPercentile(50)),
+    p90: us(h.valueAtPercentile(90)),
+    p99: us(h.valueAtPercentile(99)),
+    p999: us(h.valueAtPercentile(99.9)),
+    max: us(h.max),
+    mean: us(h.mean),
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function trySample(pid: number | null, notes: string[]): ServerSample | null {
+  if (pid === null) return null;
+  try {
+    return sampleServer(pid);
+  } catch (err) {
+    notes.push(`cannot read /proc/${pid}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<BenchResult> {
+  const T = o.threads;
+  const shared = new SharedArrayBuffer(Math.max(4, 4 * (o.senders + T * o.senders)));
+  const epochMs = performance.timeOrigin + performance.now();
+  const latest: Counters[] = Array.from({ length: T }, emptyCounters);
+  const waiting = new Map<string, { got: (Counters | null)[]; resolve: (c: Counters[]) => void }>();
+  const done: { counters: Counters; hist: Histogram; errors: string[] }[] = [];
+  let doneResolve: () => void = () => {};
+  const allDone = new Promise<void>((r) => { doneResolve = r; });
+  let failure: Error | null = null;
+  let failReject: (e: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => { failReject = reject; });
+  failed.catch(() => {});
+
+  const workers = Array.from({ length: T }, (_, thread) => {
+    const data: WorkerInit = { options: o, thread, shared, epochMs };
+    const w = new Worker(new URL('./worker.ts', import.meta.url), { workerData: data });
+    w.on('message', (m: ToMain) => {
+      latest[m.thread] = m.counters;
+      if (m.type === 'done') {
+        done.push({ counters: m.counters, hist: Histogram.fromJSON(m.histogram), errors: m.errors });
+        if (done.length === T) doneResolve();
+        return;
+      }
+      const wait = waiting.get(m.type);
+      if (wait) {
+        wait.got[m.thread] = m.counters;
+        if (wait.got.every((c) => c !== null)) {
+          waiting.delete(m.type);
+          wait.resolve(wait.got as Counters[]);
+        }
+      }
+    });
+    w.on('error', (err) => { failure ??= err; failReject(err); });
+    w.on('exit', (code) => {
+      if (code !== 0 && done.length < T) {
+        const err = new Error(`bench worker ${thread} exited with code ${code}`);
+        failure ??= err;
+        failReject(err);
+      }
+    });
+    return w;
+  });
+
+  const expect = (type: string): Promise<Counters[]> => {
+    const p = new Promise<Counters[]>((resolve) => waiting.set(type, { got: new Array(T).fill(null), resolve }));
+    return Promise.race([p, failed]);
+  };
+  const sendAll = (m: ToWorker) => { for (const w of workers) w.postMessage(m); };
+  const sum = (cs: Counters[]) => cs.reduce(addCounters, emptyCounters());
+  const sumLatest = () => sum(latest);
+
+  // Live line: rates from the cumulative counters of the last two ticks.
+  let liveTimer: NodeJS.Timeout | null = null;
+  const t0Live = performance.now();
+  if (hooks.live) {
+    let prev = sumLatest();
+    let prevAt = performance.now();
+    const live = hooks.live;
+    liveTimer = setInterval(() => {
+      const now = performance.now();
+      const cur = sumLatest();
+      const dt = (now - prevAt) / 1000;
+      const d = subCounters(cur, prev);
+      prev = cur;
+      prevAt = now;
+      const conns = cur.opened - cur.closed;
+      const secs = Math.round((now - t0Live) / 1000);
+      const rate = o.mode === 'connect' ? d.handshakes / dt : d.received / dt;
+      live(
+        `[${String(secs).padStart(4)}s] conns ${conns}  ${o.mode === 'connect' ? 'handshakes/s' : 'msgs/s'} ` +
+          `${Math.round(rate).toLocaleString('en-US')}  MB/s ${(d.bytesIn / dt / 1e6).toFixed(1)}  errors ${errorTotal(cur)}`,
+      );
+    }, 1000);
+  }
+
+  const notes: string[] = [];
+  const completedNow = (): number => {
+    const a = new Int32Array(shared);
+    let total = 0;
+    for (let s = 0; s < o.senders; s++) {
+      let m = Infinity;
+      for (let t = 0; t < T; t++) m = Math.min(m, Atomics.load(a, o.senders + t * o.senders + s));
+      total += m;
+    }
+    return total;
+  };
+
+  try {
+    await expect('ready');
+    let marked: Counters, stopped: Counters;
+    let clientStart: NodeJS.CpuUsage, clientEnd: NodeJS.CpuUsage;
+    let serverStart: ServerSample | null, serverEnd: ServerSample | null;
+    let tStart: number, tEnd: number;
+    let completedStart = 0, completedEnd = 0;
+    let idle: NonNullable<BenchResult['connect']>['idle'] | null = null;
+
+    if (o.mode === 'connect') {
+      const markedP = expect('marked');
+      sendAll({ type: 'mark' });
+      marked = sum(await markedP);
+      tStart = performance.now();
+      clientStart = process.cpuUsage();
+      serverStart = trySample(o.pid, notes);
+      sendAll({ type: 'go' });
+      await Promise.race([sleep(o.duration * 1000), failed]);
+      const stoppedP = expect('stopped');
+      sendAll({ type: 'stop' });
+      stopped = sum(await stoppedP);
+      tEnd = performance.now();
+      clientEnd = process.cpuUsage();
+      serverEnd = trySample(o.pid, notes);
+      // Idle phase: memory before, open, let the server settle, memory after.
+      await sleep(300);
+      const before = trySample(o.pid, notes);
+      const idleP = expect('idleOpen');
+      sendAll({ type: 'idle' });
+      const afterOpen = sum(await idleP);
+      const idleOpened = afterOpen.opened - stopped.opened;
+      let after: ServerSample | null = null;
+      for (let waited = 0; waited < IDLE_SETTLE_MS; waited += 250) {
+        await Promise.race([sleep(250), failed]);
+        after = trySample(o.pid, notes) ?? after;
+      }
+      idle = {
+        connections: idleOpened,
+        rssBeforeBytes: before ? before.rss : null,
+        rssAfterBytes: after ? after.rss : null,
+        bytesPerConnection: before && after && idleOpened > 0 ? Math.round((after.rss - before.rss) / idleOpened) : null,
+      };
+    } else {
+      sendAll({ type: 'go' });
+      await Promise.race([sleep(Math.min(WARMUP_MS_MAX, o.duration * 100)), failed]);
+      const markedP = expect('marked');
+      sendAll({ type: 'mark' });
+      marked = sum(await markedP);
+      tStart = performance.now();
+      clientStart = process.cpuUsage();
+      serverStart = trySample(o.pid, notes);
+      completedStart = completedNow();
+      await Promise.race([sleep(o.duration * 1000), failed]);
+      const stoppedP = expect('stopped');
+      sendAll({ type: 'stop' });
+      stopped = sum(await stoppedP);
+      tEnd = performance.now();
+      clientEnd = process.cpuUsage();
+      serverEnd = trySample(o.pid, notes);
+      completedEnd = completedNow();
+    }
+
+    sendAll({ type: 'drain', deadlineMs: DRAIN_DEADLINE_MS });
+    await Promise.race([allDone, failed]);
+    if (liveTimer) clearInterval(liveTimer);
+
+    const final = sum(done.map((d) => d.counters));
+    const hist = new Histogram();
+    for (const d of done) hist.merge(d.hist);
+    const errorSamples = [...notes, ...done.flatMap((d) => d.errors)].slice(0, MAX_ERROR_SAMPLES);
+    const win = subCounters(stopped, marked);
+    const seconds = (tEnd - tStart) / 1000;
+    const received = o.mode === 'connect' ? win.handshakes : win.received;
+    const perSecond = seconds > 0 ? received / seconds : 0;
+    const client = clientWindow(clientStart, clientEnd, tEnd - tStart);
+    const server = serverStart && serverEnd ? { pid: o.pid!, ...serverWindow(serverStart, serverEnd), rssBytes: serverEnd.rss } : null;
+    const errors = { total: 0 } as BenchResult['errors'];
+    for (const k of ERROR_KEYS) { errors[k] = final[k]; errors.total += final[k]; }
+    const requested = o.mode === 'connect' ? o.connections : o.connections;
+    const result: BenchResult = {
+      tool: 'ringsocket-bench',
+      mode: o.mode,
+      url: o.target.url,
+      options: {
+        connections: o.connections, inFlight: o.inFlight, size: o.size, binary: o.binary, duration: o.duration,
+        rate: o.rate, senders: o.senders, threads: o.threads, pid: o.pid,
+      },
+      connections: {
+        requested,
+        opened: o.mode === 'connect' ? (idle?.connections ?? 0) : final.opened,
+        failed: final.connectFailed,
+      },
+      windowSeconds: seconds,
+      messages: { sent: win.sent, received, perSecond },
+      completed: o.mode === 'broadcast'
+        ? { count: completedEnd - completedStart, perSecond: seconds > 0 ? (completedEnd - completedStart) / seconds : 0 }
+        : null,
+      mbPerSecond: seconds > 0 ? win.bytesIn / seconds / 1e6 : 0,
+      latencyUs: summarize(hist),
+      cpu: { client, server },
+      perServerCpuSecond: server && server.seconds > 0 ? received / server.seconds : null,
+      connect: o.mode === 'connect'
+        ? { handshakes: win.handshakes, handshakesPerSecond: perSecond, idle: idle! }
+        : null,
+      errors,
+      errorSamples,
+      skipped: final.skipped,
+      ok: errors.total === 0 && final.opened > 0,
+    };
+    return result;
+  } finally {
+    if (liveTimer) clearInterval(liveTimer);
+    for (const w of workers) void w.terminate();
+    if (failure) notes.push(failure.message);
+  }
+}

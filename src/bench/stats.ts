@@ -1,0 +1,70 @@
+// Counters and the messages between the bench's main thread and its workers.
+import type { HistogramJSON } from './histogram.ts';
+
+/** Cumulative per-thread counters (never reset: the main thread subtracts snapshots). */
+export interface Counters {
+  opened: number;
+  closed: number;
+  connectFailed: number;
+  /** Messages sent (echo, broadcast). */
+  sent: number;
+  /** Verified messages received: echoes (echo), deliveries (broadcast). */
+  received: number;
+  /** Payload bytes. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Completed handshakes (connect). */
+  handshakes: number;
+  /** Payloads that failed verification (size, pattern, sequence, sender, data kind). */
+  mismatches: number;
+  protocolErrors: number;
+  /** Connections the server ended (Close or TCP) before we asked. */
+  unexpectedCloses: number;
+  /** Our Close was not answered by a Close before the stream ended (or in time). */
+  uncleanCloses: number;
+  /** Messages still missing when the drain deadline passed. */
+  lost: number;
+  /** Fixed rate: sends skipped because the rate could not be kept up. Not an error. */
+  skipped: number;
+}
+
+export function emptyCounters(): Counters {
+  return {
+    opened: 0, closed: 0, connectFailed: 0, sent: 0, received: 0, bytesIn: 0, bytesOut: 0,
+    handshakes: 0, mismatches: 0, protocolErrors: 0, unexpectedCloses: 0, uncleanCloses: 0, lost: 0, skipped: 0,
+  };
+}
+
+export function addCounters(a: Counters, b: Counters): Counters {
+  const r = { ...a };
+  for (const k of Object.keys(r) as (keyof Counters)[]) r[k] += b[k];
+  return r;
+}
+
+export function subCounters(a: Counters, b: Counters): Counters {
+  const r = { ...a };
+  for (const k of Object.keys(r) as (keyof Counters)[]) r[k] -= b[k];
+  return r;
+}
+
+/** The counters that make the exit status non-zero. */
+export const ERROR_KEYS = ['mismatches', 'protocolErrors', 'unexpectedCloses', 'uncleanCloses', 'connectFailed', 'lost'] as const;
+
+export function errorTotal(c: Counters): number {
+  let n = 0;
+  for (const k of ERROR_KEYS) n += c[k];
+  return n;
+}
+
+export const MAX_ERROR_SAMPLES = 20;
+
+export type ToWorker =
+  | { type: 'go' }
+  | { type: 'mark' }
+  | { type: 'stop' }
+  | { type: 'drain'; deadlineMs: number }
+  | { type: 'idle' };
+
+export type ToMain =
+  | { type: 'ready' | 'tick' | 'marked' | 'stopped' | 'idleOpen'; thread: number; counters: Counters }
+  | { type: 'done'; thread: number; counters: Counters; histogram: HistogramJSON; errors: string[] };
