@@ -8,7 +8,8 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withDeadline } from './helpers/deadline.ts';
+import { withDeadline, sleep } from './helpers/deadline.ts';
+import { DUPLICATE_SIGNAL_MS } from '../src/cli/main.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin', 'ringsocket.mjs');
@@ -212,17 +213,32 @@ Life('exits with the code the daemon resolves to (SIGINT)', async () => {
   assert.ok(d.err().includes('notice main: fake: stop(SIGINT)'));
 });
 
-Life('a second signal forces exit 1', async () => {
+Life('a second signal a second later forces exit 1', async () => {
   const d = start('hang');
   await d.waitFor(/fake: started/);
   d.proc.kill('SIGTERM');
   await d.waitFor(/fake: stop\(SIGTERM\)/);
+  await sleep(DUPLICATE_SIGNAL_MS + 100);
   d.proc.kill('SIGINT');
   assert.is(await d.exit, 1);
   assert.equal(lines(d.err()).slice(-3), [
     'notice main: SIGTERM: shutting down (send it again to force the exit)',
     'notice main: fake: stop(SIGTERM)',
     'error main: SIGINT again: forcing exit',
+  ]);
+});
+
+Life('takes a signal delivered twice at once (Ctrl-C under npm) as one stop request', async () => {
+  const d = start('ok', [good]);
+  await d.waitFor(/fake: started/);
+  // Two different signals, because the kernel merges a pending signal with its own repeat.
+  d.proc.kill('SIGINT');
+  d.proc.kill('SIGTERM');
+  assert.is(await d.exit, 0);
+  assert.equal(lines(d.err()).filter((l) => /SIG|stop/.test(l)), [
+    'notice main: SIGINT: shutting down (send it again to force the exit)',
+    'notice main: fake: stop(SIGINT)',
+    'notice main: stopped (exit status 0)',
   ]);
 });
 

@@ -24,6 +24,9 @@ export interface MainDeps {
   exit?: (code: number) => void;
 }
 
+/** A second signal this soon after the first is the same request delivered twice (see onSignal). */
+export const DUPLICATE_SIGNAL_MS = 1000;
+
 export const DEFAULT_CONFIG_PATHS = ['./ringsocket.json', '/etc/ringsocket.json'] as const;
 
 const USAGE = `Usage: ringsocket [options] [config-path]
@@ -37,8 +40,8 @@ Runs the RingSocket WebSocket server daemon in the foreground. Log lines go to s
   --help, -h    print this help and exit
   --version, -v print the version and exit
 
-SIGTERM or SIGINT stops the daemon gracefully (every client gets close code 1001); a second
-signal forces an immediate exit with status 1. Exit status: 0 after a clean stop, 1 on a bad
+SIGTERM or SIGINT stops the daemon gracefully (every client gets close code 1001); another
+signal at least a second later forces an immediate exit with status 1. Exit status: 0 after a clean stop, 1 on a bad
 configuration or a start-up failure, 2 on a usage error.
 `;
 
@@ -135,16 +138,24 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
   // forces the exit.
   let handle: DaemonHandle | undefined;
   let stopReason: string | undefined;
+  let firstSignalAt = 0;
   const requestStop = (reason: string) => {
     handle!.stop(reason).catch((e) => logger.error('the graceful stop failed', e));
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopReason !== undefined) {
+      // One Ctrl-C under `npm start` (or a signal sent to the process group) arrives twice at
+      // once: from the terminal and forwarded by npm. Only a later signal means "force it".
+      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) {
+        logger.debug(`${signal} again within ${DUPLICATE_SIGNAL_MS} ms: taken as the same request`);
+        return;
+      }
       logger.error(`${signal} again: forcing exit`);
       exit(1);
       return;
     }
     stopReason = signal;
+    firstSignalAt = Date.now();
     logger.notice(`${signal}: shutting down (send it again to force the exit)`);
     if (handle) requestStop(signal);
   };
