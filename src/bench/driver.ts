@@ -207,7 +207,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
       const idleP = expect('idleOpen');
       sendAll({ type: 'idle' });
       const afterOpen = sum(await idleP);
-      const idleOpened = afterOpen.opened - stopped.opened;
+      const idleOpened = afterOpen.idleOpened;
       let after: ServerSample | null = null;
       for (let waited = 0; waited < IDLE_SETTLE_MS; waited += 250) {
         await Promise.race([sleep(250), failed]);

@@ -24,6 +24,8 @@ export interface Counters {
   uncleanCloses: number;
   /** Messages still missing when the drain deadline passed. */
   lost: number;
+  /** Connect mode: idle connections opened in the idle phase. */
+  idleOpened: number;
   /** Fixed rate: sends skipped because the rate could not be kept up. Not an error. */
   skipped: number;
 }
@@ -31,7 +33,7 @@ export interface Counters {
 export function emptyCounters(): Counters {
   return {
     opened: 0, closed: 0, connectFailed: 0, sent: 0, received: 0, bytesIn: 0, bytesOut: 0,
-    handshakes: 0, mismatches: 0, protocolErrors: 0, unexpectedCloses: 0, uncleanCloses: 0, lost: 0, skipped: 0,
+    handshakes: 0, mismatches: 0, protocolErrors: 0, unexpectedCloses: 0, uncleanCloses: 0, lost: 0, skipped: 0, idleOpened: 0,
   };
 }
 

@@ -37,6 +37,8 @@ const framing: ClientFraming = await createFraming(Math.max(1024, o.size));
 
 const counters: Counters = emptyCounters();
 let hist = new Histogram();
+/** Latencies are recorded between mark and stop only (the measured window). */
+let recording = false;
 const errorSamples: string[] = [];
 let sending = false;
 
@@ -160,7 +162,7 @@ function runEcho(): void {
         if (v !== Verdict.OK) mismatch(c, `echo ${c.seqIn}: ${VERDICT_TEXT[v]} (${bytes.length} bytes)`);
         else if (fmt.id !== c.index || fmt.seq !== c.seqIn) mismatch(c, `expected echo ${c.seqIn} of connection ${c.index}, got ${fmt.seq} of ${fmt.id}`);
         else {
-          hist.record((now - sendTimes[slotOf(c) * P + (c.seqIn % P)]) * 1e6);
+          if (recording) hist.record((now - sendTimes[slotOf(c) * P + (c.seqIn % P)]) * 1e6);
           counters.received++;
           counters.bytesIn += bytes.length;
         }
@@ -287,7 +289,7 @@ function runBroadcast(): void {
       counts[s * R + (seq % R)]++;
       counters.received++;
       counters.bytesIn += bytes.length;
-      hist.record(((now - fmt.time) >>> 0) * 1000);
+      if (recording) hist.record(((now - fmt.time) >>> 0) * 1000);
       if (advance(s)) {
         pump();
         if (drainDone && allDelivered()) drainDone();
@@ -368,7 +370,7 @@ function runConnect(): void {
     onOpen(c) {
       counters.opened++;
       counters.handshakes++;
-      hist.record((c.openedAt - c.connectStart) * 1e6);
+      if (recording) hist.record((c.openedAt - c.connectStart) * 1e6);
       c.close();
     },
     onConnectFailed(c, reason) {
@@ -398,13 +400,15 @@ function runConnect(): void {
   };
   handlers.stop = () => {
     sending = false;
-    phaseDone = () => { phaseDone = null; report('stopped'); };
+    // The window ends now; handshakes still under way finish before the idle phase starts.
+    const snapshot = { ...counters };
+    phaseDone = () => { phaseDone = null; post({ type: 'stopped', thread: me, counters: snapshot }); };
     if (running === 0) phaseDone();
   };
   let idle: Conn[] = [];
   handlers.idle = () => {
     idle = openMany(localCount(o.connections), 0, Math.max(1, loops), {
-      onOpen() {}, onConnectFailed() {},
+      onOpen() { counters.idleOpened++; }, onConnectFailed() {},
       onMessage(c) { mismatch(c, 'a message on an idle connection'); },
       onProtocolError, onClosed,
     }, 65536, () => post({ type: 'idleOpen', thread: me, counters: { ...counters } }));
@@ -426,8 +430,8 @@ const handlers: {
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'go': handlers.go?.(); break;
-    case 'mark': hist = new Histogram(); report('marked'); break;
-    case 'stop': handlers.stop?.(); break;
+    case 'mark': hist = new Histogram(); recording = true; report('marked'); break;
+    case 'stop': recording = false; handlers.stop?.(); break;
     case 'drain': handlers.drain?.(m.deadlineMs); break;
     case 'idle': handlers.idle?.(); break;
   }
