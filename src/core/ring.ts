@@ -2,16 +2,21 @@
 // per-thread wake word (docs/design.md "Ring", docs/core.md "The ring").
 //
 // The ring's layout and algorithm are defined in assembly/ring.ts (read its header comment first).
-// This class runs the same algorithm directly on the core's Int32Array with Atomics: it mirrors
-// the layout below byte for byte, Ring.init goes through the AssemblyScript ringInit, and
-// test/ring.test.ts drives the two implementations side by side. The TypeScript path is used on
-// the hot path because it avoids a JS -> Wasm call per operation (docs/core.md has the figures).
+// This class is a hybrid, chosen by measurement (docs/core.md "Performance"): every step that
+// needs an atomic (publishing, releasing, loading the other side's position when the cached one
+// runs out) is one call to the AssemblyScript function, because in V8 a JS Atomics.load/store
+// costs about 7 ns (a builtin call) while a JS -> Wasm call costs about 2 ns and Wasm atomics are
+// plain instructions. The plain bookkeeping (reserve while the cached free space suffices,
+// stage, peek while the cached producer position is ahead, peekSize, consume) runs in
+// TypeScript on the core's Int32Array, mirroring assembly/ring.ts's layout and logic line for
+// line. Ring.init goes through the AssemblyScript ringInit; test/ring.test.ts drives this class
+// and the raw AssemblyScript exports side by side and requires identical results and bytes.
 //
 // One Ring object per thread and side: the producer thread uses reserve/commit (or
 // reserve/stage/.../publish), the consumer thread peek/release (or peek/consume/.../
 // releaseConsumed). Both sides may build their own Ring over the same header.
 
-import type { Core } from './wasm.ts';
+import type { Core, RingExports } from './wasm.ts';
 
 /** Byte offsets inside a ring header (same as assembly/ring.ts). */
 export const RingLayout = {
@@ -109,12 +114,16 @@ export class Ring {
   /** ringMaxRecord(capacity). */
   readonly maxRecord: number;
   readonly #i32: Int32Array;
+  // The AssemblyScript functions the fast path falls back to (see the class comment).
+  readonly #asReserve: RingExports['ringReserve'];
+  readonly #asPublish: RingExports['ringPublish'];
+  readonly #asPeek: RingExports['ringPeek'];
+  readonly #asReleaseConsumed: RingExports['ringReleaseConsumed'];
+  readonly #asCommit: RingExports['ringCommit'];
+  readonly #asRelease: RingExports['ringRelease'];
   /** Header index in #i32. */
   readonly #h: number;
   readonly #mask: number;
-  /** Index of the consumer's / producer's wake word in #i32, or -1 for none. */
-  readonly #consWake: number;
-  readonly #prodWake: number;
 
   /**
    * Lays out an empty ring (through the AssemblyScript ringInit) and returns a Ring over it.
@@ -158,12 +167,14 @@ export class Ring {
     this.capacity = i32[h + (RingLayout.CAPACITY >> 2)] >>> 0;
     this.maxRecord = ringMaxRecord(this.capacity);
     this.#i32 = i32;
+    this.#asReserve = core.exports.ringReserve;
+    this.#asPublish = core.exports.ringPublish;
+    this.#asPeek = core.exports.ringPeek;
+    this.#asReleaseConsumed = core.exports.ringReleaseConsumed;
+    this.#asCommit = core.exports.ringCommit;
+    this.#asRelease = core.exports.ringRelease;
     this.#h = h;
     this.#mask = this.capacity - 1;
-    const consWake = i32[h + (RingLayout.CONS_WAKE >> 2)] >>> 0;
-    const prodWake = i32[h + (RingLayout.PROD_WAKE >> 2)] >>> 0;
-    this.#consWake = consWake === 0 ? -1 : consWake >>> 2;
-    this.#prodWake = prodWake === 0 ? -1 : prodWake >>> 2;
   }
 
   // ---- producer ----
@@ -186,11 +197,8 @@ export class Ring {
     const offset = pos & this.#mask;
     const tail = capacity - offset;
     const need = slot <= tail ? slot : tail + slot;
-    if (need > capacity - ((pos - i32[h + H_CACHED_CONS]) | 0)) {
-      const cons = Atomics.load(i32, h + H_CONS_POS);
-      i32[h + H_CACHED_CONS] = cons;
-      if (need > capacity - ((pos - cons) | 0)) return 0;
-    }
+    // Out of space as far as the producer knows: the AssemblyScript reserve loads consPos.
+    if (need > capacity - ((pos - i32[h + H_CACHED_CONS]) | 0)) return this.#asReserve(this.header, size) >>> 0;
     if (i32[h + H_PROD_WAITING] !== 0) Atomics.store(i32, h + H_PROD_WAITING, 0);
     let at = this.data + offset;
     if (slot > tail) {
@@ -211,15 +219,18 @@ export class Ring {
     const i32 = this.#i32;
     const h = this.#h;
     const reserved = i32[h + H_RESERVED];
-    if (reserved === 0 || !(size >= 0 && size <= reserved - RING_RECORD_HEADER)) {
-      throw new RangeError(
-        reserved === 0 ? 'ring commit/stage without a reservation' : `ring commit/stage of ${size} bytes exceeds the ${reserved - RING_RECORD_HEADER}-byte reservation`,
-      );
-    }
+    if (reserved === 0 || !(size >= 0 && size <= reserved - RING_RECORD_HEADER)) this.#badStage(size);
     const pos = i32[h + H_RESERVED_POS];
     i32[(this.data + (pos & this.#mask)) >>> 2] = size;
     i32[h + H_WRITE_POS] = (pos + ((size + 11) & ~7)) | 0;
     i32[h + H_RESERVED] = 0;
+  }
+
+  #badStage(size: number): never {
+    const reserved = this.#i32[this.#h + H_RESERVED];
+    throw new RangeError(
+      reserved === 0 ? 'ring commit/stage without a reservation' : `ring commit/stage of ${size} bytes exceeds the ${reserved - RING_RECORD_HEADER}-byte reservation`,
+    );
   }
 
   /**
@@ -229,21 +240,15 @@ export class Ring {
   publish(): boolean {
     const i32 = this.#i32;
     const h = this.#h;
-    const pos = i32[h + H_WRITE_POS];
-    if (pos === i32[h + H_PROD_POS]) return false;
-    Atomics.store(i32, h + H_PROD_POS, pos);
-    const w = this.#consWake;
-    if (w >= 0 && Atomics.load(i32, w) === Wake.SLEEPING && Atomics.compareExchange(i32, w, Wake.SLEEPING, Wake.AWAKE) === Wake.SLEEPING) {
-      Atomics.notify(i32, w);
-      return true;
-    }
-    return false;
+    if (i32[h + H_WRITE_POS] === i32[h + H_PROD_POS]) return false;
+    return this.#asPublish(this.header) !== 0;
   }
 
-  /** stage(size) + publish(): returns true if it notified the consumer. */
+  /** stage(size) + publish() in one AssemblyScript call: returns true if it notified the consumer. */
   commit(size: number): boolean {
-    this.stage(size);
-    return this.publish();
+    const notified = this.#asCommit(this.header, size);
+    if (notified < 0) this.#badStage(size);
+    return notified !== 0;
   }
 
   /**
@@ -297,11 +302,8 @@ export class Ring {
     const i32 = this.#i32;
     const h = this.#h;
     let pos = i32[h + H_READ_POS];
-    if (pos === i32[h + H_CACHED_PROD]) {
-      const prod = Atomics.load(i32, h + H_PROD_POS);
-      if (pos === prod) return 0;
-      i32[h + H_CACHED_PROD] = prod;
-    }
+    // Caught up with what the consumer knows: the AssemblyScript peek loads prodPos.
+    if (pos === i32[h + H_CACHED_PROD]) return this.#asPeek(this.header) >>> 0;
     const offset = pos & this.#mask;
     const at = this.data + offset;
     if (i32[at >>> 2] !== WRAP) return at + RING_RECORD_HEADER;
@@ -337,22 +339,13 @@ export class Ring {
   releaseConsumed(): boolean {
     const i32 = this.#i32;
     const h = this.#h;
-    const pos = i32[h + H_READ_POS];
-    if (pos === i32[h + H_CONS_POS]) return false;
-    Atomics.store(i32, h + H_CONS_POS, pos);
-    if (Atomics.load(i32, h + H_PROD_WAITING) === 0) return false;
-    const w = this.#prodWake;
-    if (w >= 0 && Atomics.load(i32, w) === Wake.SLEEPING && Atomics.compareExchange(i32, w, Wake.SLEEPING, Wake.AWAKE) === Wake.SLEEPING) {
-      Atomics.notify(i32, w);
-      return true;
-    }
-    return false;
+    if (i32[h + H_READ_POS] === i32[h + H_CONS_POS]) return false;
+    return this.#asReleaseConsumed(this.header) !== 0;
   }
 
-  /** consume() + releaseConsumed(): frees the next record. Returns true if it notified the producer. */
+  /** consume() + releaseConsumed() in one AssemblyScript call: frees the next record. Returns true if it notified the producer. */
   release(): boolean {
-    this.consume();
-    return this.releaseConsumed();
+    return this.#asRelease(this.header) !== 0;
   }
 
   /** Bytes between the consumer's published position and the producer's (a snapshot). */
