@@ -6,7 +6,7 @@ import { instantiateCore, type Core } from '../core/wasm.ts';
 import { Ring, WakeWord } from '../core/ring.ts';
 import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
-import type { Config } from '../config/index.ts';
+import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
 import { Inbound, Outbound, IN_HEADER_SIZE, OUT_HEADER_SIZE, readPeerAddress, workerOfClient } from './records.ts';
 import { serverHeaderSize, writeServerHeader } from './frames.ts';

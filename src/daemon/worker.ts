@@ -5,10 +5,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
 import { instantiateCore, type Core } from '../core/wasm.ts';
 import { Ring, WakeWord } from '../core/ring.ts';
-import { CloseCode, Opcode } from '../core/codes.ts';
-import { WireDecoder, DecodeEvent } from './wire.ts';
+import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
+import {
+  decoderInit, decode, eventNext, eventDataPtr, eventDataLen, eventFlags, eventCloseCode, eventError,
+  DecoderEvent, DataFlag, Role,
+} from '../core/codec.ts';
+import { DECODER_STATE_SIZE } from '../core/layout.ts';
 import { createLogger, type Logger } from '../log.ts';
-import type { Config } from '../config/index.ts';
+import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
 import {
   Inbound, Outbound, IN_HEADER_SIZE, OPEN_ADDR_SIZE, CLOSE_BODY_SIZE, OUT_HEADER_SIZE,
@@ -16,8 +20,8 @@ import {
 } from './records.ts';
 import { encodeServerFrame, encodeCloseFrame } from './frames.ts';
 import {
-  findHeadEnd, parseRequestHead, EndpointTable, validateUpgrade, buildSwitchingProtocols,
-  buildErrorResponse,
+  HeadAccumulator, EndpointTable, processHandshake, buildErrorResponse, buildRefusalResponse, HttpRefusal,
+  type EndpointSpec,
 } from '../http/upgrade.ts';
 
 export interface WorkerInit {
@@ -40,8 +44,7 @@ class Conn {
   endpointId = 0;
   /** Sequence number of this client's OPEN record in its app's inbound ring. */
   openSeq = 0;
-  head: Buffer | null = null;
-  headScan = 0;
+  head: HeadAccumulator | null;
   /** Parts of a fragmented message whose pieces arrived in different reads. */
   parts: Buffer[] | null = null;
   partsBytes = 0;
@@ -55,9 +58,10 @@ class Conn {
   pingSent = false;
   corked = false;
   deadline: NodeJS.Timeout | null = null;
-  constructor(slot: number, socket: net.Socket) {
+  constructor(slot: number, socket: net.Socket, maxHead: number) {
     this.slot = slot;
     this.socket = socket;
+    this.head = new HeadAccumulator(maxHead);
   }
 }
 
@@ -83,11 +87,11 @@ const pending: Pending[] = Array.from({ length: A }, () => []);
 const producedSeq: number[] = new Array(A).fill(0);
 const u8 = core.u8;
 const dv = core.dv;
-const decoder = new WireDecoder(core, {
+const limits = {
   maxMessageSize: config.max_ws_msg_size,
   maxFrameChainSize: config.max_ws_frame_chain_size,
   maxFragments: config.max_ws_fragment_c,
-});
+};
 
 const conns = new Map<number, Conn>();
 const appConns: Set<Conn>[] = Array.from({ length: A }, () => new Set());
@@ -97,7 +101,7 @@ let serial = 0;
 let paused = false;
 let stopping = false;
 const servers: net.Server[] = [];
-const tables = new Map<number, EndpointTable>();
+const tables = new Map<number, EndpointTable<EndpointSpec>>();
 const allConns = new Set<Conn>();
 
 for (const port of config.ports) {
@@ -111,9 +115,9 @@ for (const port of config.ports) {
     appIndex,
     endpointId: endpoint.endpoint_id,
     secure: endpoint.secure,
-    hostHeaders: endpoint.host_headers,
+    hostHeaders: endpoint.hostHeaders,
     path: endpoint.path,
-    allowedOrigins: endpoint.allowed_origins ?? null,
+    allowedOrigins: endpoint.allowed_origins,
   }))));
 }
 
@@ -149,19 +153,19 @@ function onConnection(socket: net.Socket, table: EndpointTable): void {
   const slot = freeSlots.pop();
   if (slot === undefined) {
     log.warning(`connection limit reached (fd_alloc_c ${config.fd_alloc_c}): refusing ${socket.remoteAddress}`);
-    socket.end(buildErrorResponse(503));
+    socket.end(buildErrorResponse(503, { 'Retry-After': '5' }));
     socket.setTimeout(1000, () => socket.destroy());
     socket.on('error', () => {});
     return;
   }
-  const c = new Conn(slot, socket);
+  const c = new Conn(slot, socket, config.max_http_head_size);
   allConns.add(c);
   c.lastRx = Date.now();
   if (paused) socket.pause();
   if (config.shutdown_wait_http > 0) {
     c.deadline = setTimeout(() => {
       log.info(`handshake not finished within ${config.shutdown_wait_http}s: closing ${socket.remoteAddress}`);
-      socket.destroy();
+      refuse(c, buildRefusalResponse(HttpRefusal.HEAD_TIMEOUT));
     }, config.shutdown_wait_http * 1000);
   }
   socket.on('data', (chunk: Buffer) => onData(c, chunk, table));
@@ -173,49 +177,34 @@ function onConnection(socket: net.Socket, table: EndpointTable): void {
 // ---------------------------------------------------------------------------------------------
 // HTTP upgrade
 
-function onData(c: Conn, chunk: Buffer, table: EndpointTable): void {
+function onData(c: Conn, chunk: Buffer, table: EndpointTable<EndpointSpec>): void {
   c.lastRx = Date.now();
   c.pingSent = false;
   if (c.phase === Phase.WS || c.phase === Phase.CLOSING) {
     feedWebSocket(c, chunk);
     return;
   }
-  if (c.phase !== Phase.HTTP) return;
-  const buf = c.head ? Buffer.concat([c.head, chunk]) : chunk;
-  const end = findHeadEnd(buf, c.headScan);
-  if (end < 0) {
-    if (buf.length > config.max_http_head_size) {
-      refuse(c, 431);
-      return;
-    }
-    c.head = buf === chunk ? Buffer.from(chunk) : buf;
-    c.headScan = Math.max(0, buf.length - 3);
-    return;
-  }
-  if (end > config.max_http_head_size) {
-    refuse(c, 431);
+  if (c.phase !== Phase.HTTP || !c.head) return;
+  const r = c.head.push(chunk);
+  if (!r.done) {
+    if (r.refusal) refuse(c, buildRefusalResponse(r.refusal));
     return;
   }
   c.head = null;
-  const parsed = parseRequestHead(buf.subarray(0, end));
-  if (!parsed.ok) {
-    refuse(c, parsed.status, parsed.headers);
+  const h = processHandshake(r.head, table);
+  if (!h.ok) {
+    refuse(c, h.response);
     return;
   }
-  const v = validateUpgrade(parsed.request, table);
-  if (!v.ok) {
-    refuse(c, v.status, v.headers);
-    return;
-  }
-  const ep = v.endpoint;
+  const ep = h.endpoint;
   if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
-  c.socket.write(buildSwitchingProtocols(v.key));
+  c.socket.write(h.response);
   c.phase = Phase.WS;
   c.appIndex = ep.appIndex;
   c.endpointId = ep.endpointId;
   c.id = makeClientId(++serial, W);
   conns.set(c.id, c);
-  decoder.init(stateOf(c));
+  decoderInit(core, stateOf(c), Role.SERVER, limits);
   // OPEN goes into the ring before any READ of this client.
   c.openSeq = producedSeq[c.appIndex];
   const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + OPEN_ADDR_SIZE);
@@ -223,19 +212,20 @@ function onData(c: Conn, chunk: Buffer, table: EndpointTable): void {
   writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, c.socket.remoteAddress, c.socket.remotePort);
   commitInbound(c.appIndex, rec);
   appConns[c.appIndex].add(c);
-  if (end < buf.length) feedWebSocket(c, buf.subarray(end));
+  if (r.rest.length > 0) feedWebSocket(c, r.rest);
 }
 
-function refuse(c: Conn, status: number, headers?: Record<string, string>): void {
+/** Sends a complete HTTP error response, then closes. */
+function refuse(c: Conn, response: Buffer): void {
   c.phase = Phase.DEAD;
   c.head = null;
-  c.socket.end(buildErrorResponse(status, headers));
+  c.socket.end(response);
   if (c.deadline) clearTimeout(c.deadline);
   c.deadline = setTimeout(() => c.socket.destroy(), Math.max(1, config.shutdown_wait_http) * 1000);
 }
 
 function stateOf(c: Conn): number {
-  return region.states + c.slot * decoder.stateSize;
+  return region.states + c.slot * DECODER_STATE_SIZE;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,17 +245,18 @@ function decodeScratch(c: Conn, start: number, end: number): void {
   const state = stateOf(c);
   let p = start;
   for (;;) {
-    const ev = decoder.decode(state, p, end);
-    if (ev === DecodeEvent.NEED_MORE) return;
-    p = decoder.next(state);
+    const ev = decode(core, state, p, end);
+    if (ev === DecoderEvent.NEED_MORE) return;
+    p = eventNext(core, state);
     switch (ev) {
-      case DecodeEvent.DATA: {
+      case DecoderEvent.DATA: {
         if (c.closeSent || c.appClosed) break; // data after our close frame is ignored
-        const ptr = decoder.dataPtr(state);
-        const len = decoder.dataLen(state);
-        const first = decoder.isFirst(state);
-        const last = decoder.isLast(state);
-        const kind = decoder.isText(state) ? 1 : 0;
+        const ptr = eventDataPtr(core, state);
+        const len = eventDataLen(core, state);
+        const flags = eventFlags(core, state);
+        const first = (flags & DataFlag.FIRST) !== 0;
+        const last = (flags & DataFlag.LAST) !== 0;
+        const kind = (flags & DataFlag.TEXT) !== 0 ? DataKind.UTF8 : DataKind.BIN;
         if (first && last) {
           const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + len);
           writeInHeader(rec, Inbound.READ, kind, c);
@@ -287,34 +278,34 @@ function decodeScratch(c: Conn, start: number, end: number): void {
         }
         break;
       }
-      case DecodeEvent.PING: {
+      case DecoderEvent.PING: {
         if (c.closeSent) break;
-        const ptr = decoder.controlPtr(state);
-        const len = decoder.controlLen(state);
+        const ptr = eventDataPtr(core, state);
+        const len = eventDataLen(core, state);
         writeFrame(c, encodeServerFrame(Opcode.PONG, u8.subarray(ptr, ptr + len)));
         break;
       }
-      case DecodeEvent.PONG:
+      case DecoderEvent.PONG:
         break;
-      case DecodeEvent.CLOSE: {
-        const code = decoder.closeCode(state);
+      case DecoderEvent.CLOSE: {
+        const code = eventCloseCode(core, state);
         c.closeReceived = true;
         c.closeCode = code;
         if (!c.closeSent) {
           // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a
           // Close frame, the endpoint MUST send a Close frame in response. ... the endpoint
           // typically echos the status code it received."
-          const ptr = decoder.controlPtr(state);
-          const len = decoder.controlLen(state);
-          const reply = code === CloseCode.NO_STATUS ? encodeCloseFrame(0) : encodeCloseFrame(code, u8.subarray(ptr + 2, ptr + len));
+          const ptr = eventDataPtr(core, state);
+          const len = eventDataLen(core, state);
+          const reply = code === CloseCode.NO_STATUS ? encodeCloseFrame(0) : encodeCloseFrame(code, u8.subarray(ptr, ptr + len));
           sendClose(c, reply);
         }
         // RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP connection first".
         finishTcp(c);
         return;
       }
-      case DecodeEvent.ERROR: {
-        const err = decoder.error(state);
+      case DecoderEvent.ERROR: {
+        const err = eventError(core, state);
         log.info(`client ${c.id}: ${err.code}: ${err.message} (closing with ${err.closeCode})`);
         c.closeCode = err.closeCode;
         if (!c.closeSent) sendClose(c, encodeCloseFrame(err.closeCode));
@@ -584,7 +575,8 @@ function tick(): void {
   for (const c of conns.values()) {
     if (c.phase !== Phase.WS) continue;
     const quiet = now - c.lastRx;
-    if (idleMs > 0 && quiet >= idleMs) {
+    // A client is pinged before it can be found idle, however late this tick runs.
+    if (idleMs > 0 && quiet >= idleMs && (pingMs === 0 || c.pingSent)) {
       log.info(`client ${c.id}: idle for ${config.idle_timeout}s: closing with 1001`);
       c.closeCode = CloseCode.GOING_AWAY;
       sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
@@ -639,7 +631,7 @@ parentPort!.on('message', async (msg: { type: string }) => {
 
 try {
   const where = await listenAll();
-  ticker = setInterval(tick, 1000);
+  ticker = setInterval(tick, 500);
   ticker.unref();
   void wakeLoop();
   parentPort!.postMessage({ type: 'listening', where });
