@@ -210,7 +210,8 @@ export async function runCase(url: string, spec: CaseSpec, opts: RunOptions = {}
     (conn.serverClose !== null && !(conn.clientClose?.first ?? false)) ||
     (conn.serverClose === null && conn.clientClose === null && conn.tcpEnd !== 'dropped-by-client');
   const closedByMe = !serverInitiated;
-  const wasClean = conn.serverClose !== null && conn.clientClose !== null && conn.tcpEnd !== 'dropped-by-client';
+  // Clean: close frames went both ways. Who ended TCP is judged separately (FAILED BY CLIENT).
+  const wasClean = conn.serverClose !== null && conn.clientClose !== null;
   const code = conn.serverClose?.code ?? null;
   let behaviorClose: Behavior;
   if (closedByMe !== spec.close.closedByMe) {
