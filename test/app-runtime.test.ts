@@ -564,7 +564,7 @@ Closing('in a close callback, the closed client cannot be sent to, but the other
   const { host, rt } = start({
     read: readAny([bytes()], () => 0),
     close: (rs) => {
-      err = appError(() => rs.toCur(RS_BIN));
+      err = appError(() => (rs as Rs).toCur(RS_BIN));
       rs.wStr('left').toEvery(RS_UTF8);
     },
   });

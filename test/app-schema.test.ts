@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   defineApp, readBin, readUtf8, readAny, net, ntoh, str, bytes, HOST_LITTLE_ENDIAN, CloseCode, DataKind,
-  RingSocketAppError, type ReadForm,
+  RingSocketAppError, type ReadForm, type ReadRs, type Schema,
 } from '../src/app/index.ts';
 import { createAppRuntime } from '../src/app/runtime.ts';
 import { createRecordingHost } from '../src/app/testing.ts';
@@ -120,8 +120,8 @@ function sizeCase(read: ReadForm, payload: Uint8Array): { called: boolean; close
   return { called: host.sends().length > 0, closes: host.closes(), closeCbs };
 }
 
-const marker = (schema: Parameters<typeof readBin>[0]) =>
-  readBin(schema, (rs) => { rs.wU8(1).toCur(DataKind.BIN); });
+const marker = <const S extends Schema>(schema: S) =>
+  readBin(schema, (rs: ReadRs, ..._args: unknown[]) => { rs.wU8(1).toCur(DataKind.BIN); });
 
 Sizes('closes a too short message with 4900 and then runs the close callback', () => {
   const r = sizeCase(marker([ntoh.i32, ntoh.u16]), new Uint8Array(5));
