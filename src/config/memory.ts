@@ -1,14 +1,26 @@
 // An up-front estimate of the daemon's shared WebAssembly memory, so that a config that cannot fit
 // is refused with the keys to lower, before any thread starts. The daemon's MemoryPlan
-// (src/core/memory.ts) lays out the real regions; this estimate is deliberately a little generous.
+// (src/daemon/layout.ts) lays out the real regions; this estimate follows it (ring capacities
+// rounded up to powers of two, the real decoder state size) and is a little generous (it also
+// counts every app's wbuf_size and reserves 64 KiB for the module's static data).
+import { DECODER_STATE_SIZE } from '../core/layout.ts';
+import { RING_HEADER_SIZE, RING_MAX_CAPACITY, RING_MIN_CAPACITY } from '../core/ring.ts';
 import { KiB, WASM_MEMORY_MAX_BYTES } from './schema.ts';
 
-/** Decoder state block per connection slot, rounded up (the real size is DECODER_STATE_SIZE). */
-export const DECODER_STATE_ESTIMATE = 256;
-/** Ring header: producer line, consumer line, wake-word addresses (3 lines of 64), rounded up. */
-export const RING_HEADER_ESTIMATE = 256;
 /** The WebAssembly module's own static data below the host's first region. */
 export const STATIC_RESERVE = 64 * KiB;
+
+/**
+ * The capacity a ring of the configured size really gets: rings are powers of two (64 B - 1 GiB),
+ * so the daemon rounds the configured size up (src/daemon/layout.ts, ringCapacity).
+ */
+export function ringCapacityFor(size: number): number {
+  let c = RING_MIN_CAPACITY;
+  while (c < size) c *= 2;
+  return c;
+}
+
+export { RING_MAX_CAPACITY };
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
@@ -31,11 +43,11 @@ export interface MemoryEstimate {
   other: number;
 }
 
-export function estimateSharedMemory(m: MemoryInputs, decoderStateSize = DECODER_STATE_ESTIMATE): MemoryEstimate {
+export function estimateSharedMemory(m: MemoryInputs, decoderStateSize = DECODER_STATE_SIZE): MemoryEstimate {
   const apps = m.wbuf_sizes.length;
   const threads = 1 + m.worker_c + apps;
   const pairs = m.worker_c * apps;
-  const rings = pairs * (align64(m.inbound_ring_buf_size) + align64(m.outbound_ring_buf_size) + 2 * RING_HEADER_ESTIMATE);
+  const rings = pairs * (ringCapacityFor(m.inbound_ring_buf_size) + ringCapacityFor(m.outbound_ring_buf_size) + 2 * align64(RING_HEADER_SIZE));
   const workerScratch = m.worker_c * align64(m.worker_rbuf_size);
   const decoderStates = m.worker_c * align64(m.slotsPerWorker * decoderStateSize);
   const appScratch = m.wbuf_sizes.reduce((sum, w) => sum + align64(w), 0);
@@ -47,13 +59,18 @@ export function fitsWasmMemory(e: MemoryEstimate): boolean {
   return e.total <= WASM_MEMORY_MAX_BYTES;
 }
 
-/** "16 MiB", "1.5 GiB", "300 bytes". */
-export function formatBytes(n: number): string {
+/**
+ * "16 MiB", "1.5 GiB", "300 bytes". Fractions keep two decimals, rounded down by default so that
+ * a limit just below a boundary does not read as the boundary; round 'up' for amounts that must
+ * not look smaller than they are (a total that exceeds a limit).
+ */
+export function formatBytes(n: number, round: 'down' | 'up' = 'down'): string {
   const units: [number, string][] = [[1024 ** 3, 'GiB'], [1024 ** 2, 'MiB'], [1024, 'KiB']];
   for (const [size, unit] of units) {
     if (n >= size) {
       const v = n / size;
-      return `${Number.isInteger(v) ? v : v.toFixed(2).replace(/\.?0+$/, '')} ${unit}`;
+      const r = Number.isInteger(v) ? v : (round === 'up' ? Math.ceil(v * 100) : Math.floor(v * 100)) / 100;
+      return `${r} ${unit}`;
     }
   }
   return `${n} bytes`;

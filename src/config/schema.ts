@@ -1,5 +1,6 @@
 // Every configuration key: which object it belongs to, its default and its range. docs/config.md
 // describes the same table for users; test/config.test.ts checks that every key here is documented.
+import { RING_MAX_CAPACITY } from '../core/ring.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -13,6 +14,12 @@ export const MAX_FRAME_HEADER_SIZE = 14;
 
 /** Per-record overhead the rings must leave room for (record header, frame header, alignment). */
 export const RING_RECORD_OVERHEAD = 64;
+
+/**
+ * The largest max_ws_msg_size: a ring holds records of up to half its capacity, and a ring is at
+ * most RING_MAX_CAPACITY (1 GiB), so 512 MiB − 64.
+ */
+export const MAX_WS_MSG_SIZE_LIMIT = RING_MAX_CAPACITY / 2 - RING_RECORD_OVERHEAD;
 
 export const GLOBAL_KEYS = [
   'log_level', 'worker_c', 'fd_alloc_c', 'max_ws_msg_size', 'max_ws_frame_chain_size',
@@ -54,7 +61,7 @@ export interface NumberSpec {
 export const GLOBAL_NUMBERS = {
   worker_c: { integer: true, min: 0, max: 255, default: 0 },
   fd_alloc_c: { integer: true, min: 1, max: 1_048_576, default: 10_000 },
-  max_ws_msg_size: { integer: true, min: 125, max: 1 * GiB, unit: 'bytes', default: 16 * MiB },
+  max_ws_msg_size: { integer: true, min: 125, max: MAX_WS_MSG_SIZE_LIMIT, unit: 'bytes', default: 16 * MiB },
   max_ws_fragment_c: { integer: true, min: 1, max: 2 ** 31 - 1, default: 131_072 },
   max_http_head_size: { integer: true, min: 256, max: 64 * KiB, unit: 'bytes', default: 8 * KiB },
   worker_rbuf_size: { integer: true, min: 64 * KiB, max: 1 * GiB, unit: 'bytes', default: 1 * MiB },
@@ -73,8 +80,11 @@ export const FRAME_CHAIN = { integer: true, max: 2 ** 31 - 1, factor: 1.25 } as 
 
 export const MAX_CLIENT_OUTBOUND = { integer: true, max: 64 * GiB, default: 16 * MiB } as const;
 
-/** Ring sizes: at least 2 × (max_ws_msg_size + 64); default 2 × max_ws_msg_size + 1 MiB. */
-export const RING = { integer: true, max: 4 * GiB, extra: 1 * MiB } as const;
+/**
+ * Ring sizes: at least 2 × (max_ws_msg_size + 64); default 2 × max_ws_msg_size + 1 MiB; at most
+ * 1 GiB. The daemon rounds them up to a power of two.
+ */
+export const RING = { integer: true, max: RING_MAX_CAPACITY, extra: 1 * MiB } as const;
 
 export const APP_NUMBERS = {
   wbuf_size: { integer: true, min: 64, unit: 'bytes', default: 1 * MiB },

@@ -8,7 +8,7 @@ import { isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
 import { extname, resolve as resolvePath } from 'node:path';
 import { LOG_LEVELS, isLogLevel, type LogLevel } from '../log.ts';
-import { estimateSharedMemory, fitsWasmMemory, formatBytes, type MemoryInputs } from './memory.ts';
+import { estimateSharedMemory, fitsWasmMemory, formatBytes, ringCapacityFor, type MemoryInputs } from './memory.ts';
 import {
   APP_KEYS, CERT_KEYS, ENDPOINT_ID, ENDPOINT_KEYS, FRAME_CHAIN, GLOBAL_KEYS, GLOBAL_NUMBERS,
   MAX_APP_NAME_BYTES, MAX_APPS, MAX_CLIENT_OUTBOUND, MAX_FRAME_HEADER_SIZE, MAX_INTERFACE_NAME, MiB,
@@ -576,7 +576,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
     outboundLimit = ol === undefined ? Math.max(MAX_CLIENT_OUTBOUND.default, olMin) : ol;
 
     const ringMin = 2 * (maxMsg + RING_RECORD_OVERHEAD);
-    const ringDefault = 2 * maxMsg + RING.extra;
+    const ringDefault = Math.min(2 * maxMsg + RING.extra, RING.max);
     const ringSpec: NumberSpec = { integer: true, min: ringMin, max: RING.max, unit: 'bytes' };
     const ir = optNumber(c, g, 'inbound_ring_buf_size', '$', ringSpec, ' (2 × (max_ws_msg_size + 64))');
     const or = optNumber(c, g, 'outbound_ring_buf_size', '$', ringSpec, ' (2 × (max_ws_msg_size + 64))');
@@ -699,9 +699,9 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
   const est = estimateSharedMemory(memoryFor(workers));
   if (!fitsWasmMemory(est)) {
     const w = workers, a = apps.length;
-    c.error('$', `the shared memory would need ${formatBytes(est.total)}, more than the ${formatBytes(WASM_MEMORY_MAX_BYTES)} a WebAssembly memory can hold: ` +
+    c.error('$', `the shared memory would need ${formatBytes(est.total, 'up')}, more than the ${formatBytes(WASM_MEMORY_MAX_BYTES)} a WebAssembly memory can hold: ` +
       `rings ${formatBytes(est.rings)} (${w} worker${w === 1 ? '' : 's'}${auto ? ' (worker_c auto)' : ''} × ${a} app${a === 1 ? '' : 's'} × ` +
-      `(inbound_ring_buf_size ${formatBytes(inboundRing!)} + outbound_ring_buf_size ${formatBytes(outboundRing!)})), ` +
+      `(${ringText('inbound_ring_buf_size', inboundRing!)} + ${ringText('outbound_ring_buf_size', outboundRing!)})), ` +
       `worker read scratch ${formatBytes(est.workerScratch)} (worker_c × worker_rbuf_size), ` +
       `connection states ${formatBytes(est.decoderStates)} (fd_alloc_c), app write buffers ${formatBytes(est.appScratch)} (wbuf_size); ` +
       'lower worker_c, inbound_ring_buf_size and outbound_ring_buf_size (or max_ws_msg_size, which sets their default and minimum), ' +
@@ -736,6 +736,12 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
     certs,
     apps,
   };
+}
+
+/** "inbound_ring_buf_size 64 MiB" or "inbound_ring_buf_size 33 MiB → 64 MiB" when rounded up. */
+function ringText(key: string, size: number): string {
+  const cap = ringCapacityFor(size);
+  return cap === size ? `${key} ${formatBytes(size)}` : `${key} ${formatBytes(size)} → ${formatBytes(cap)}`;
 }
 
 function findProp(obj: Node, key: string): Node | undefined {
