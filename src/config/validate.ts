@@ -11,7 +11,7 @@ import { LOG_LEVELS, isLogLevel, type LogLevel } from '../log.ts';
 import { estimateSharedMemory, fitsWasmMemory, formatBytes, ringCapacityFor, type MemoryInputs } from './memory.ts';
 import {
   APP_KEYS, CERT_KEYS, ENDPOINT_ID, ENDPOINT_KEYS, FRAME_CHAIN, GLOBAL_KEYS, GLOBAL_NUMBERS,
-  MAX_APP_NAME_BYTES, MAX_APPS, MAX_CLIENT_OUTBOUND, MAX_FRAME_HEADER_SIZE, MAX_INTERFACE_NAME, MiB,
+  MAX_APP_NAME_BYTES, MAX_APPS, MAX_CLIENT_OUTBOUND, MAX_FRAME_HEADER_SIZE, MAX_INTERFACE_NAME,
   NO_EFFECT, PORT_KEYS, RING, RING_RECORD_OVERHEAD, WASM_MEMORY_MAX_BYTES, APP_NUMBERS, type NumberSpec,
 } from './schema.ts';
 import { closest } from './suggest.ts';
