@@ -12,7 +12,11 @@ const I64_MAX = (1n << 63n) - 1n;
 const encoder = new TextEncoder();
 
 function badValue(method: string, what: string, value: unknown): RingSocketAppError {
-  const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value) : String(value);
+  const shown = typeof value === 'bigint' ? `${value}n`
+    : typeof value === 'string' ? JSON.stringify(value)
+    : Array.isArray(value) ? 'an array'
+    : typeof value === 'object' && value !== null ? `a ${value.constructor?.name ?? 'object'}`
+    : String(value);
   return new RingSocketAppError(AppErrorCode.BAD_VALUE, `rs.${method}(): expected ${what}, got ${shown}`);
 }
 
