@@ -9,6 +9,8 @@ import { UTF8_GROUPS } from './utf8-vectors.ts';
 import { runCase, type CaseResult } from './runner.ts';
 import { startToyServer, type Faults } from './toy-server.ts';
 import { startWsEchoServer } from './suite.ts';
+import { Connection } from './connection.ts';
+import net from 'node:net';
 
 const Frames = suite('conformance harness: frames');
 
@@ -56,6 +58,25 @@ Frames('parses the same frames fed whole, byte by byte and cut at every point', 
 Frames('cuts a message into fragments of the given size, FIN on the last only', () => {
   const frames = fragmentFrames(Op.TEXT, repeat('*', 2601), 1300).map((b) => new FrameReader().push(b)[0]);
   assert.equal(frames.map((f) => [f.opcode, f.fin, f.payload.length]), [[1, false, 1300], [0, false, 1300], [0, true, 1]]);
+});
+
+Frames('writes 1-byte chops as separate writes that the server reads one by one', async () => {
+  let reads = 0;
+  let got = 0;
+  const server = net.createServer((s) => s.on('data', (b: Buffer) => { reads++; got += b.length; }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const frame = buildFrame({ opcode: Op.PING, payload: Buffer.alloc(125, 0xfe) });
+  await new Connection(socket, Buffer.alloc(0)).write(frame, { chop: 1 });
+  const until = Date.now() + 2000;
+  while (got < frame.length && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  socket.destroy();
+  await new Promise((r) => server.close(r));
+  assert.is(got, frame.length);
+  // Each chop goes out in its own event loop turn with TCP_NODELAY, so nearly every byte arrives
+  // in its own read (Autobahn's octet-wise chops); allow the kernel to merge a few.
+  assert.ok(reads > frame.length / 2, `${reads} reads for ${frame.length} bytes`);
 });
 
 const Tables = suite('conformance harness: case tables');
