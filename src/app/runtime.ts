@@ -259,7 +259,7 @@ class AppContext implements Rs {
 
   // ---- writers (TimerRs)
 
-  wBytes(bytes: ArrayBufferView | ArrayBuffer): this {
+  wBytes(bytes: ArrayBufferView | ArrayBufferLike): this {
     if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'wBytes');
     this.wbuf.wBytes(bytes);
     return this;

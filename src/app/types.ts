@@ -50,8 +50,8 @@ export interface InitRs {
 
 /** Writers and the senders that need no current client: open, read, close and timer (not init). */
 export interface TimerRs extends InitRs {
-  /** rs_w_p: append bytes (any ArrayBufferView or ArrayBuffer; copied now). */
-  wBytes(bytes: ArrayBufferView | ArrayBuffer): this;
+  /** rs_w_p: append bytes (any ArrayBufferView, ArrayBuffer or SharedArrayBuffer; copied now). */
+  wBytes(bytes: ArrayBufferView | ArrayBufferLike): this;
   /** rs_w_str: append a string as UTF-8 (no terminating NUL). */
   wStr(text: string): this;
   /** rs_w_uint8 ... rs_w_uint64: host byte order. u64 takes a bigint or a safe integer. */

@@ -85,7 +85,7 @@ export class WriteBuffer {
     return at;
   }
 
-  wBytes(src: ArrayBufferView | ArrayBuffer): void {
+  wBytes(src: ArrayBufferView | ArrayBufferLike): void {
     let view: Uint8Array;
     if (src instanceof Uint8Array) view = src;
     else if (ArrayBuffer.isView(src)) view = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
