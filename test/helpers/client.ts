@@ -12,6 +12,20 @@ export function connect(url: string, opts: WebSocket.ClientOptions = {}): Promis
   }), 5000, `connect ${url}`);
 }
 
+/**
+ * Connects and starts collecting messages before the handshake completes, so that a message sent
+ * by an open callback (it can arrive in the same packet as the 101) is not missed.
+ */
+export function connectInbox(url: string, opts: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket; inbox: Inbox }> {
+  return withDeadline(new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024, ...opts });
+    const inbox = new Inbox(ws);
+    ws.once('open', () => resolve({ ws, inbox }));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
+  }), 5000, `connect ${url}`);
+}
+
 export type Msg = { data: Buffer; isBinary: boolean };
 
 /** Collects messages in order; next() waits for the next one. */
