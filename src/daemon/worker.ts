@@ -3,6 +3,8 @@
 // complete messages to the apps' inbound rings, and writes the apps' outbound frames to sockets.
 import { parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { instantiateCore, type Core } from '../core/wasm.ts';
 import { Ring, WakeWord } from '../core/ring.ts';
 import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
@@ -124,12 +126,52 @@ for (const port of config.ports) {
 // ---------------------------------------------------------------------------------------------
 // Listening
 
+/** One TLS context per configured cert, and the SNI lookup over their hostnames. */
+function tlsOptions(): tls.TlsOptions {
+  const contexts = config.certs.map((c) => {
+    const key = readFileSync(c.privkey_path);
+    const cert = readFileSync(c.pubchain_path);
+    return { hostnames: c.hostnames, key, cert, context: tls.createSecureContext({ key, cert }) };
+  });
+  const exact = new Map<string, tls.SecureContext>();
+  const wildcard = new Map<string, tls.SecureContext>();
+  for (const c of contexts) {
+    for (const h of c.hostnames) {
+      if (h.startsWith('*.')) wildcard.set(h.slice(2), c.context);
+      else exact.set(h, c.context);
+    }
+  }
+  return {
+    // A client that sends no SNI (e.g. it connected to an IP address) gets the first cert.
+    key: contexts[0]?.key,
+    cert: contexts[0]?.cert,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: Math.max(1, config.shutdown_wait_http) * 1000,
+    SNICallback(servername, cb) {
+      const name = servername.toLowerCase();
+      const dot = name.indexOf('.');
+      // A "*.example.com" cert covers exactly one more label (the original prefix-matched).
+      const ctx = exact.get(name) ?? (dot > 0 ? wildcard.get(name.slice(dot + 1)) : undefined);
+      if (ctx) cb(null, ctx);
+      else cb(new Error(`no certificate for SNI name ${servername}`));
+    },
+  };
+}
+
 async function listenAll(): Promise<string[]> {
   const where: string[] = [];
+  const secure = config.ports.some((p) => !p.is_unencrypted) ? tlsOptions() : null;
   for (const port of config.ports) {
     const table = tables.get(port.port_number)!;
     for (const addr of port.listen) {
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => onConnection(s, table));
+      const onSocket = (s: net.Socket) => onConnection(s, table);
+      let server: net.Server;
+      if (port.is_unencrypted) {
+        server = net.createServer({ noDelay: true, allowHalfOpen: true }, onSocket);
+      } else {
+        server = tls.createServer({ ...secure!, noDelay: true, allowHalfOpen: true }, onSocket);
+        server.on('tlsClientError', (err) => log.debug(`TLS handshake failed: ${err.message}`));
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: addr.host, port: port.port_number, reusePort: true, ipv6Only: addr.ipv6Only, backlog: 1024 }, () => {
@@ -139,7 +181,8 @@ async function listenAll(): Promise<string[]> {
       });
       server.on('error', (err) => log.error(`listener ${addr.host}:${port.port_number}: ${err.message}`));
       servers.push(server);
-      where.push(`${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${port.port_number}`);
+      const scheme = port.is_unencrypted ? 'ws' : 'wss';
+      where.push(`${scheme}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${port.port_number}`);
     }
   }
   return where;

@@ -25,6 +25,8 @@ export interface DaemonOptions {
   config?: Record<string, unknown>;
   /** Extra CLI arguments. */
   args?: string[];
+  /** Serve wss:// with this cert (the endpoints become wss://<host>:<port>/...). */
+  tls?: { key: string; cert: string; host: string };
   /** Wait for the ready line (default true). */
   waitReady?: boolean;
   readyTimeoutMs?: number;
@@ -51,13 +53,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     log_level: 'info',
     worker_c: 1,
     ...opts.config,
-    ports: [{ port_number: port, is_unencrypted: true, ip_addrs: ['127.0.0.1'] }],
+    ports: [{ port_number: port, is_unencrypted: !opts.tls, ip_addrs: ['127.0.0.1'] }],
+    ...(opts.tls ? { certs: [{ hostnames: [opts.tls.host], privkey_path: opts.tls.key, pubchain_path: opts.tls.cert }] } : {}),
     apps: apps.map((a) => ({
       name: a.name,
       app_path: join(root, a.app_path),
       endpoints: a.paths.map((p, i) => ({
         endpoint_id: i + 1,
-        url: `ws://127.0.0.1:${port}${p}`,
+        url: opts.tls ? `wss://${opts.tls.host}:${port}${p}` : `ws://127.0.0.1:${port}${p}`,
         ...(a.allowed_origins ? { allowed_origins: a.allowed_origins } : {}),
       })),
       ...a.extra,
@@ -98,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   const d: RunningDaemon = {
     port,
     proc,
-    url: (p = apps[0].paths[0]) => `ws://127.0.0.1:${port}${p}`,
+    url: (p = apps[0].paths[0]) => (opts.tls ? `wss://${opts.tls.host}:${port}${p}` : `ws://127.0.0.1:${port}${p}`),
     output: () => out,
     waitFor,
     async stop(signal = 'SIGTERM', ms = 15000) {
