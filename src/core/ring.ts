@@ -268,12 +268,14 @@ export class Ring {
   /**
    * reserve(size), sleeping on `wake` (the producer thread's wake word, the one this ring was
    * given as producerWakePtr) while the ring is full, for at most `timeoutMs` in total. Blocks
-   * the thread (Atomics.wait): for app threads that must wait for outbound space. Returns the
+   * the thread (Atomics.wait): for app threads that must wait for outbound space. Publishes any
+   * staged records before it sleeps (the consumer cannot free space it cannot see). Returns the
    * payload address, or 0 when the time ran out.
    */
   reserveBlocking(size: number, wake: WakeWord, timeoutMs: number): number {
     let ptr = this.reserve(size);
     if (ptr !== 0) return ptr;
+    this.publish();
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       this.wantSpace();
@@ -369,6 +371,9 @@ const waitAsync = (Atomics as unknown as {
  */
 export class WakeWord {
   readonly ptr: number;
+  /** Statistics: prepareSleep calls, and waits (waitAsync + waitSync calls). */
+  announced = 0;
+  waits = 0;
   readonly #i32: Int32Array;
   readonly #index: number;
 
@@ -382,6 +387,7 @@ export class WakeWord {
 
   /** Stores SLEEPING: from now on producers will notify. Check the rings again before waiting. */
   prepareSleep(): void {
+    this.announced++;
     Atomics.store(this.#i32, this.#index, Wake.SLEEPING);
   }
 
@@ -401,6 +407,7 @@ export class WakeWord {
    * pending waitAsync does not keep Node's event loop alive.
    */
   async waitAsync(timeoutMs: number): Promise<WaitResult> {
+    this.waits++;
     const r = waitAsync(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
     const result = r.async ? await r.value : (r.value as WaitResult);
     Atomics.store(this.#i32, this.#index, Wake.AWAKE);
@@ -409,6 +416,7 @@ export class WakeWord {
 
   /** Blocks the thread (Atomics.wait) like waitAsync; not allowed on a browser's main thread. */
   waitSync(timeoutMs: number): WaitResult {
+    this.waits++;
     const result = Atomics.wait(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
     Atomics.store(this.#i32, this.#index, Wake.AWAKE);
     return result;
