@@ -116,6 +116,18 @@ Writers('rejects values outside the type, with the writer and the range in the m
   }
 });
 
+Writers('writes a 64-bit number exactly as the same bigint', () => {
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const values = [0, 1, -1, 2 ** 32, -(2 ** 32), 2 ** 32 - 1, -(2 ** 32) + 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+  for (let i = 0; i < 500; i++) values.push(Math.floor((rand() * 2 - 1) * 2 ** (1 + Math.floor(rand() * 53))));
+  for (const v of values) {
+    const b = BigInt(v);
+    assert.equal(written((rs) => rs.wI64Hton(v).wI64(v)), written((rs) => rs.wI64Hton(b).wI64(b)), `i64 ${v}`);
+    if (v >= 0) assert.equal(written((rs) => rs.wU64Hton(v).wU64(v)), written((rs) => rs.wU64Hton(b).wU64(b)), `u64 ${v}`);
+  }
+});
+
 Writers('writes long strings through the slow path exactly', () => {
   const s = '笑'.repeat(5000) + 'a';
   assert.equal(written((rs) => rs.wStr(s)), [...new TextEncoder().encode(s)]);

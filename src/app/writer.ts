@@ -138,6 +138,17 @@ export class WriteBuffer {
   }
 
   u64(method: string, value: bigint | number, signed: boolean, le: boolean): void {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && (signed || value >= 0)) {
+      // A safe integer without a BigInt: the high word is floor(v / 2^32) (signed), the low word
+      // the non-negative rest, which is the two's complement split for negative values too.
+      const hi = Math.floor(value / 4294967296);
+      const lo = value - hi * 4294967296;
+      const at = this.room(method, 8);
+      this.dv.setInt32(le ? at + 4 : at, hi, le);
+      this.dv.setUint32(le ? at : at + 4, lo, le);
+      this.knownText = false;
+      return;
+    }
     const v = toBig64(method, value, signed);
     const at = this.room(method, 8);
     this.dv.setBigUint64(at, BigInt.asUintN(64, v), le);
