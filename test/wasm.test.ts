@@ -37,7 +37,7 @@ interface Spec {
 }
 
 /** A module whose exported functions take i32 parameters and return 0. */
-function assemble(spec: Spec): Uint8Array {
+function assemble(spec: Spec): Uint8Array<ArrayBuffer> {
   const arities = [...new Set([0, ...Object.values(spec.exports).filter((v): v is number => typeof v === 'number')])];
   const types = arities.map((n) => [0x60, ...leb(n), ...Array(n).fill(0x7f), 1, 0x7f]);
   const imports = spec.imports.map((i) =>
