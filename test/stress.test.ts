@@ -1,0 +1,43 @@
+// The short form of the stress test (the long form: npm run stress; docs/stress.md): the real
+// daemon with 2 workers and the stress app, 20 echoing clients with churn, about 10 seconds.
+// Every sender variant, random subsets, stale ids; the app checks every echo (id addressed to that
+// client, FIFO order, size, every byte) and the clients check every message they receive.
+//
+// KNOWN FAILURE at the time of writing: the stress app also sends from its open callback, and a
+// toEvery / toEveryExceptSingle / toEveryExceptMulti made there does not reach the new client
+// (src/daemon/app-thread.ts stamps outbound records with the inbound records consumed *before* the
+// one being handled; test/app-e2e.test.ts "an every-send from the open callback reaches the new
+// client" isolates it). The app then reports "reorder" violations. Do not skip: fix the daemon.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runStress, failures, report, type StressOptions, type StressResult } from './stress/driver.ts';
+import { withDeadline } from './helpers/deadline.ts';
+import { VARIANTS } from './fixtures/apps/stress/app.ts';
+
+const Stress = suite<{ r: StressResult; o: StressOptions }>('stress (short form)');
+
+Stress.before(async (ctx) => {
+  ctx.o = { clients: 20, seconds: 8, workers: 2, budget: 16 * 1048576, maxSize: 64 * 1024, churnPerSecond: 4, seed: 12345 };
+  ctx.r = await withDeadline(runStress(ctx.o), 45000, 'stress run');
+  console.log(report(ctx.r, ctx.o));
+});
+
+Stress('finds no violation: no misdelivery, duplicate, reordering, wrong size or wrong byte; no error, no unexpected close', ({ r }) => {
+  assert.equal(failures(r), []);
+});
+
+Stress('verifies thousands of echoes on both workers', ({ r }) => {
+  assert.ok(r.app.verified > 5000, `${r.app.verified} echoes verified`);
+  assert.ok((r.app.verifiedByWorker[0] ?? 0) > 500 && (r.app.verifiedByWorker[1] ?? 0) > 500,
+    `per worker: ${r.app.verifiedByWorker.join(' / ')}`);
+  assert.ok(r.clients.received >= r.app.verified, 'the clients checked every message the app verified');
+});
+
+Stress('uses every sender variant, stale ids, churn and the read-only phase', ({ r }) => {
+  for (const v of VARIANTS) assert.ok(r.app.sent[v] > 20, `${v}: ${r.app.sent[v]} sends`);
+  assert.ok(r.app.staleSends > 0, 'stale ids were addressed');
+  assert.ok(r.clients.churned >= 20 && r.app.closes >= 20, `${r.clients.churned} clients churned, ${r.app.closes} closes seen by the app`);
+  assert.ok(r.app.readOnlyPhases >= 1, `${r.app.readOnlyPhases} read-only phases`);
+});
+
+Stress.run();
