@@ -49,26 +49,30 @@ function reserveOut(w: number, size: number): number {
   let ptr = ring.reserve(size);
   if (ptr !== 0) return ptr;
   const started = Date.now();
-  let warned = false;
-  while (ptr === 0) {
-    wake.prepareSleep();
-    ptr = ring.reserve(size);
-    if (ptr !== 0) { wake.cancelSleep(); break; }
-    wake.waitSync(50);
-    ptr = ring.reserve(size);
-    if (!warned && Date.now() - started > 5000) {
-      warned = true;
-      log.warning(`outbound ring of worker#${w} full for 5s: waiting`);
-    }
-    if (stopping && Date.now() - started > 2000) return 0;
+  for (;;) {
+    ptr = ring.reserveBlocking(size, wake, 1000);
+    if (ptr !== 0) return ptr;
+    log.warning(`outbound ring of worker#${w} full for ${((Date.now() - started) / 1000).toFixed(0)}s: waiting`);
+    if (stopping) return 0;
   }
-  return ptr;
 }
 
 function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode: number, payload: Uint8Array): void {
   const n = ids ? ids.length : 0;
   const h = serverHeaderSize(payload.length);
-  const size = OUT_HEADER_SIZE + n * 8 + h + payload.length;
+  const fixed = OUT_HEADER_SIZE + h + payload.length;
+  const room = outRings[w].maxRecord - fixed;
+  if (n * 8 > room) {
+    // A recipient list too long for one record: a MULTI splits into several records; an
+    // exclusion list cannot be split.
+    const perRecord = Math.floor(room / 8);
+    if ((kind !== Outbound.MULTI && kind !== Outbound.SINGLE) || perRecord < 1) {
+      throw new RangeError(`a ${payload.length}-byte message with ${n} excluded clients does not fit one outbound ring record (${outRings[w].maxRecord} bytes): raise outbound_ring_buf_size`);
+    }
+    for (let i = 0; i < n; i += perRecord) writeOut(w, Outbound.MULTI, ids!.slice(i, i + perRecord), opcode, payload);
+    return;
+  }
+  const size = fixed + n * 8;
   const ptr = reserveOut(w, size);
   if (ptr === 0) return;
   u8[ptr] = kind;

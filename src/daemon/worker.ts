@@ -466,8 +466,9 @@ function uncorkAll(): void {
 
 function sendClose(c: Conn, frame: Buffer): void {
   if (c.closeSent) return;
-  writeFrame(c, frame);
+  // Marked first: writeFrame's outbound-limit check may itself decide to close this client.
   c.closeSent = true;
+  writeFrame(c, frame);
   if (c.phase === Phase.WS) c.phase = Phase.CLOSING;
   armCloseDeadline(c);
 }
@@ -585,6 +586,8 @@ async function wakeLoop(): Promise<void> {
   while (running) {
     drainOutbound();
     if (paused && flushPending()) resumeReading();
+    // Records wait for room in a full inbound ring: ask that app to wake us when it frees some.
+    if (paused) for (let a = 0; a < A; a++) if (pending[a].length) inRings[a].wantSpace();
     wake.prepareSleep();
     if (anyOutbound() || (paused && canFlush())) {
       wake.cancelSleep();
