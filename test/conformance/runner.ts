@@ -72,7 +72,12 @@ export interface Timing {
   closeDeadlineMs: number;
 }
 
-export const DEFAULT_TIMING: Timing = { waitMs: 300, quietMs: 100, caseTimeoutMs: 2000, closeDeadlineMs: 1000 };
+/**
+ * Autobahn's values where it has one: most cases give the server 1 s (closeAfter(1) / killAfter(1))
+ * for the expected events or the failure, and 1 s to drop TCP after the close frames. Its 1 s
+ * pauses are shortened to 300 ms, which only makes fail-fast stricter.
+ */
+export const DEFAULT_TIMING: Timing = { waitMs: 300, quietMs: 100, caseTimeoutMs: 1000, closeDeadlineMs: 1000 };
 
 export interface RunOptions {
   timing?: Partial<Timing>;
