@@ -64,9 +64,11 @@ Modes:
   broadcast   N clients connect to a server that sends every message to every client (sender
               included); S of them send. A message counts when every client has it; latency is
               taken from a timestamp in the payload, at each delivery.
-  connect     Handshakes per second for -d seconds (P at a time, each closed cleanly), then N
-              idle connections are opened and held while the server's memory is read (--pid):
-              reports bytes of server memory per idle connection.
+  connect     Handshakes per second and idle connections: N idle connections are opened (P at
+              a time) and held while the server's memory is read (--pid), giving bytes of server
+              memory per idle connection; they are closed, then new connections are opened and
+              closed cleanly for -d seconds (P at a time) to count handshakes per second. (The
+              idle phase comes first so that its baseline is the server at rest.)
 
 Options:
   -c, --connections N   connections (echo, broadcast: clients; connect: idle connections)

@@ -187,22 +187,9 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
     let idle: NonNullable<BenchResult['connect']>['idle'] | null = null;
 
     if (o.mode === 'connect') {
-      const markedP = expect('marked');
-      sendAll({ type: 'mark' });
-      marked = sum(await markedP);
-      tStart = performance.now();
-      clientStart = process.cpuUsage();
-      serverStart = trySample(o.pid, notes);
-      sendAll({ type: 'go' });
-      await Promise.race([sleep(o.duration * 1000), failed]);
-      const stoppedP = expect('stopped');
-      sendAll({ type: 'stop' });
-      stopped = sum(await stoppedP);
-      tEnd = performance.now();
-      clientEnd = process.cpuUsage();
-      serverEnd = trySample(o.pid, notes);
-      // Idle phase: memory before, open, let the server settle, memory after.
-      await sleep(300);
+      // Idle phase first, so that the memory baseline is the server at rest and not the garbage
+      // of thousands of handshakes: memory before, open, let the server settle, memory after.
+      await Promise.race([sleep(IDLE_SETTLE_MS / 2), failed]);
       const before = trySample(o.pid, notes);
       const idleP = expect('idleOpen');
       sendAll({ type: 'idle' });
@@ -219,6 +206,25 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
         rssAfterBytes: after ? after.rss : null,
         bytesPerConnection: before && after && idleOpened > 0 ? Math.round((after.rss - before.rss) / idleOpened) : null,
       };
+      const closedP = expect('idleClosed');
+      sendAll({ type: 'idleClose' });
+      await closedP;
+      await Promise.race([sleep(300), failed]);
+      // Handshake phase.
+      const markedP = expect('marked');
+      sendAll({ type: 'mark' });
+      marked = sum(await markedP);
+      tStart = performance.now();
+      clientStart = process.cpuUsage();
+      serverStart = trySample(o.pid, notes);
+      sendAll({ type: 'go' });
+      await Promise.race([sleep(o.duration * 1000), failed]);
+      const stoppedP = expect('stopped');
+      sendAll({ type: 'stop' });
+      stopped = sum(await stoppedP);
+      tEnd = performance.now();
+      clientEnd = process.cpuUsage();
+      serverEnd = trySample(o.pid, notes);
     } else {
       sendAll({ type: 'go' });
       await Promise.race([sleep(Math.min(WARMUP_MS_MAX, o.duration * 100)), failed]);

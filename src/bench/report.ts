@@ -29,7 +29,7 @@ export function formatTable(r: BenchResult): string {
   else if (r.mode === 'broadcast') {
     title = `broadcast ${r.url}: ${o.connections} clients, ${o.senders} sender(s), ` +
       `${o.rate === null ? `window ${o.inFlight}` : `${int(o.rate)} msgs/s`}, ${o.size} B ${kind}`;
-  } else title = `connect ${r.url}: ${o.inFlight} concurrent handshakes, then ${o.connections} idle connections`;
+  } else title = `connect ${r.url}: ${o.connections} idle connections, then ${o.inFlight} concurrent handshakes`;
   const out: string[] = [title, `  ${o.threads} client thread(s), measured ${fixed(r.windowSeconds, 2)} s`, ''];
 
   const t: [string, string][] = [];

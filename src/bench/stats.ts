@@ -65,8 +65,9 @@ export type ToWorker =
   | { type: 'mark' }
   | { type: 'stop' }
   | { type: 'drain'; deadlineMs: number }
-  | { type: 'idle' };
+  | { type: 'idle' }
+  | { type: 'idleClose' };
 
 export type ToMain =
-  | { type: 'ready' | 'tick' | 'marked' | 'stopped' | 'idleOpen'; thread: number; counters: Counters }
+  | { type: 'ready' | 'tick' | 'marked' | 'stopped' | 'idleOpen' | 'idleClosed'; thread: number; counters: Counters }
   | { type: 'done'; thread: number; counters: Counters; histogram: HistogramJSON; errors: string[] };

@@ -5,7 +5,7 @@
 // Messages from the main thread: go (start traffic), mark (reset the latency histogram and report
 // counters: start of the measured window), stop (stop sending; report counters: end of the window),
 // drain (wait for what is outstanding, then close every connection cleanly and report), and for
-// connect mode idle (open the idle connections and report).
+// connect mode idle (open the idle connections and report) and idleClose (close them and report).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BenchOptions } from './args.ts';
 import { Conn, ConnState } from './connection.ts';
@@ -413,8 +413,8 @@ function runConnect(): void {
       onProtocolError, onClosed,
     }, 65536, () => post({ type: 'idleOpen', thread: me, counters: { ...counters } }));
   };
-  handlers.drain = () => closeAll(idle, () => finish());
-  afterClose = () => {};
+  handlers.idleClose = () => closeAll(idle, () => post({ type: 'idleClosed', thread: me, counters: { ...counters } }));
+  handlers.drain = () => finish();
   post({ type: 'ready', thread: me, counters: { ...counters } });
 }
 
@@ -425,6 +425,7 @@ const handlers: {
   stop?: () => void;
   drain?: (deadlineMs: number) => void;
   idle?: () => void;
+  idleClose?: () => void;
 } = {};
 
 port.on('message', (m: ToWorker) => {
@@ -434,6 +435,7 @@ port.on('message', (m: ToWorker) => {
     case 'stop': recording = false; handlers.stop?.(); break;
     case 'drain': handlers.drain?.(m.deadlineMs); break;
     case 'idle': handlers.idle?.(); break;
+    case 'idleClose': handlers.idleClose?.(); break;
   }
 });
 

@@ -1,0 +1,448 @@
+// npm run bench:compare [-- options]: the same scenarios against RingSocket (apps/echo,
+// apps/broadcast), `ws` on this Node, and Bun's server, one server at a time, each pinned to core 0
+// with the load generator (ringsocket-bench, one thread) pinned to core 1. Writes the comparison
+// section of docs/benchmarks.md and docs/benchmarks.svg.
+//
+//   --quick             shorter runs and fewer connections (a smoke run; does not write the docs
+//                       unless --write is given)
+//   --servers a,b       which servers: ringsocket, ws, bun (default: all three)
+//   --duration S        seconds per measured window (default 10; quick: 2)
+//   --write / --no-write  write docs/benchmarks.md and docs/benchmarks.svg (default: full runs only)
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { BenchResult } from '../src/bench/driver.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const node = process.execPath;
+const SERVERS = ['ringsocket', 'ws', 'bun'] as const;
+type ServerName = (typeof SERVERS)[number];
+const LABEL: Record<ServerName, string> = { ringsocket: 'RingSocket', ws: 'ws', bun: 'Bun' };
+/** File descriptors wanted by the server and by the load generator (10,000 idle connections + slack). */
+const WANTED_FDS = 16384;
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    servers: { type: 'string' },
+    duration: { type: 'string' },
+    write: { type: 'boolean' },
+    'no-write': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (flags.help) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.exit(0);
+}
+const quick = flags.quick === true;
+const duration = flags.duration !== undefined ? Number(flags.duration) : quick ? 2 : 10;
+if (!(duration > 0)) throw new Error(`--duration must be a positive number, got ${flags.duration}`);
+const chosen = (flags.servers ?? SERVERS.join(',')).split(',').map((s) => s.trim()) as ServerName[];
+for (const s of chosen) if (!SERVERS.includes(s)) throw new Error(`unknown server ${s}: use ${SERVERS.join(', ')}`);
+const write = flags['no-write'] ? false : flags.write ? true : !quick;
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+interface Scenario {
+  id: string;
+  title: string;
+  app: 'echo' | 'broadcast';
+  args: string[];
+  /** What one counted message is, for the table. */
+  unit: string;
+  /** The aim of the issue, as a ratio to ws per server CPU-second (or bytes per idle connection). */
+  aim?: { vsWs?: number; maxBytes?: number };
+}
+
+const d = String(duration);
+const SCENARIOS: Scenario[] = quick
+  ? [
+    { id: 'echo-text', title: 'echo: 50 connections, 32 B text, 1 in flight', app: 'echo', args: ['echo', '-c', '50', '-p', '1', '-s', '32', '-d', d], unit: 'echoes' },
+    { id: 'echo-1000', title: 'echo: 200 connections, 32 B binary, 4 in flight', app: 'echo', args: ['echo', '-c', '200', '-p', '4', '-s', '32', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 3 } },
+    { id: 'echo-64k', title: 'echo: 10 connections, 64 KiB binary, 1 in flight', app: 'echo', args: ['echo', '-c', '10', '-p', '1', '-s', '65536', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 2 } },
+    { id: 'broadcast', title: 'broadcast: 200 clients, 64 B binary, closed loop', app: 'broadcast', args: ['broadcast', '-c', '200', '--senders', '10', '-p', '2', '-s', '64', '--binary', '-d', d], unit: 'deliveries', aim: { vsWs: 4 } },
+    { id: 'idle', title: '2,000 idle connections: server memory per connection', app: 'echo', args: ['connect', '-c', '2000', '-p', '32', '-d', '1'], unit: 'handshakes', aim: { maxBytes: 2048 } },
+  ]
+  : [
+    { id: 'echo-text', title: 'echo: 100 connections, 32 B text, 1 in flight', app: 'echo', args: ['echo', '-c', '100', '-p', '1', '-s', '32', '-d', d], unit: 'echoes' },
+    { id: 'echo-1000', title: 'echo: 1000 connections, 32 B binary, 4 in flight', app: 'echo', args: ['echo', '-c', '1000', '-p', '4', '-s', '32', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 3 } },
+    { id: 'echo-64k', title: 'echo: 50 connections, 64 KiB binary, 1 in flight', app: 'echo', args: ['echo', '-c', '50', '-p', '1', '-s', '65536', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 2 } },
+    { id: 'broadcast', title: 'broadcast: 1000 clients, 64 B binary, closed loop', app: 'broadcast', args: ['broadcast', '-c', '1000', '--senders', '10', '-p', '2', '-s', '64', '--binary', '-d', d], unit: 'deliveries', aim: { vsWs: 4 } },
+    { id: 'idle', title: '10,000 idle connections: server memory per connection', app: 'echo', args: ['connect', '-c', '10000', '-p', '32', '-d', '3'], unit: 'handshakes', aim: { maxBytes: 2048 } },
+  ];
+
+// ---------------------------------------------------------------------------------------------
+// Environment: pinning, file descriptor limit, Bun
+
+function run(cmd: string, args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+
+const notes: string[] = [];
+const cores = os.availableParallelism();
+const hasTaskset = run('taskset', ['-V']).ok;
+const pin = hasTaskset && cores >= 2;
+if (!hasTaskset) notes.push('taskset (util-linux) was not found: servers and load generator were not pinned to cores.');
+else if (!pin) notes.push(`only ${cores} core available: servers and load generator were not pinned.`);
+
+const hardFds = Number(run('sh', ['-c', 'ulimit -Hn']).out) || 1024;
+const fdLimit = Math.min(WANTED_FDS, hardFds);
+if (fdLimit < 10000 + 100) {
+  notes.push(`the open-file hard limit is ${hardFds}: 10,000 idle connections need more (raise it with ulimit -Hn as root); the idle scenario may fail its connects.`);
+}
+
+/** argv that runs `cmd` with the raised fd limit, pinned to `core` when pinning is possible. */
+function launcher(core: number, cmd: string[]): string[] {
+  const pinned = pin ? ['taskset', '-c', String(core), ...cmd] : cmd;
+  return ['sh', '-c', 'ulimit -n "$0" 2>/dev/null; exec "$@"', String(fdLimit), ...pinned];
+}
+
+const BUN_DIR = join(root, 'node_modules', '.cache', 'bench-bun');
+
+function bunWorks(path: string): string | null {
+  if (!existsSync(path)) return null;
+  const r = run(path, ['--version']);
+  return r.ok && /^\d+\.\d+/.test(r.out) ? r.out.split('\n')[0] : null;
+}
+
+/** The bun binary (installed on demand with npm into node_modules/.cache/bench-bun), or why not. */
+function ensureBun(): { path: string; version: string } | { error: string } {
+  const candidates = () => [
+    join(BUN_DIR, 'node_modules', 'bun', 'bin', 'bun.exe'),
+    join(BUN_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun'),
+    join(BUN_DIR, 'node_modules', '@oven', 'bun-linux-x64-baseline', 'bin', 'bun'),
+    join(BUN_DIR, 'node_modules', '@oven', 'bun-linux-aarch64', 'bin', 'bun'),
+  ];
+  for (const p of candidates()) { const v = bunWorks(p); if (v) return { path: p, version: v }; }
+  process.stderr.write('bench:compare: installing bun into node_modules/.cache/bench-bun (npm install --no-save bun)...\n');
+  mkdirSync(BUN_DIR, { recursive: true });
+  const r = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', BUN_DIR, 'bun'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const p of candidates()) { const v = bunWorks(p); if (v) return { path: p, version: v }; }
+  const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' / ');
+  return { error: `npm install bun failed or gave no working binary (exit ${r.status}): ${tail}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+interface RunningServer {
+  pid: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startProcess(argv: string[], ready: RegExp, url: string, cleanup: () => void = () => {}): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const proc: ChildProcess = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let settled = false;
+    const exited = new Promise<void>((r) => proc.on('exit', () => { cleanup(); r(); }));
+    const timer = setTimeout(() => fail(new Error(`not ready within 30 s; output: ${out.slice(-500)}`)), 30000);
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      proc.kill('SIGKILL');
+      reject(err);
+    };
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (out.length > 100000) out = out.slice(-50000);
+      if (!settled && ready.test(out)) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({
+          pid: proc.pid!,
+          url,
+          async stop() {
+            if (proc.exitCode !== null || proc.signalCode !== null) return;
+            proc.kill('SIGTERM');
+            const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+            await exited;
+            clearTimeout(t);
+          },
+        });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.on('error', (err) => fail(err));
+    void exited.then(() => fail(new Error(`exited with ${proc.exitCode ?? proc.signalCode} before it was ready; output: ${out.slice(-800).trim()}`)));
+  });
+}
+
+async function startServer(name: ServerName, app: 'echo' | 'broadcast', bunPath: string | null): Promise<RunningServer> {
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}/${app}`;
+  if (name === 'ws') {
+    return startProcess(launcher(0, [node, join(root, 'bench/servers/ws-server.ts'), app, String(port)]), /listening \d+/, url);
+  }
+  if (name === 'bun') {
+    return startProcess(launcher(0, [bunPath!, join(root, 'bench/servers/bun-server.mjs'), app, String(port)]), /listening \d+/, url);
+  }
+  // RingSocket: one worker thread and the one app thread, on the same core as the others.
+  const dir = mkdtempSync(join(os.tmpdir(), 'rs-bench-'));
+  const config = {
+    log_level: 'notice',
+    worker_c: 1,
+    fd_alloc_c: 12000,
+    shutdown_wait_http: 1,
+    shutdown_wait_ws: 1,
+    ports: [{ port_number: port, is_unencrypted: true, ip_addrs: ['127.0.0.1'] }],
+    apps: [{
+      name: app,
+      app_path: join(root, 'apps', app, 'app.ts'),
+      endpoints: [{ endpoint_id: 1, url }],
+    }],
+  };
+  const file = join(dir, 'ringsocket.json');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return startProcess(launcher(0, [node, join(root, 'bin/ringsocket.mjs'), file]), /ready: .*listening on/, url,
+    () => rmSync(dir, { recursive: true, force: true }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+interface Outcome {
+  result?: BenchResult;
+  /** Why there is no result, or what went wrong in it. */
+  note?: string;
+}
+
+function runBench(args: string[], url: string, pid: number): Promise<Outcome> {
+  const argv = launcher(1, [node, join(root, 'bin/ringsocket-bench.mjs'), args[0], url, ...args.slice(1), '--json', '--pid', String(pid)]);
+  return new Promise((resolve) => {
+    const p = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (b) => { stdout += b; });
+    p.stderr.on('data', (b) => { stderr += b; });
+    const limit = setTimeout(() => p.kill('SIGKILL'), (duration + 120) * 1000);
+    p.on('close', (code) => {
+      clearTimeout(limit);
+      let result: BenchResult | undefined;
+      try { result = JSON.parse(stdout) as BenchResult; } catch { /* below */ }
+      if (!result) { resolve({ note: `bench exited ${code}: ${stderr.trim().split('\n').slice(-2).join(' / ')}` }); return; }
+      const note = result.ok ? undefined : `${result.errors.total} errors: ${result.errorSamples.slice(0, 2).join('; ')}`;
+      resolve({ result, note });
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const versions: Record<string, string> = {
+  node: process.version,
+  ws: JSON.parse(readFileSync(join(root, 'node_modules/ws/package.json'), 'utf8')).version,
+  ringsocket: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
+};
+let bunPath: string | null = null;
+const skipped: Partial<Record<ServerName, string>> = {};
+if (chosen.includes('bun')) {
+  const b = ensureBun();
+  if ('error' in b) {
+    skipped.bun = b.error;
+    process.stderr.write(`bench:compare: Bun skipped: ${b.error}\n`);
+  } else {
+    bunPath = b.path;
+    versions.bun = b.version;
+  }
+}
+
+const outcomes = new Map<string, Outcome>(); // `${scenario}/${server}`
+const started = new Date();
+for (const name of chosen) {
+  for (const sc of SCENARIOS) {
+    const key = `${sc.id}/${name}`;
+    if (skipped[name]) { outcomes.set(key, { note: `not run: ${skipped[name]}` }); continue; }
+    process.stderr.write(`bench:compare: ${LABEL[name]}: ${sc.title} ... `);
+    let server: RunningServer;
+    try {
+      server = await startServer(name, sc.app, bunPath);
+    } catch (err) {
+      const msg = (err as Error).message.replace(/\s+/g, ' ').slice(0, 300);
+      outcomes.set(key, { note: `not run: the server did not start: ${msg}` });
+      process.stderr.write(`not run (${msg})\n`);
+      continue;
+    }
+    await sleep(300);
+    const o = await runBench(sc.args, server.url, server.pid);
+    await server.stop();
+    outcomes.set(key, o);
+    const r = o.result;
+    process.stderr.write(r
+      ? `${Math.round(r.perServerCpuSecond ?? 0).toLocaleString('en-US')} ${sc.unit}/server CPU-s${r.connect?.idle.bytesPerConnection != null ? `, ${r.connect.idle.bytesPerConnection} B/idle conn` : ''}${o.note ? `  [${o.note}]` : ''}\n`
+      : `failed: ${o.note}\n`);
+    await sleep(1000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const lat = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+
+function metric(sc: Scenario, r: BenchResult | undefined): number | null {
+  if (!r) return null;
+  if (sc.id === 'idle') return r.connect?.idle.bytesPerConnection ?? null;
+  return r.perServerCpuSecond;
+}
+
+function cpuInfo(): string {
+  const model = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  return `${model}, ${cores} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${os.release()}`;
+}
+
+const command = `npm run bench:compare${quick ? ' -- --quick' : ''}${flags.duration ? ` -- --duration ${duration}` : ''}`;
+
+function markdown(): string {
+  const L: string[] = [];
+  L.push('<!-- bench:compare:start (written by npm run bench:compare; edits inside are overwritten) -->');
+  L.push('## Comparison with ws and Bun');
+  L.push('');
+  L.push(`Measured ${started.toISOString().slice(0, 10)} with \`${command}\`${quick ? ' (quick smoke run: short windows, fewer connections)' : ''}.`);
+  L.push('');
+  L.push(`- Machine: ${cpuInfo()}.`);
+  L.push(`- Versions: RingSocket ${versions.ringsocket} on Node ${versions.node}; ws ${versions.ws} on Node ${versions.node}; Bun ${versions.bun ?? '(not run)'}.`);
+  L.push(`- Each server runs alone, ${pin ? 'pinned to core 0 (`taskset -c 0`)' : 'unpinned'}; the load generator, \`ringsocket-bench\` with one thread, ${pin ? 'is pinned to core 1' : 'runs unpinned'}. ` +
+    'RingSocket runs with `worker_c: 1` (one I/O worker thread and the app thread, both on that core), `ws` and Bun with their defaults and no compression.');
+  L.push(`- Every payload is verified by the client; windows of ${duration} s after a short warm-up. Server CPU is user + system time from \`/proc/<pid>/stat\` over the window; memory is \`VmRSS\` from \`/proc/<pid>/status\`.`);
+  L.push('- "per server CPU-s" divides the messages by the CPU seconds the server used: it is what to compare on a shared machine, where throughput also depends on the client and on neighbours.');
+  for (const n of notes) L.push(`- Note: ${n}`);
+  L.push('');
+  for (const sc of SCENARIOS) {
+    L.push(`### ${sc.title}`);
+    L.push('');
+    const get = (n: ServerName) => outcomes.get(`${sc.id}/${n}`);
+    if (sc.id === 'idle') {
+      L.push('| server | handshakes/s | server RSS before → after | bytes per idle connection | vs ws | vs Bun |');
+      L.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    } else {
+      L.push(`| server | ${sc.unit}/s | server CPU (cores) | ${sc.unit} per server CPU-s | p50 | p99 | vs ws | vs Bun |`);
+      L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    }
+    for (const n of chosen) {
+      const o = get(n);
+      const r = o?.result;
+      if (!r) {
+        L.push(`| ${LABEL[n]} | ${o?.note ?? 'not run'} |${sc.id === 'idle' ? ' | | | |' : ' | | | | | |'}`);
+        continue;
+      }
+      const m = metric(sc, r);
+      const vsWs = ratio(m, metric(sc, get('ws')?.result));
+      const vsBun = ratio(m, metric(sc, get('bun')?.result));
+      const flag = o!.note ? ` (${o!.note.replace(/\|/g, '/')})` : '';
+      if (sc.id === 'idle') {
+        const i = r.connect!.idle;
+        const mib = (b: number | null) => (b === null ? '?' : `${(b / 1024 ** 2).toFixed(1)} MiB`);
+        L.push(`| ${LABEL[n]}${flag} | ${int(r.connect!.handshakesPerSecond)} | ${mib(i.rssBeforeBytes)} → ${mib(i.rssAfterBytes)} (${int(i.connections)} held) | ${m === null ? '?' : int(m)} | ${vsWs} | ${vsBun} |`);
+      } else {
+        L.push(`| ${LABEL[n]}${flag} | ${int(r.messages.perSecond)} | ${r.cpu.server ? r.cpu.server.cores.toFixed(2) : '?'} | ${m === null ? '?' : int(m)} | ${lat(r.latencyUs.p50)} | ${lat(r.latencyUs.p99)} | ${vsWs} | ${vsBun} |`);
+      }
+    }
+    L.push('');
+  }
+  L.push('Ratios compare the per-server-CPU-second figure (for idle connections: the bytes; lower is better there).');
+  L.push('');
+  L.push('### Where the figures stand against the aims');
+  L.push('');
+  L.push('| scenario | aim | RingSocket measured | met |');
+  L.push('| --- | --- | --- | --- |');
+  for (const sc of SCENARIOS) {
+    if (!sc.aim) continue;
+    const r = outcomes.get(`${sc.id}/ringsocket`)?.result;
+    const m = metric(sc, r);
+    if (sc.aim.vsWs) {
+      const ws = metric(sc, outcomes.get(`${sc.id}/ws`)?.result);
+      const got = m && ws ? m / ws : null;
+      L.push(`| ${sc.title} | ≥ ${sc.aim.vsWs}× ws per server CPU-s | ${got === null ? 'not measured' : `${got.toFixed(2)}× ws`} | ${got === null ? '–' : got >= sc.aim.vsWs ? 'yes' : 'no'} |`);
+    } else if (sc.aim.maxBytes) {
+      L.push(`| ${sc.title} | ≤ ${sc.aim.maxBytes} bytes per idle connection | ${m === null ? 'not measured' : `${int(m)} bytes`} | ${m === null ? '–' : m <= sc.aim.maxBytes ? 'yes' : 'no'} |`);
+    }
+  }
+  L.push('');
+  L.push('![Messages per second of server CPU, and server memory per idle connection](benchmarks.svg)');
+  L.push('<!-- bench:compare:end -->');
+  return L.join('\n') + '\n';
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function svg(): string {
+  const COLORS: Record<ServerName, string> = { ringsocket: '#1f77b4', ws: '#8c8c8c', bun: '#e377c2' };
+  const W = 820, left = 250, barW = 420, barH = 18, gap = 4, groupGap = 26;
+  const rows: string[] = [];
+  let y = 64;
+  for (const sc of SCENARIOS) {
+    const values = chosen.map((n) => ({ n, v: metric(sc, outcomes.get(`${sc.id}/${n}`)?.result) }));
+    const max = Math.max(1, ...values.map((x) => x.v ?? 0));
+    const heading = sc.id === 'idle' ? `${sc.title} (bytes, lower is better)` : `${sc.title} (${sc.unit} per server CPU-s)`;
+    rows.push(`<text x="16" y="${y}" class="h">${esc(heading)}</text>`);
+    y += 8;
+    for (const { n, v } of values) {
+      const w = v === null ? 0 : Math.max(1, Math.round((v / max) * barW));
+      rows.push(`<text x="${left - 8}" y="${y + barH - 5}" class="l" text-anchor="end">${LABEL[n]}</text>`);
+      if (v === null) {
+        rows.push(`<text x="${left + 4}" y="${y + barH - 5}" class="v">not run</text>`);
+      } else {
+        rows.push(`<rect x="${left}" y="${y}" width="${w}" height="${barH}" fill="${COLORS[n]}"/>`);
+        rows.push(`<text x="${left + w + 6}" y="${y + barH - 5}" class="v">${int(v)}</text>`);
+      }
+      y += barH + gap;
+    }
+    y += groupGap;
+  }
+  const H = y;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
+    '<style>.t{font-size:16px;font-weight:bold}.s{font-size:11px;fill:#555}.h{font-size:13px;font-weight:bold;fill:#222}.l{font-size:12px;fill:#222}.v{font-size:12px;fill:#222}</style>',
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="16" y="26" class="t">RingSocket vs ws vs Bun: work per second of server CPU (higher is better)</text>`,
+    `<text x="16" y="44" class="s">${esc(`${cpuInfo()}; server on core 0, load generator on core 1; ${started.toISOString().slice(0, 10)}; ${command}`)}</text>`,
+    ...rows,
+    '</svg>',
+  ].join('\n') + '\n';
+}
+
+const md = markdown();
+const cacheDir = join(root, 'node_modules', '.cache', 'bench-compare');
+mkdirSync(cacheDir, { recursive: true });
+writeFileSync(join(cacheDir, 'last.json'), JSON.stringify({ started, quick, duration, versions, notes, outcomes: Object.fromEntries(outcomes) }, null, 2));
+writeFileSync(join(cacheDir, 'last.md'), md);
+process.stdout.write('\n' + md);
+if (write) {
+  const docPath = join(root, 'docs', 'benchmarks.md');
+  const existing = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Benchmarks\n';
+  const re = /<!-- bench:compare:start[\s\S]*?<!-- bench:compare:end -->\n?/;
+  const next = re.test(existing) ? existing.replace(re, md) : `${existing.replace(/\n*$/, '\n\n')}${md}`;
+  writeFileSync(docPath, next);
+  writeFileSync(join(root, 'docs', 'benchmarks.svg'), svg());
+  process.stderr.write('bench:compare: wrote docs/benchmarks.md (comparison section) and docs/benchmarks.svg\n');
+} else {
+  writeFileSync(join(cacheDir, 'last.svg'), svg());
+  process.stderr.write(`bench:compare: docs not written (${quick ? 'quick run; add --write' : '--no-write'}); copies in node_modules/.cache/bench-compare/\n`);
+}
