@@ -598,8 +598,9 @@ class Runtime implements AppRuntime {
     const ctx = this.ctx;
     const name = CB_NAMES[ctx.phase];
     const id = ctx.curId;
+    // Still open unless this callback closed it (nothing else can close it meanwhile).
+    const open = !ctx.curClosed;
     this.leave();
-    const open = ctx.clients.has(id);
     if (ret === THREW) {
       const err = this.lastError;
       this.lastError = undefined;
