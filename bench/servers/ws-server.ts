@@ -13,9 +13,8 @@ if ((mode !== 'echo' && mode !== 'broadcast') || !Number.isInteger(port) || port
   process.exit(2);
 }
 
-// Defaults of a plain ws server: no permessage-deflate (the ws default), no payload limit change
-// beyond the 100 MiB default, no client tracking cost beyond what broadcast needs.
-const wss = new WebSocketServer({ host: '127.0.0.1', port, clientTracking: mode === 'broadcast', backlog: 4096 });
+// A plain ws server with its defaults (no permessage-deflate, client tracking on).
+const wss = new WebSocketServer({ host: '127.0.0.1', port });
 
 wss.on('connection', (ws: WebSocket) => {
   ws.on('error', () => {});
