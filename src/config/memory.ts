@@ -12,7 +12,7 @@ export const STATIC_RESERVE = 64 * KiB;
 
 /**
  * The capacity a ring of the configured size really gets: rings are powers of two (64 B - 1 GiB),
- * so the daemon rounds the configured size up (src/daemon/layout.ts, ringCapacity).
+ * so the daemon rounds the configured size up (src/daemon/layout.ts).
  */
 export function ringCapacityFor(size: number): number {
   let c = RING_MIN_CAPACITY;

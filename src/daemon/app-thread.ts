@@ -156,6 +156,11 @@ const host: AppHost = {
   },
 };
 
+// An error in the app's own asynchronous code (a rejected promise, a throwing timer of its own)
+// is logged with the app's name; it never ends the app thread, let alone the daemon.
+process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection in the app', reason));
+process.on('uncaughtException', (err) => log.error('uncaught exception in the app', err));
+
 // ---------------------------------------------------------------------------------------------
 // Loading
 

@@ -1,7 +1,8 @@
 // The daemon's shared-memory layout: every address is decided here, in the main thread, and sent
 // to every worker and app thread (docs/design.md, "Memory layout").
 import { MemoryPlan } from '../core/memory.ts';
-import { RING_HEADER_SIZE, RING_MIN_CAPACITY } from '../core/ring.ts';
+import { RING_HEADER_SIZE } from '../core/ring.ts';
+import { ringCapacityFor } from '../config/memory.ts';
 import { DECODER_STATE_SIZE } from '../core/layout.ts';
 import type { Config } from '../config/types.ts';
 
@@ -31,12 +32,7 @@ export interface DaemonLayout {
 
 const WAKE_LINE = 64;
 
-/** Ring capacities are powers of two: a configured ring size is rounded up to the next one. */
-export function ringCapacity(configured: number): number {
-  let c = RING_MIN_CAPACITY;
-  while (c < configured) c *= 2;
-  return c;
-}
+
 
 export function planDaemonMemory(config: Config, heapBase: number): DaemonLayout {
   const plan = new MemoryPlan(heapBase);
@@ -65,8 +61,8 @@ export function planDaemonMemory(config: Config, heapBase: number): DaemonLayout
     inbound.push([]);
     outbound.push([]);
     for (let a = 0; a < A; a++) {
-      inbound[w].push(ring(ringCapacity(config.inbound_ring_buf_size)));
-      outbound[w].push(ring(ringCapacity(config.outbound_ring_buf_size)));
+      inbound[w].push(ring(ringCapacityFor(config.inbound_ring_buf_size)));
+      outbound[w].push(ring(ringCapacityFor(config.outbound_ring_buf_size)));
     }
   }
   return { bytes: plan.bytes, workers, apps, inbound, outbound };

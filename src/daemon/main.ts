@@ -5,7 +5,8 @@ import { compileCore, createMemory, instantiateCore } from '../core/wasm.ts';
 import { Ring, ringMaxRecord } from '../core/ring.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import { planDaemonMemory, ringCapacity, type DaemonLayout } from './layout.ts';
+import { planDaemonMemory, type DaemonLayout } from './layout.ts';
+import { ringCapacityFor } from '../config/memory.ts';
 
 export interface Daemon {
   stop(reason?: string): Promise<void>;
@@ -52,7 +53,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const layout = planDaemonMemory(config, probe.heapBase);
   const memory = createMemory('shared', layout.bytes);
   const core = instantiateCore(module, memory);
-  const maxRecord = Math.min(ringMaxRecord(ringCapacity(config.inbound_ring_buf_size)), ringMaxRecord(ringCapacity(config.outbound_ring_buf_size)));
+  const maxRecord = Math.min(ringMaxRecord(ringCapacityFor(config.inbound_ring_buf_size)), ringMaxRecord(ringCapacityFor(config.outbound_ring_buf_size)));
   for (let w = 0; w < config.worker_c; w++) {
     for (let a = 0; a < config.apps.length; a++) {
       const i = layout.inbound[w][a];

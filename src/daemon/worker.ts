@@ -100,7 +100,9 @@ const appConns: Set<Conn>[] = Array.from({ length: A }, () => new Set());
 const freeSlots: number[] = [];
 for (let i = region.slots - 1; i >= 0; i--) freeSlots.push(i);
 let serial = 0;
-let paused = false;
+/** Apps whose inbound ring is full: their clients' sockets are paused (TCP back-pressure). */
+const appPaused: boolean[] = new Array(A).fill(false);
+let pausedApps = 0;
 let stopping = false;
 const servers: net.Server[] = [];
 const tables = new Map<number, EndpointTable<EndpointSpec>>();
@@ -204,7 +206,6 @@ function onConnection(socket: net.Socket, table: EndpointTable): void {
   const c = new Conn(slot, socket, config.max_http_head_size);
   allConns.add(c);
   c.lastRx = Date.now();
-  if (paused) socket.pause();
   if (config.shutdown_wait_http > 0) {
     c.deadline = setTimeout(() => {
       log.info(`handshake not finished within ${config.shutdown_wait_http}s: closing ${socket.remoteAddress}`);
@@ -255,6 +256,7 @@ function onData(c: Conn, chunk: Buffer, table: EndpointTable<EndpointSpec>): voi
   writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, c.socket.remoteAddress, c.socket.remotePort);
   commitInbound(c.appIndex, rec);
   appConns[c.appIndex].add(c);
+  if (appPaused[c.appIndex]) c.socket.pause();
   if (r.rest.length > 0) feedWebSocket(c, r.rest);
 }
 
@@ -379,7 +381,7 @@ function reserveInbound(app: number, size: number): Reserved {
   // The ring is full (or earlier records are already waiting): keep the record in order and stop
   // reading from sockets until the app catches up. At most what was already read stays here.
   const b = Buffer.alloc(size);
-  pauseReading();
+  pauseApp(app);
   return { ptr: 0, size, u8: b, dv: new DataView(b.buffer, b.byteOffset, b.byteLength), pending: b };
 }
 
@@ -415,18 +417,23 @@ function flushPending(): boolean {
   return empty;
 }
 
-function pauseReading(): void {
-  if (paused) return;
-  paused = true;
-  log.debug('inbound ring full: pausing reads');
-  for (const c of allConns) c.socket.pause();
+function pauseApp(app: number): void {
+  if (appPaused[app]) return;
+  appPaused[app] = true;
+  pausedApps++;
+  log.debug(`inbound ring of app ${config.apps[app].name} full: pausing reads from its clients`);
+  for (const c of appConns[app]) c.socket.pause();
 }
 
-function resumeReading(): void {
-  if (!paused) return;
-  paused = false;
-  log.debug('inbound ring drained: resuming reads');
-  for (const c of allConns) if (c.phase !== Phase.DEAD) c.socket.resume();
+/** Resumes the clients of every app whose waiting records all went into its ring. */
+function resumeApps(): void {
+  for (let a = 0; a < A; a++) {
+    if (!appPaused[a] || pending[a].length) continue;
+    appPaused[a] = false;
+    pausedApps--;
+    log.debug(`inbound ring of app ${config.apps[a].name} has room: resuming reads`);
+    for (const c of appConns[a]) if (c.phase !== Phase.DEAD) c.socket.resume();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -585,11 +592,14 @@ let running = true;
 async function wakeLoop(): Promise<void> {
   while (running) {
     drainOutbound();
-    if (paused && flushPending()) resumeReading();
-    // Records wait for room in a full inbound ring: ask that app to wake us when it frees some.
-    if (paused) for (let a = 0; a < A; a++) if (pending[a].length) inRings[a].wantSpace();
+    if (pausedApps > 0) {
+      flushPending();
+      resumeApps();
+      // Records wait for room in a full inbound ring: ask that app to wake us when it frees some.
+      for (let a = 0; a < A; a++) if (pending[a].length) inRings[a].wantSpace();
+    }
     wake.prepareSleep();
-    if (anyOutbound() || (paused && canFlush())) {
+    if (anyOutbound() || (pausedApps > 0 && canFlush())) {
       wake.cancelSleep();
       continue;
     }

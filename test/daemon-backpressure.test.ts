@@ -1,0 +1,63 @@
+// Bounded memory and back-pressure: full rings pause and resume, nothing is lost or reordered.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startDaemon, type AppSpec } from './helpers/daemon.ts';
+import { connectInbox, closed } from './helpers/client.ts';
+
+const SLOW: AppSpec = { name: 'slow', app_path: 'test/fixtures/apps/slow/app.ts', paths: ['/slow'] };
+const BURST: AppSpec = { name: 'burst', app_path: 'test/fixtures/apps/burst/app.ts', paths: ['/burst'] };
+const ECHO: AppSpec = { name: 'echo', app_path: 'apps/echo/app.ts', paths: ['/echo'] };
+
+// The smallest rings the config allows for 1 KiB messages: 2 x (1024 + 64) -> a 4 KiB ring.
+const SMALL = { max_ws_msg_size: 1024, inbound_ring_buf_size: 2176, outbound_ring_buf_size: 2176, log_level: 'debug' };
+
+const Bp = suite('daemon back-pressure');
+
+Bp('a full inbound ring pauses the clients of that app only; every message arrives, in order', async () => {
+  const d = await startDaemon({ apps: [SLOW, ECHO], config: SMALL });
+  try {
+    const slow = await connectInbox(d.url('/slow'));
+    const other = await connectInbox(d.url('/echo'));
+    const N = 600;
+    const payload = (i: number) => `${i}:`.padEnd(900, 'x');
+    for (let i = 0; i < N; i++) slow.ws.send(payload(i));
+    // While the slow app is behind, the other app's client is served without waiting for it.
+    const t0 = Date.now();
+    other.ws.send('quick');
+    assert.is((await other.inbox.next(3000)).data.toString(), 'quick');
+    const quick = Date.now() - t0;
+    for (let i = 0; i < N; i++) assert.is((await slow.inbox.next(10000)).data.toString(), payload(i), `message ${i}`);
+    assert.match(d.output(), /inbound ring of app slow full: pausing reads/);
+    assert.match(d.output(), /inbound ring of app slow has room: resuming reads/);
+    assert.ok(quick < 1000, `the other app answered in ${quick} ms`);
+    slow.ws.close();
+    other.ws.close();
+    await Promise.all([closed(slow.ws), closed(other.ws)]);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Bp('a full outbound ring makes the app wait; every message arrives, in order', async () => {
+  const d = await startDaemon({ apps: [BURST], config: SMALL });
+  try {
+    const { ws, inbox } = await connectInbox(d.url('/burst'));
+    const req = Buffer.alloc(8);
+    const N = 3000, SIZE = 1000;
+    req.writeUInt32BE(N, 0);
+    req.writeUInt32BE(SIZE, 4);
+    ws.send(req);
+    for (let i = 0; i < N; i++) {
+      const m = await inbox.next(10000);
+      assert.is(m.data.length, SIZE);
+      assert.is(m.data.readUInt32BE(0), i);
+      assert.is(m.data[SIZE - 1], i & 255);
+    }
+    ws.close();
+    await closed(ws);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Bp.run();

@@ -1,0 +1,68 @@
+// Handshake refusals over real sockets: a complete HTTP response with the right status, then close.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { rawExchange, upgradeRequest, connect, closed } from './helpers/client.ts';
+
+const Hs = suite<{ d: RunningDaemon }>('daemon handshake');
+Hs.before(async (ctx) => {
+  ctx.d = await startDaemon({
+    apps: [
+      { name: 'echo', app_path: 'apps/echo/app.ts', paths: ['/echo'] },
+      { name: 'web', app_path: 'apps/echo/app.ts', paths: ['/web'], allowed_origins: ['https://good.example'] },
+    ],
+    config: { max_http_head_size: 2048 },
+  });
+});
+Hs.after(async (ctx) => { assert.is(await ctx.d.stop(), 0); });
+
+function parse(out: Buffer): { status: number; headers: Map<string, string>; body: string } {
+  const text = out.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  assert.ok(end > 0, `a complete head: ${JSON.stringify(text.slice(0, 80))}`);
+  const lines = text.slice(0, end).split('\r\n');
+  const m = /^HTTP\/1\.1 (\d{3}) [A-Za-z ]+$/.exec(lines[0]);
+  assert.ok(m, `status line with a reason: ${lines[0]}`);
+  const headers = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const body = text.slice(end + 4);
+  assert.is(Number(headers.get('content-length')), Buffer.byteLength(body, 'latin1'), 'Content-Length matches the body');
+  return { status: Number(m![1]), headers, body };
+}
+
+const cases: [string, (port: number) => string, number, string?][] = [
+  ['an unknown path', (p) => upgradeRequest(p, '/nope'), 404],
+  ['a Host that is not the endpoint\'s', (p) => upgradeRequest(p, '/echo', {}, `127.0.0.2:${p}`), 404],
+  ['a Host that is only a prefix of the endpoint\'s', (p) => upgradeRequest(p, '/echo', {}, '127.0.0.1'), 404],
+  ['POST', (p) => upgradeRequest(p).replace(/^GET/, 'POST'), 405, 'allow'],
+  ['HTTP/1.0', (p) => upgradeRequest(p).replace('HTTP/1.1', 'HTTP/1.0'), 400],
+  ['a key that is not 16 bytes of base64', (p) => upgradeRequest(p, '/echo', { 'Sec-WebSocket-Key': 'c2hvcnQ=' }), 400],
+  ['a missing key', (p) => upgradeRequest(p, '/echo', { 'Sec-WebSocket-Key': '' }), 400],
+  ['version 8', (p) => upgradeRequest(p, '/echo', { 'Sec-WebSocket-Version': '8' }), 426, 'sec-websocket-version'],
+  ['a plain GET without Upgrade', (p) => `GET /echo HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\n\r\n`, 426, 'upgrade'],
+  ['an Origin on an endpoint without allowed_origins', (p) => upgradeRequest(p, '/echo', { Origin: 'https://good.example' }), 403],
+  ['an Origin that is not allowed', (p) => upgradeRequest(p, '/web', { Origin: 'https://evil.example' }), 403],
+  ['an Origin that is a prefix of an allowed one', (p) => upgradeRequest(p, '/web', { Origin: 'https://good.ex' }), 403],
+  ['a request head over max_http_head_size', (p) => upgradeRequest(p, '/echo', { 'X-Big': 'a'.repeat(3000) }), 431],
+];
+
+for (const [what, req, status, header] of cases) {
+  Hs(`refuses ${what} with ${status} and closes`, async ({ d }) => {
+    const r = parse(await rawExchange(d.port, [req(d.port)]));
+    assert.is(r.status, status);
+    if (header) assert.ok(r.headers.has(header), `has ${header}`);
+  });
+}
+
+Hs('accepts an allowed Origin, and a query string', async ({ d }) => {
+  const ws = await connect(`${d.url('/web')}?room=1`, { origin: 'https://good.example' });
+  ws.close();
+  await closed(ws);
+});
+
+Hs('keeps serving after every refusal', async ({ d }) => {
+  const ws = await connect(d.url('/echo'));
+  ws.close();
+  await closed(ws);
+});
+
+Hs.run();
