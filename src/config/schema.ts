@@ -104,4 +104,6 @@ export const NO_EFFECT: Record<string, string> = {
   owrefs_elem_c: 'outbound messages are not tracked with write references: every client has its own bounded queue',
   epoll_buf_elem_c: 'libuv runs the event loop; there is no epoll event buffer to size',
   update_queue_size: 'rings publish with sequentially consistent atomics; there is no delay queue',
+  no_open_cb: 'workers always report new connections (one small ring record); sending works without an open callback',
+  no_close_cb: 'workers always report closed connections, so the app runtime keeps its per-client state right',
 };

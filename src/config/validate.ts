@@ -498,6 +498,9 @@ function parseApp(c: Collector, node: Node, path: string, baseDir: string, ctx: 
   if (uqs !== undefined && uqs !== null) {
     c.warn(childPath(path, 'update_queue_size'), `has no effect: ${NO_EFFECT.update_queue_size}`, m.get('update_queue_size'));
   }
+  for (const key of ['no_open_cb', 'no_close_cb'] as const) {
+    if (m.has(key)) c.warn(childPath(path, key), `has no effect: ${NO_EFFECT[key]}`, m.get(key));
+  }
 
   const endpoints: EndpointConfig[] = [];
   const epPath = childPath(path, 'endpoints');
