@@ -163,7 +163,7 @@ function rawBurst(port: number, reads: number, withClose: boolean): Promise<void
   return withDeadline(new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
     s.on('connect', () => {
-      const parts = [Buffer.from(upgradeRequest(port, '/seq'))];
+      const parts: Buffer[] = [Buffer.from(upgradeRequest(port, '/seq'))];
       for (let i = 0; i < reads; i++) parts.push(clientFrame(i % 2 ? Opcode.TEXT : Opcode.BINARY, `m${i}`));
       if (withClose) parts.push(clientFrame(Opcode.CLOSE, Buffer.from([0x03, 0xe8])));
       s.end(Buffer.concat(parts));
