@@ -273,6 +273,7 @@ if (chosen.includes('bun')) {
 
 const outcomes = new Map<string, Outcome>(); // `${scenario}/${server}`
 const started = new Date();
+const loadBefore = os.loadavg()[0];
 for (const name of chosen) {
   for (const sc of SCENARIOS) {
     const key = `${sc.id}/${name}`;
@@ -326,7 +327,8 @@ function markdown(): string {
   L.push('');
   L.push(`Measured ${started.toISOString().slice(0, 10)} with \`${command}\`${quick ? ' (quick smoke run: short windows, fewer connections)' : ''}.`);
   L.push('');
-  L.push(`- Machine: ${cpuInfo()}.`);
+  const loadAfter = os.loadavg()[0];
+  L.push(`- Machine: ${cpuInfo()}. One-minute load average ${loadBefore.toFixed(1)} at the start and ${loadAfter.toFixed(1)} at the end${Math.max(loadBefore, loadAfter) > 1.5 ? ' (other work was running: absolute rates are noisy, the per-CPU-second figures less so)' : ''}.`);
   L.push(`- Versions: RingSocket ${versions.ringsocket} on Node ${versions.node}; ws ${versions.ws} on Node ${versions.node}; Bun ${versions.bun ?? '(not run)'}.`);
   L.push(`- Each server runs alone, ${pin ? 'pinned to core 0 (`taskset -c 0`)' : 'unpinned'}; the load generator, \`ringsocket-bench\` with one thread, ${pin ? 'is pinned to core 1' : 'runs unpinned'}. ` +
     'RingSocket runs with `worker_c: 1` (one I/O worker thread and the app thread, both on that core), `ws` and Bun with their defaults and no compression.');

@@ -3,6 +3,7 @@
 // one turn of the event loop go out in one write.
 import net from 'node:net';
 import type { BenchTarget } from './args.ts';
+import { CloseCode } from '../core/codes.ts';
 import type { ClientDecoder, ClientFraming, ProtocolError } from './framing.ts';
 import { buildRequest, checkResponse, headEnd, MAX_RESPONSE_HEAD, newKey } from './handshake.ts';
 
@@ -31,7 +32,8 @@ export interface ConnEvents {
   onClosed(c: Conn, requested: boolean, clean: boolean, detail: string): void;
 }
 
-const NORMAL_CLOSURE = 1000;
+const NORMAL_CLOSURE = CloseCode.NORMAL;
+const NO_STATUS = CloseCode.NO_STATUS;
 
 export class Conn {
   readonly index: number;
@@ -162,9 +164,10 @@ export class Conn {
       this.#socket!.end();
       return;
     }
-    // A Close we did not ask for: answer it (§5.5.1) and report an unexpected close.
+    // A Close we did not ask for: answer it, echoing its code (§5.5.1), and report an unexpected
+    // close. 1005 (no code in the frame) is never sent: answer 1000 then.
     this.#flush();
-    this.#socket!.end(this.#framing.closeFrame(code === 1005 ? NORMAL_CLOSURE : NORMAL_CLOSURE));
+    this.#socket!.end(this.#framing.closeFrame(code === NO_STATUS ? NORMAL_CLOSURE : code));
     this.#finish(false, true, `server sent Close ${code}${reason ? ` "${reason}"` : ''}`);
   }
 
