@@ -94,6 +94,8 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   const shared = new SharedArrayBuffer(Math.max(4, 4 * (o.senders + T * o.senders)));
   const epochMs = performance.timeOrigin + performance.now();
   const latest: Counters[] = Array.from({ length: T }, emptyCounters);
+  /** Thread 0's `completed` of the last marked/stopped report (broadcast). */
+  const completedAt: Record<string, number> = {};
   const waiting = new Map<string, { got: (Counters | null)[]; resolve: (c: Counters[]) => void }>();
   const done: { counters: Counters; hist: Histogram; errors: string[] }[] = [];
   let doneResolve: () => void = () => {};
@@ -116,6 +118,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
       const wait = waiting.get(m.type);
       if (wait) {
         wait.got[m.thread] = m.counters;
+        if (m.thread === 0 && m.completed !== undefined) completedAt[m.type] = m.completed;
         if (wait.got.every((c) => c !== null)) {
           waiting.delete(m.type);
           wait.resolve(wait.got as Counters[]);
@@ -166,17 +169,6 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   }
 
   const notes: string[] = [];
-  const completedNow = (): number => {
-    const a = new Int32Array(shared);
-    let total = 0;
-    for (let s = 0; s < o.senders; s++) {
-      let m = Infinity;
-      for (let t = 0; t < T; t++) m = Math.min(m, Atomics.load(a, o.senders + t * o.senders + s));
-      total += m;
-    }
-    return total;
-  };
-
   try {
     await expect('ready');
     let marked: Counters, stopped: Counters;
@@ -234,7 +226,6 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
       tStart = performance.now();
       clientStart = process.cpuUsage();
       serverStart = trySample(o.pid, notes);
-      completedStart = completedNow();
       await Promise.race([sleep(o.duration * 1000), failed]);
       const stoppedP = expect('stopped');
       sendAll({ type: 'stop' });
@@ -242,7 +233,8 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
       tEnd = performance.now();
       clientEnd = process.cpuUsage();
       serverEnd = trySample(o.pid, notes);
-      completedEnd = completedNow();
+      completedStart = completedAt.marked ?? 0;
+      completedEnd = completedAt.stopped ?? 0;
     }
 
     sendAll({ type: 'drain', deadlineMs: DRAIN_DEADLINE_MS });

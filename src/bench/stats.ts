@@ -69,5 +69,11 @@ export type ToWorker =
   | { type: 'idleClose' };
 
 export type ToMain =
-  | { type: 'ready' | 'tick' | 'marked' | 'stopped' | 'idleOpen' | 'idleClosed'; thread: number; counters: Counters }
+  | {
+    type: 'ready' | 'tick' | 'marked' | 'stopped' | 'idleOpen' | 'idleClosed';
+    thread: number;
+    counters: Counters;
+    /** Broadcast, marked/stopped: messages every client had, over all senders, read with the snapshot. */
+    completed?: number;
+  }
   | { type: 'done'; thread: number; counters: Counters; histogram: HistogramJSON; errors: string[] };

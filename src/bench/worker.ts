@@ -116,8 +116,11 @@ function closeAll(conns: Conn[], done: () => void): void {
   for (const c of conns) if (c.state !== ConnState.CLOSED) c.close();
 }
 
+/** Broadcast: messages every client (on every thread) had, summed over the senders. */
+let completedNow: () => number = () => 0;
+
 function report(kind: 'marked' | 'stopped'): void {
-  post({ type: kind, thread: me, counters: { ...counters } });
+  post({ type: kind, thread: me, counters: { ...counters }, completed: completedNow() });
 }
 
 function finish(extra: Partial<Counters> = {}): void {
@@ -259,6 +262,11 @@ function runBroadcast(): void {
       Atomics.store(shared, doneBase + s, d);
     }
     return moved;
+  };
+  completedNow = () => {
+    let total = 0;
+    for (let s = 0; s < M; s++) total += globalDone(s);
+    return total;
   };
   const allDelivered = () => {
     for (let s = 0; s < M; s++) if (localDone[s] < Atomics.load(shared, s)) return false;
