@@ -29,25 +29,36 @@ const WANTED_FDS = 16384;
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-const { values: flags } = parseArgs({
-  options: {
-    quick: { type: 'boolean' },
-    servers: { type: 'string' },
-    duration: { type: 'string' },
-    write: { type: 'boolean' },
-    'no-write': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+function usageError(message: string): never {
+  process.stderr.write(`bench:compare: ${message}\nTry npm run bench:compare -- --help\n`);
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      servers: { type: 'string' },
+      duration: { type: 'string' },
+      write: { type: 'boolean' },
+      'no-write': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (err) {
+  usageError((err as Error).message);
+}
+const flags = parsed.values;
 if (flags.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 10).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
   process.exit(0);
 }
 const quick = flags.quick === true;
 const duration = flags.duration !== undefined ? Number(flags.duration) : quick ? 2 : 10;
-if (!(duration > 0)) throw new Error(`--duration must be a positive number, got ${flags.duration}`);
+if (!(duration > 0)) usageError(`--duration must be a positive number, got ${flags.duration}`);
 const chosen = (flags.servers ?? SERVERS.join(',')).split(',').map((s) => s.trim()) as ServerName[];
-for (const s of chosen) if (!SERVERS.includes(s)) throw new Error(`unknown server ${s}: use ${SERVERS.join(', ')}`);
+for (const s of chosen) if (!SERVERS.includes(s)) usageError(`unknown server "${s}": use ${SERVERS.join(', ')}`);
 const write = flags['no-write'] ? false : flags.write ? true : !quick;
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +329,8 @@ function cpuInfo(): string {
   return `${model}, ${cores} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${os.release()}`;
 }
 
-const command = `npm run bench:compare${quick ? ' -- --quick' : ''}${flags.duration ? ` -- --duration ${duration}` : ''}`;
+const commandArgs = [...(quick ? ['--quick'] : []), ...(flags.duration ? ['--duration', String(duration)] : []), ...(flags.servers ? ['--servers', chosen.join(',')] : [])];
+const command = `npm run bench:compare${commandArgs.length ? ` -- ${commandArgs.join(' ')}` : ''}`;
 
 function markdown(): string {
   const L: string[] = [];
