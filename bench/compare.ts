@@ -25,6 +25,8 @@ type ServerName = (typeof SERVERS)[number];
 const LABEL: Record<ServerName, string> = { ringsocket: 'RingSocket', ws: 'ws', bun: 'Bun' };
 /** File descriptors wanted by the server and by the load generator (10,000 idle connections + slack). */
 const WANTED_FDS = 16384;
+/** Client CPU (cores, one client thread) from which a throughput counts as bounded by the client. */
+const CLIENT_BOUND_CORES = 0.85;
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -375,12 +377,14 @@ function markdown(): string {
         const mib = (b: number | null) => (b === null ? '?' : `${(b / 1024 ** 2).toFixed(1)} MiB`);
         L.push(`| ${LABEL[n]}${flag} | ${int(r.connect!.handshakesPerSecond)} | ${mib(i.rssBeforeBytes)} → ${mib(i.rssAfterBytes)} (${int(i.connections)} held) | ${m === null ? '?' : int(m)} | ${vsWs} | ${vsBun} |`);
       } else {
-        L.push(`| ${LABEL[n]}${flag} | ${int(r.messages.perSecond)} | ${r.cpu.server ? r.cpu.server.cores.toFixed(2) : '?'} | ${m === null ? '?' : int(m)} | ${lat(r.latencyUs.p50)} | ${lat(r.latencyUs.p99)} | ${vsWs} | ${vsBun} |`);
+        const clientBound = r.cpu.client.cores >= CLIENT_BOUND_CORES ? ' †' : '';
+        L.push(`| ${LABEL[n]}${flag} | ${int(r.messages.perSecond)}${clientBound} | ${r.cpu.server ? r.cpu.server.cores.toFixed(2) : '?'} | ${m === null ? '?' : int(m)} | ${lat(r.latencyUs.p50)} | ${lat(r.latencyUs.p99)} | ${vsWs} | ${vsBun} |`);
       }
     }
     L.push('');
   }
-  L.push('Ratios compare the per-server-CPU-second figure (for idle connections: the bytes; lower is better there).');
+  L.push('Ratios compare the per-server-CPU-second figure (for idle connections: the bytes; lower is better there). ' +
+    `† the load generator used ${CLIENT_BOUND_CORES} cores or more: that throughput is bounded by the client, not by the server.`);
   L.push('');
   L.push('### Where the figures stand against the aims');
   L.push('');

@@ -253,7 +253,6 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
     const server = serverStart && serverEnd ? { pid: o.pid!, ...serverWindow(serverStart, serverEnd), rssBytes: serverEnd.rss } : null;
     const errors = { total: 0 } as BenchResult['errors'];
     for (const k of ERROR_KEYS) { errors[k] = final[k]; errors.total += final[k]; }
-    const requested = o.mode === 'connect' ? o.connections : o.connections;
     const result: BenchResult = {
       tool: 'ringsocket-bench',
       mode: o.mode,
@@ -263,7 +262,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
         rate: o.rate, senders: o.senders, threads: o.threads, pid: o.pid,
       },
       connections: {
-        requested,
+        requested: o.connections,
         opened: o.mode === 'connect' ? (idle?.connections ?? 0) : final.opened,
         failed: final.connectFailed,
       },
