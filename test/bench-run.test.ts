@@ -18,17 +18,20 @@ type Behaviour = (wss: WebSocketServer, ws: WebSocket, data: RawData, isBinary: 
 const echo: Behaviour = (_wss, ws, data, isBinary) => ws.send(data, { binary: isBinary });
 const broadcast: Behaviour = (wss, _ws, data, isBinary) => { for (const c of wss.clients) c.send(data, { binary: isBinary }); };
 
-async function server(behaviour: Behaviour): Promise<{ url: string; close(): Promise<void> }> {
+async function server(behaviour: Behaviour): Promise<{ url: string; closeCodes: number[]; close(): Promise<void> }> {
+  const closeCodes: number[] = [];
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, backlog: 1024 });
   await new Promise<void>((r) => wss.on('listening', () => r()));
   wss.on('connection', (ws) => {
     let n = 0;
     ws.on('error', () => {});
+    ws.on('close', (code) => closeCodes.push(code));
     ws.on('message', (data, isBinary) => behaviour(wss, ws, data, isBinary, ++n));
   });
   const { port } = wss.address() as AddressInfo;
   return {
     url: `ws://127.0.0.1:${port}/bench`,
+    closeCodes,
     close: () => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
   };
 }
@@ -157,6 +160,8 @@ Run('counts a server that corrupts a payload byte as mismatches and fails the ru
   try {
     const r = await bench(['echo', s.url, '-c', '5', '--binary', '-d', '0.4']);
     assert.ok(r.errors.mismatches > 0);
+    await withDeadline((async () => { while (s.closeCodes.length < 5) await new Promise((w) => setTimeout(w, 10)); })(), 5000, 'server sees every close');
+    assert.equal(s.closeCodes, [1000, 1000, 1000, 1000, 1000], 'the bench closes every connection cleanly at the end');
     assert.is(r.errors.total, r.errors.mismatches);
     assert.is(r.ok, false);
     assert.match(r.errorSamples[0], /^connection \d: echo \d+: byte pattern differs \(32 bytes\)$/);
@@ -192,6 +197,9 @@ Run('counts a protocol error when the server sends invalid UTF-8 in a text frame
   try {
     const r = await bench(['echo', s.url, '-c', '2', '-d', '0.3']);
     assert.is(r.errors.protocolErrors, 2);
+    assert.is(r.errors.total, 2, 'the connection we drop after the error is not counted again');
+    await withDeadline((async () => { while (s.closeCodes.length < 2) await new Promise((w) => setTimeout(w, 10)); })(), 5000, 'server sees both closes');
+    assert.equal(s.closeCodes, [1007, 1007], 'the client closes with the close code of the error');
     assert.ok(r.errorSamples.some((e) => /protocol error RS_ERR_\w+ \(1007\)/.test(e)), r.errorSamples.join('\n'));
     assert.is(r.ok, false);
   } finally {

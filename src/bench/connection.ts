@@ -177,7 +177,8 @@ export class Conn {
     if (this.#socket && !this.#socket.destroyed) {
       this.#socket.end(this.#framing.closeFrame(err.closeCode));
     }
-    this.#finish(this.#closeRequested, false, `protocol error ${err.code}`);
+    // We end this connection ourselves: the protocol error is the one thing counted for it.
+    this.#finish(true, true, `protocol error ${err.code}`);
   }
 
   #onEnd(detail: string): void {
