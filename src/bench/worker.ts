@@ -163,7 +163,7 @@ function runEcho(): void {
       else {
         const v = fmt.read(bytes);
         if (v !== Verdict.OK) mismatch(c, `echo ${c.seqIn}: ${VERDICT_TEXT[v]} (${bytes.length} bytes)`);
-        else if (fmt.id !== c.index || fmt.seq !== c.seqIn) mismatch(c, `expected echo ${c.seqIn} of connection ${c.index}, got ${fmt.seq} of ${fmt.id}`);
+        else if (fmt.id !== c.index || fmt.seq !== c.seqIn >>> 0) mismatch(c, `expected echo ${c.seqIn} of connection ${c.index}, got ${fmt.seq} of ${fmt.id}`);
         else {
           if (recording) hist.record((now - sendTimes[slotOf(c) * P + (c.seqIn % P)]) * 1e6);
           counters.received++;
