@@ -189,9 +189,11 @@ function drainOnce(): number {
       const ptr = ring.peek();
       if (ptr === 0) break;
       const size = ring.peekSize();
+      // Counted before the callback runs: its sends are stamped as made after this record, so an
+      // every-send from an open callback reaches the client being opened.
+      consumed[w]++;
       handle(ptr, size);
       ring.release();
-      consumed[w]++;
       n++;
     }
   }
