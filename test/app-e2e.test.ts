@@ -123,12 +123,8 @@ OpenEvery.before(async (ctx) => {
 });
 OpenEvery.after(async (ctx) => { await ctx.d.stop(); });
 
-// KNOWN FAILURE (daemon bug, reported): src/daemon/app-thread.ts drainOnce() increments
-// consumed[w] only after handle() returns, so an outbound record written during the OPEN's
-// callback carries stamp = the OPEN's own sequence number, and src/daemon/worker.ts deliver()
-// (EVERY / EVERY_EXCEPT: `c.openSeq < stamp`) skips the client being opened. The runtime treats the
-// client as open during its open callback (toCur reaches it), so toEvery must too; RingSocket
-// writes the OPEN_ACK before the open callback for the same reason.
+// Regression: the app thread once stamped records sent from an open callback with the sequence
+// number of that OPEN itself, so the worker's every-filter (`openSeq < stamp`) skipped the new client.
 OpenEvery('an every-send from the open callback reaches the new client; every-except-cur does not', async ({ d }) => {
   const a = await Peer.open(d.url());
   const texts: string[] = [];

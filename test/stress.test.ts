@@ -3,11 +3,6 @@
 // Every sender variant, random subsets, stale ids; the app checks every echo (id addressed to that
 // client, FIFO order, size, every byte) and the clients check every message they receive.
 //
-// KNOWN FAILURE at the time of writing: the stress app also sends from its open callback, and a
-// toEvery / toEveryExceptSingle / toEveryExceptMulti made there does not reach the new client
-// (src/daemon/app-thread.ts stamps outbound records with the inbound records consumed *before* the
-// one being handled; test/app-e2e.test.ts "an every-send from the open callback reaches the new
-// client" isolates it). The app then reports "reorder" violations. Do not skip: fix the daemon.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runStress, failures, report, type StressOptions, type StressResult } from './stress/driver.ts';
