@@ -271,6 +271,12 @@ const versions: Record<string, string> = {
   ws: JSON.parse(readFileSync(join(root, 'node_modules/ws/package.json'), 'utf8')).version,
   ringsocket: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
 };
+{
+  // Which RingSocket code ran: the commit, and whether the working tree had changes to the code.
+  const head = run('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
+  const dirty = run('git', ['-C', root, 'status', '--porcelain', '--', 'src', 'apps', 'assembly', 'bin']);
+  if (head.ok) versions.ringsocket += ` (commit ${head.out}${dirty.ok && dirty.out ? ' plus uncommitted changes' : ''})`;
+}
 let bunPath: string | null = null;
 const skipped: Partial<Record<ServerName, string>> = {};
 if (chosen.includes('bun')) {
