@@ -48,6 +48,8 @@ function reserveOut(w: number, size: number): number {
   const ring = outRings[w];
   let ptr = ring.reserve(size);
   if (ptr !== 0) return ptr;
+  // Full: the worker can only free room for records it can see.
+  publishOut();
   const started = Date.now();
   for (;;) {
     ptr = ring.reserveBlocking(size, wake, 1000);
@@ -85,7 +87,22 @@ function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode
   at += writeServerHeader(u8, at, opcode, payload.length);
   if (payload.buffer === u8.buffer) u8.copyWithin(at, payload.byteOffset, payload.byteOffset + payload.length);
   else u8.set(payload, at);
-  outRings[w].commit(size);
+  // Staged: the batch's records become visible together in publishOut (one atomic store and at
+  // most one wake-up of the worker per batch).
+  outRings[w].stage(size);
+  outStaged[w] = true;
+}
+
+/** Workers whose outbound ring has staged, unpublished records. */
+const outStaged: boolean[] = new Array(W).fill(false);
+
+/** Publishes every outbound ring's staged records. */
+function publishOut(): void {
+  for (let w = 0; w < W; w++) {
+    if (!outStaged[w]) continue;
+    outStaged[w] = false;
+    outRings[w].publish();
+  }
 }
 
 function validWorker(id: number): number {
@@ -189,14 +206,17 @@ function drainOnce(): number {
       const ptr = ring.peek();
       if (ptr === 0) break;
       const size = ring.peekSize();
-      // Counted before the callback runs: its sends are stamped as made after this record, so an
-      // every-send from an open callback reaches the client being opened.
+      // Counted before the callbacks run: what they send is stamped as sent after this record,
+      // so an every-send from the open callback reaches the client that just opened.
       consumed[w]++;
       handle(ptr, size);
-      ring.release();
+      ring.consume();
       n++;
     }
+    // One atomic store frees the whole batch.
+    ring.releaseConsumed();
   }
+  publishOut();
   return n;
 }
 
@@ -249,6 +269,7 @@ function runTimerIfDue(): void {
   if (!timerWakes && !trafficSinceTimer) return;
   trafficSinceTimer = false;
   armTimer(runtime.timer());
+  publishOut();
 }
 
 parentPort!.on('message', (msg: { type: string }) => {

@@ -48,8 +48,10 @@ export const Outbound = {
  *   2 u16 reserved
  *   4 u32 id count n
  *   8 f64 stamp: how many inbound records of this worker's ring the app had consumed when it
- *         produced this record. A client whose OPEN record has a higher sequence number is not
- *         known to the app yet and gets no EVERY / EVERY_EXCEPT delivery from this record.
+ *         produced this record, counting the record whose callback is running (so a send from
+ *         an open callback covers that client). A client whose OPEN record's sequence number
+ *         (0-based) is not below the stamp is not known to the app yet and gets no EVERY /
+ *         EVERY_EXCEPT delivery from this record.
  *  16 f64[n] client ids
  * then a complete server frame, to the end of the record.
  */

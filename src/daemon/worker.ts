@@ -381,14 +381,45 @@ function reserveInbound(app: number, size: number): Reserved {
   // The ring is full (or earlier records are already waiting): keep the record in order and stop
   // reading from sockets until the app catches up. At most what was already read stays here.
   const b = Buffer.alloc(size);
+  if (staged[app]) { staged[app] = false; stagedAny--; inRings[app].publish(); }
   pauseApp(app);
   return { ptr: 0, size, u8: b, dv: new DataView(b.buffer, b.byteOffset, b.byteLength), pending: b };
 }
 
 function commitInbound(app: number, rec: Reserved): void {
   producedSeq[app]++;
-  if (rec.pending) pending[app].push({ bytes: rec.pending });
-  else inRings[app].commit(rec.size);
+  if (rec.pending) {
+    pending[app].push({ bytes: rec.pending });
+    return;
+  }
+  // Staged, not published: every record of this event-loop turn becomes visible with one atomic
+  // store (and at most one wake-up of the app) in publishInbound, after all socket reads of the
+  // turn (setImmediate runs after the poll phase).
+  inRings[app].stage(rec.size);
+  if (!staged[app]) {
+    staged[app] = true;
+    stagedAny++;
+    if (!publishScheduled) {
+      publishScheduled = true;
+      setImmediate(publishInbound);
+    }
+  }
+}
+
+/** Apps whose inbound ring has staged, unpublished records. */
+const staged: boolean[] = new Array(A).fill(false);
+let stagedAny = 0;
+let publishScheduled = false;
+
+function publishInbound(): void {
+  publishScheduled = false;
+  if (stagedAny === 0) return;
+  for (let a = 0; a < A; a++) {
+    if (!staged[a]) continue;
+    staged[a] = false;
+    inRings[a].publish();
+  }
+  stagedAny = 0;
 }
 
 function writeInHeader(rec: Reserved, kind: number, dataKind: number, c: Conn): void {
