@@ -8,7 +8,9 @@ import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
-import { Inbound, Outbound, IN_HEADER_SIZE, OUT_HEADER_SIZE, readPeerAddress, workerOfClient } from './records.ts';
+import {
+  Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT, readPeerAddress, workerOfClient,
+} from './records.ts';
 import { serverHeaderSize, writeServerHeader } from './frames.ts';
 import { createAppRuntime, type AppHost, type Recipients } from '../app/runtime.ts';
 
@@ -28,6 +30,8 @@ const log: Logger = createLogger(appConf.name, config.log_level);
 const core: Core = instantiateCore(init.module, init.memory);
 const u8 = core.u8;
 const dv = core.dv;
+const u32 = core.u32;
+const f64 = new Float64Array(core.memory.buffer);
 const W = config.worker_c;
 const wake = new WakeWord(core, init.layout.apps[appIndex].wake);
 const inRings: Ring[] = [];
@@ -79,11 +83,14 @@ function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode
   if (ptr === 0) return;
   u8[ptr] = kind;
   u8[ptr + 1] = 0;
-  dv.setUint16(ptr + 2, 0, true);
-  dv.setUint32(ptr + 4, n, true);
-  dv.setFloat64(ptr + 8, consumed[w], true);
+  u8[ptr + 2] = 0;
+  u8[ptr + 3] = 0;
+  // Record payloads are 4 mod 8: the stamp and the ids are 8-byte aligned (records.ts).
+  f64[(ptr + OUT_STAMP) >>> 3] = consumed[w];
+  u32[(ptr + OUT_COUNT) >>> 2] = n;
+  u32[(ptr + OUT_COUNT + 4) >>> 2] = 0;
   let at = ptr + OUT_HEADER_SIZE;
-  for (let i = 0; i < n; i++, at += 8) dv.setFloat64(at, ids![i], true);
+  for (let i = 0; i < n; i++, at += 8) f64[at >>> 3] = ids![i];
   at += writeServerHeader(u8, at, opcode, payload.length);
   if (payload.buffer === u8.buffer) u8.copyWithin(at, payload.byteOffset, payload.byteOffset + payload.length);
   else u8.set(payload, at);
@@ -223,7 +230,7 @@ function drainOnce(): number {
 function handle(ptr: number, size: number): void {
   const kind = u8[ptr];
   const endpointId = dv.getUint16(ptr + 2, true);
-  const id = dv.getFloat64(ptr + 8, true);
+  const id = f64[(ptr + IN_CLIENT_ID) >>> 3];
   try {
     switch (kind) {
       case Inbound.READ:

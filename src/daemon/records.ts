@@ -13,8 +13,10 @@ export const Inbound = {
  *   0 u8  kind (Inbound.*)
  *   1 u8  data kind (DataKind.BIN / DataKind.UTF8; READ only)
  *   2 u16 endpoint id
- *   4 u32 reserved
- *   8 f64 client id
+ *   4 f64 client id
+ *  12 u32 reserved
+ * A ring record's payload address is 4 mod 8 (docs/core.md), so the f64 at 4 is 8-byte aligned
+ * and both sides read and write it through a Float64Array.
  * OPEN then carries the peer address (OPEN_ADDR_SIZE bytes):
  *  16 u8  family (4 or 6)
  *  17 u8  reserved
@@ -24,6 +26,7 @@ export const Inbound = {
  * CLOSE carries u16 close code at 16 (1005 when the peer sent none, 1006 when there was no close
  * frame at all).
  */
+export const IN_CLIENT_ID = 4;
 export const IN_HEADER_SIZE = 16;
 export const OPEN_ADDR_SIZE = 20;
 export const CLOSE_BODY_SIZE = 2;
@@ -42,20 +45,24 @@ export const Outbound = {
 } as const;
 
 /**
- * Outbound header (16 bytes + 8 per id):
+ * Outbound header (20 bytes + 8 per id):
  *   0 u8  kind (Outbound.*)
  *   1 u8  reserved
  *   2 u16 reserved
- *   4 u32 id count n
- *   8 f64 stamp: how many inbound records of this worker's ring the app had consumed when it
+ *   4 f64 stamp: how many inbound records of this worker's ring the app had consumed when it
  *         produced this record, counting the record whose callback is running (so a send from
  *         an open callback covers that client). A client whose OPEN record's sequence number
  *         (0-based) is not below the stamp is not known to the app yet and gets no EVERY /
  *         EVERY_EXCEPT delivery from this record.
- *  16 f64[n] client ids
- * then a complete server frame, to the end of the record.
+ *  12 u32 id count n
+ *  16 u32 reserved
+ *  20 f64[n] client ids
+ * then a complete server frame, to the end of the record. The payload address being 4 mod 8,
+ * the stamp and the ids are 8-byte aligned (read and written through a Float64Array).
  */
-export const OUT_HEADER_SIZE = 16;
+export const OUT_STAMP = 4;
+export const OUT_COUNT = 12;
+export const OUT_HEADER_SIZE = 20;
 
 /** Peer address as carried in an OPEN record. */
 export interface PeerAddress {

@@ -17,7 +17,7 @@ import { createLogger, type Logger } from '../log.ts';
 import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
 import {
-  Inbound, Outbound, IN_HEADER_SIZE, OPEN_ADDR_SIZE, CLOSE_BODY_SIZE, OUT_HEADER_SIZE,
+  Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OPEN_ADDR_SIZE, CLOSE_BODY_SIZE, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT,
   writePeerAddress, makeClientId,
 } from './records.ts';
 import { encodeServerFrame, encodeCloseFrame } from './frames.ts';
@@ -58,7 +58,13 @@ class Conn {
   appClosed = false;
   lastRx = 0;
   pingSent = false;
-  corked = false;
+  /** Frames queued for this client (flushOutput), their bytes, and its joined output. */
+  qCount = 0;
+  qBytes = 0;
+  qOff = 0;
+  qOut: Buffer | null = null;
+  /** socket.end() once the queued frames are written. */
+  endQueued = false;
   deadline: NodeJS.Timeout | null = null;
   constructor(slot: number, socket: net.Socket, maxHead: number) {
     this.slot = slot;
@@ -89,6 +95,7 @@ const pending: Pending[] = Array.from({ length: A }, () => []);
 const producedSeq: number[] = new Array(A).fill(0);
 const u8 = core.u8;
 const dv = core.dv;
+const f64 = new Float64Array(core.memory.buffer);
 const limits = {
   maxMessageSize: config.max_ws_msg_size,
   maxFrameChainSize: config.max_ws_frame_chain_size,
@@ -276,7 +283,7 @@ function stateOf(c: Conn): number {
 // ---------------------------------------------------------------------------------------------
 // WebSocket input
 
-function feedWebSocket(c: Conn, chunk: Buffer): void {
+function feedWebSocket(c: Conn, chunk: Uint8Array): void {
   let off = 0;
   while (off < chunk.length && c.phase !== Phase.DEAD) {
     const n = Math.min(chunk.length - off, region.scratchSize);
@@ -424,11 +431,19 @@ function publishInbound(): void {
 
 function writeInHeader(rec: Reserved, kind: number, dataKind: number, c: Conn): void {
   const at = rec.ptr;
-  rec.u8[at] = kind;
-  rec.u8[at + 1] = dataKind;
-  rec.dv.setUint16(at + 2, c.endpointId, true);
-  rec.dv.setUint32(at + 4, 0, true);
-  rec.dv.setFloat64(at + 8, c.id, true);
+  const b = rec.u8;
+  b[at] = kind;
+  b[at + 1] = dataKind;
+  b[at + 2] = c.endpointId & 0xff;
+  b[at + 3] = c.endpointId >>> 8;
+  if (rec.pending === null) {
+    // In the ring the client id is 8-byte aligned (records.ts).
+    f64[(at + IN_CLIENT_ID) >>> 3] = c.id;
+    core.u32[(at + 12) >>> 2] = 0;
+  } else {
+    rec.dv.setFloat64(at + IN_CLIENT_ID, c.id, true);
+    rec.dv.setUint32(at + 12, 0, true);
+  }
 }
 
 function flushPending(): boolean {
@@ -470,36 +485,98 @@ function resumeApps(): void {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-const corked: Conn[] = [];
-let uncorkScheduled = false;
+// Frames are not written one by one: every frame for a client during an event-loop turn (or
+// one drain of the outbound rings) is queued, and flushOutput then makes one socket.write per
+// client: one syscall and one pass through Node's stream machinery for all its frames. A queued
+// frame is either a Buffer (control frames, and a frame shared by several recipients) or a
+// slice of a consumed outbound-ring record: slices are copied out in flushOutput, which the drain
+// calls before it releases the records.
+const qConn: Conn[] = [];
+const qBuf: (Buffer | null)[] = [];
+const qAt: number[] = [];
+const qLen: number[] = [];
+/** Clients with queued frames, in the order they got their first one. */
+const touched: Conn[] = [];
+let flushScheduled = false;
+/** Above this many queued bytes a client's frames are written separately instead of joined. */
+const JOIN_LIMIT = 64 * 1024;
 
-function writeFrame(c: Conn, frame: Buffer | Uint8Array): void {
-  if (c.phase === Phase.DEAD || c.socket.destroyed) return;
-  if (!c.corked) {
-    c.corked = true;
-    c.socket.cork();
-    corked.push(c);
-    if (!uncorkScheduled) {
-      uncorkScheduled = true;
-      process.nextTick(uncorkAll);
-    }
-  }
-  c.socket.write(frame);
-  if (c.socket.writableLength > config.max_client_outbound_size && !c.closeSent) {
-    log.notice(`client ${c.id}: ${c.socket.writableLength} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`);
+function queueFrame(c: Conn, buf: Buffer | null, at: number, len: number): void {
+  if (c.qCount === 0) touched.push(c);
+  c.qCount++;
+  c.qBytes += len;
+  qConn.push(c);
+  qBuf.push(buf);
+  qAt.push(at);
+  qLen.push(len);
+  if (c.socket.writableLength + c.qBytes > config.max_client_outbound_size && !c.closeSent) {
+    log.notice(`client ${c.id}: ${c.socket.writableLength + c.qBytes} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`);
     c.closeCode = CloseCode.POLICY_VIOLATION;
     sendClose(c, encodeCloseFrame(CloseCode.POLICY_VIOLATION));
     finishTcp(c);
   }
 }
 
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  for (const c of corked) {
-    c.corked = false;
-    c.socket.uncork();
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  process.nextTick(flushOutput);
+}
+
+function writeFrame(c: Conn, frame: Buffer): void {
+  if (c.phase === Phase.DEAD || c.socket.destroyed) return;
+  queueFrame(c, frame, 0, frame.length);
+  scheduleFlush();
+}
+
+/** Writes every queued frame: one socket.write per client (see above). */
+function flushOutput(): void {
+  flushScheduled = false;
+  const n = qConn.length;
+  if (n === 0) return;
+  // Give each client its output buffer; a client with one queued Buffer writes it as it is.
+  for (let i = 0; i < touched.length; i++) {
+    const c = touched[i];
+    if (c.qCount > 1 && c.qBytes <= JOIN_LIMIT) c.qOut = Buffer.allocUnsafe(c.qBytes);
+    c.qOff = 0;
   }
-  corked.length = 0;
+  for (let i = 0; i < n; i++) {
+    const c = qConn[i];
+    const buf = qBuf[i];
+    const out = c.qOut;
+    if (out !== null) {
+      if (buf !== null) out.set(buf, c.qOff);
+      else out.set(u8.subarray(qAt[i], qAt[i] + qLen[i]), c.qOff);
+      c.qOff += qLen[i];
+    } else if (!c.socket.destroyed) {
+      const b = buf !== null ? buf : Buffer.from(u8.subarray(qAt[i], qAt[i] + qLen[i]));
+      if (c.qCount > 1 && c.qOff++ === 0) c.socket.cork();
+      c.socket.write(b);
+    }
+  }
+  for (let i = 0; i < touched.length; i++) {
+    const c = touched[i];
+    if (!c.socket.destroyed) {
+      if (c.qOut !== null) c.socket.write(c.qOut);
+      else if (c.qCount > 1) c.socket.uncork();
+      if (c.endQueued) c.socket.end();
+    }
+    c.qOut = null;
+    c.qCount = 0;
+    c.qBytes = 0;
+    c.endQueued = false;
+  }
+  touched.length = 0;
+  qConn.length = 0;
+  qBuf.length = 0;
+  qAt.length = 0;
+  qLen.length = 0;
+}
+
+/** socket.end() after the client's queued frames. */
+function endSocket(c: Conn): void {
+  if (c.qCount > 0) c.endQueued = true;
+  else c.socket.end();
 }
 
 function sendClose(c: Conn, frame: Buffer): void {
@@ -520,7 +597,7 @@ function armCloseDeadline(c: Conn): void {
 function finishTcp(c: Conn): void {
   if (c.phase === Phase.DEAD) return;
   c.phase = Phase.DEAD;
-  c.socket.end();
+  endSocket(c);
   armCloseDeadline(c);
 }
 
@@ -529,7 +606,7 @@ function onEnd(c: Conn): void {
   if (c.phase !== Phase.DEAD) {
     c.phase = Phase.DEAD;
   }
-  c.socket.end();
+  endSocket(c);
 }
 
 function onSocketClose(c: Conn): void {
@@ -553,17 +630,30 @@ function onSocketClose(c: Conn): void {
 // ---------------------------------------------------------------------------------------------
 // Outbound rings (app -> worker)
 
+/** Records consumed from one outbound ring before their frames are flushed and the records released. */
+const DRAIN_BATCH = 1024;
+
 function drainOutbound(): number {
   let n = 0;
   for (let a = 0; a < A; a++) {
     const ring = outRings[a];
+    let batch = 0;
     for (;;) {
       const ptr = ring.peek();
       if (ptr === 0) break;
-      const size = ring.peekSize();
-      deliver(a, ptr, size);
-      ring.release();
+      deliver(a, ptr, ring.peekSize());
+      ring.consume();
       n++;
+      if (++batch === DRAIN_BATCH) {
+        // The queued slices point into the consumed records: write them, then free the records.
+        flushOutput();
+        ring.releaseConsumed();
+        batch = 0;
+      }
+    }
+    if (batch > 0) {
+      flushOutput();
+      ring.releaseConsumed();
     }
   }
   return n;
@@ -571,40 +661,63 @@ function drainOutbound(): number {
 
 const except = new Set<number>();
 
+/** Queues a record's frame for one client: a slice of the ring record, copied out at the flush. */
+function canSend(c: Conn): boolean {
+  return c.phase === Phase.WS && !c.closeSent && !c.socket.destroyed;
+}
+
 function deliver(app: number, ptr: number, size: number): void {
   const kind = u8[ptr];
-  const count = dv.getUint32(ptr + 4, true);
-  const stamp = dv.getFloat64(ptr + 8, true);
+  const count = core.u32[(ptr + OUT_COUNT) >>> 2];
+  const stamp = f64At(ptr + OUT_STAMP);
   const idsAt = ptr + OUT_HEADER_SIZE;
   const frameAt = idsAt + count * 8;
-  // One copy out of the ring for all recipients on this worker; the record is released at once.
-  const frame = Buffer.from(u8.subarray(frameAt, ptr + size));
+  const frameLen = ptr + size - frameAt;
+  // One recipient: its frame is copied straight from the ring at the flush. Several: one copy
+  // out of the ring, shared by all of them (made on the second recipient).
+  let shared: Buffer | null = null;
+  let first: Conn | null = null;
   switch (kind) {
     case Outbound.SINGLE:
     case Outbound.MULTI:
       for (let i = 0; i < count; i++) {
-        const c = conns.get(dv.getFloat64(idsAt + i * 8, true));
-        if (c && c.appIndex === app && c.phase === Phase.WS && !c.closeSent) writeFrame(c, frame);
+        const c = conns.get(f64At(idsAt + i * 8));
+        if (c === undefined || c.appIndex !== app || !canSend(c)) continue;
+        if (count === 1) queueFrame(c, null, frameAt, frameLen);
+        else {
+          if (shared === null) shared = Buffer.from(u8.subarray(frameAt, frameAt + frameLen));
+          queueFrame(c, shared, 0, frameLen);
+        }
       }
       break;
     case Outbound.EVERY:
-      for (const c of appConns[app]) {
-        if (c.openSeq < stamp && c.phase === Phase.WS && !c.closeSent) writeFrame(c, frame);
-      }
-      break;
     case Outbound.EVERY_EXCEPT: {
-      except.clear();
-      for (let i = 0; i < count; i++) except.add(dv.getFloat64(idsAt + i * 8, true));
-      for (const c of appConns[app]) {
-        if (c.openSeq < stamp && c.phase === Phase.WS && !c.closeSent && !except.has(c.id)) writeFrame(c, frame);
+      const ex = kind === Outbound.EVERY_EXCEPT;
+      if (ex) {
+        except.clear();
+        for (let i = 0; i < count; i++) except.add(f64At(idsAt + i * 8));
       }
+      for (const c of appConns[app]) {
+        if (c.openSeq >= stamp || !canSend(c) || (ex && except.has(c.id))) continue;
+        if (first === null) {
+          first = c;
+          continue;
+        }
+        if (shared === null) {
+          shared = Buffer.from(u8.subarray(frameAt, frameAt + frameLen));
+          queueFrame(first, shared, 0, frameLen);
+        }
+        queueFrame(c, shared, 0, frameLen);
+      }
+      if (first !== null && shared === null) queueFrame(first, null, frameAt, frameLen);
       break;
     }
     case Outbound.CLOSE_CLIENT: {
-      const c = conns.get(dv.getFloat64(idsAt, true));
+      const c = conns.get(f64At(idsAt));
       if (c && c.appIndex === app) {
         c.appClosed = true;
         if (c.phase === Phase.WS && !c.closeSent) {
+          const frame = Buffer.from(u8.subarray(frameAt, frameAt + frameLen));
           c.closeCode = frame.length >= 4 ? frame.readUInt16BE(2) : CloseCode.NORMAL;
           sendClose(c, frame);
         }
@@ -614,6 +727,11 @@ function deliver(app: number, ptr: number, size: number): void {
     default:
       log.error(`app ${config.apps[app].name}: unknown outbound record kind ${kind}`);
   }
+}
+
+/** An f64 at an 8-byte aligned address (ring records keep ids and stamps aligned). */
+function f64At(at: number): number {
+  return f64[at >>> 3];
 }
 
 // ---------------------------------------------------------------------------------------------
