@@ -66,6 +66,8 @@ class Conn {
   /** socket.end() once the queued frames are written. */
   endQueued = false;
   deadline: NodeJS.Timeout | null = null;
+  /** The listening port's endpoints, until the handshake is done. */
+  table: EndpointTable<EndpointSpec> | null = null;
   constructor(slot: number, socket: net.Socket, maxHead: number) {
     this.slot = slot;
     this.socket = socket;
@@ -219,29 +221,52 @@ function onConnection(socket: net.Socket, table: EndpointTable): void {
       refuse(c, buildRefusalResponse(HttpRefusal.HEAD_TIMEOUT));
     }, config.shutdown_wait_http * 1000);
   }
-  socket.on('data', (chunk: Buffer) => onData(c, chunk, table));
-  socket.on('end', () => onEnd(c));
-  socket.on('error', (err) => log.debug(`socket ${c.id || socket.remoteAddress}: ${err.message}`));
-  socket.on('close', () => onSocketClose(c));
+  c.table = table;
+  // Shared listeners (no closures per connection: idle memory); the socket carries its Conn.
+  (socket as ConnSocket)[CONN] = c;
+  socket.on('data', onSocketData);
+  socket.on('end', onSocketEnd);
+  socket.on('error', onSocketError);
+  socket.on('close', onSocketClosed);
+}
+
+const CONN = Symbol('conn');
+type ConnSocket = net.Socket & { [CONN]: Conn };
+
+function onSocketData(this: ConnSocket, chunk: Buffer): void {
+  const c = this[CONN];
+  onData(c, chunk, c.table);
+}
+function onSocketEnd(this: ConnSocket): void {
+  onEnd(this[CONN]);
+}
+function onSocketError(this: ConnSocket, err: Error): void {
+  log.debug(`socket ${this[CONN].id || this.remoteAddress}: ${err.message}`);
+}
+function onSocketClosed(this: ConnSocket): void {
+  const c = this[CONN];
+  c.table = null;
+  onSocketClose(c);
 }
 
 // ---------------------------------------------------------------------------------------------
 // HTTP upgrade
 
-function onData(c: Conn, chunk: Buffer, table: EndpointTable<EndpointSpec>): void {
+function onData(c: Conn, chunk: Buffer, table: EndpointTable<EndpointSpec> | null): void {
   c.lastRx = Date.now();
   c.pingSent = false;
   if (c.phase === Phase.WS || c.phase === Phase.CLOSING) {
     feedWebSocket(c, chunk);
     return;
   }
-  if (c.phase !== Phase.HTTP || !c.head) return;
+  if (c.phase !== Phase.HTTP || !c.head || !table) return;
   const r = c.head.push(chunk);
   if (!r.done) {
     if (r.refusal) refuse(c, buildRefusalResponse(r.refusal));
     return;
   }
   c.head = null;
+  c.table = null;
   const h = processHandshake(r.head, table);
   if (!h.ok) {
     refuse(c, h.response);
@@ -317,12 +342,16 @@ function decodeScratch(c: Conn, start: number, end: number): void {
           commitInbound(c.appIndex, rec);
         } else {
           if (first) { c.parts = []; c.partsBytes = 0; c.partsKind = kind; }
-          if (len > 0) { c.parts!.push(Buffer.from(u8.subarray(ptr, ptr + len))); c.partsBytes += len; }
-          if (last) {
-            const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + c.partsBytes);
+          if (!last) {
+            if (len > 0) { c.parts!.push(Buffer.from(u8.subarray(ptr, ptr + len))); c.partsBytes += len; }
+          } else {
+            // The earlier pieces from their copies, the last one straight from the read buffer.
+            const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + c.partsBytes + len);
             writeInHeader(rec, Inbound.READ, c.partsKind, c);
             let at = rec.ptr + IN_HEADER_SIZE;
             for (const part of c.parts!) { rec.u8.set(part, at); at += part.length; }
+            if (rec.u8 === u8) u8.copyWithin(at, ptr, ptr + len);
+            else rec.u8.set(u8.subarray(ptr, ptr + len), at);
             commitInbound(c.appIndex, rec);
             c.parts = null;
             c.partsBytes = 0;
