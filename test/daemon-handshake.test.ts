@@ -66,3 +66,20 @@ Hs('keeps serving after every refusal', async ({ d }) => {
 });
 
 Hs.run();
+
+const Root = suite('daemon endpoint paths');
+
+Root('serves an endpoint whose URL has no path at "/" (the original crashed on it)', async () => {
+  const d = await startDaemon({ apps: [{ name: 'echo', app_path: 'apps/echo/app.ts', paths: [''] }] });
+  try {
+    const ws = await connect(`ws://127.0.0.1:${d.port}/`);
+    ws.close();
+    await closed(ws);
+    const refused = parse(await rawExchange(d.port, [upgradeRequest(d.port, '/other')]));
+    assert.is(refused.status, 404, '"/" does not match every path');
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Root.run();
