@@ -30,6 +30,8 @@ export type CoreBuild = 'shared' | 'private';
 export interface BaseExports {
   /** First byte above the module's static data (__heap_base). */
   heapBase(): number;
+  /** memory.copy: `len` bytes from `src` to `dst` inside the memory (overlap allowed). */
+  copy(dst: number, src: number, len: number): void;
 }
 
 /** assembly/ring.ts (src/core/ring.ts wraps these; see the comments in assembly/ring.ts). */
@@ -58,6 +60,7 @@ type ParamCounts<T> = { [K in keyof T]: T[K] extends (...args: infer P) => unkno
 export const CORE_EXPORTS = {
   // assembly/index.ts
   heapBase: 0,
+  copy: 3,
   // assembly/ring.ts
   ringHeaderSize: 0,
   ringMaxRecord: 1,

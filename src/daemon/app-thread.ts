@@ -92,7 +92,7 @@ function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode
   let at = ptr + OUT_HEADER_SIZE;
   for (let i = 0; i < n; i++, at += 8) f64[at >>> 3] = ids![i];
   at += writeServerHeader(u8, at, opcode, payload.length);
-  if (payload.buffer === u8.buffer) u8.copyWithin(at, payload.byteOffset, payload.byteOffset + payload.length);
+  if (payload.buffer === u8.buffer) core.exports.copy(at, payload.byteOffset, payload.length);
   else u8.set(payload, at);
   // Staged: the batch's records become visible together in publishOut (one atomic store and at
   // most one wake-up of the worker per batch).

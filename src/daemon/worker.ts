@@ -97,6 +97,16 @@ const pending: Pending[] = Array.from({ length: A }, () => []);
 const producedSeq: number[] = new Array(A).fill(0);
 const u8 = core.u8;
 const dv = core.dv;
+
+/**
+ * A private copy of [start, end) of the shared memory. Buffer.allocUnsafe + set is about 2.5x
+ * faster than Buffer.from(view) for a SharedArrayBuffer view.
+ */
+function copyOut(start: number, end: number): Buffer {
+  const b = Buffer.allocUnsafe(end - start);
+  b.set(u8.subarray(start, end));
+  return b;
+}
 const f64 = new Float64Array(core.memory.buffer);
 const limits = {
   maxMessageSize: config.max_ws_msg_size,
@@ -337,20 +347,20 @@ function decodeScratch(c: Conn, start: number, end: number): void {
         if (first && last) {
           const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + len);
           writeInHeader(rec, Inbound.READ, kind, c);
-          if (rec.u8 === u8) u8.copyWithin(rec.ptr + IN_HEADER_SIZE, ptr, ptr + len);
+          if (rec.u8 === u8) core.exports.copy(rec.ptr + IN_HEADER_SIZE, ptr, len);
           else rec.u8.set(u8.subarray(ptr, ptr + len), rec.ptr + IN_HEADER_SIZE);
           commitInbound(c.appIndex, rec);
         } else {
           if (first) { c.parts = []; c.partsBytes = 0; c.partsKind = kind; }
           if (!last) {
-            if (len > 0) { c.parts!.push(Buffer.from(u8.subarray(ptr, ptr + len))); c.partsBytes += len; }
+            if (len > 0) { c.parts!.push(copyOut(ptr, ptr + len)); c.partsBytes += len; }
           } else {
             // The earlier pieces from their copies, the last one straight from the read buffer.
             const rec = reserveInbound(c.appIndex, IN_HEADER_SIZE + c.partsBytes + len);
             writeInHeader(rec, Inbound.READ, c.partsKind, c);
             let at = rec.ptr + IN_HEADER_SIZE;
             for (const part of c.parts!) { rec.u8.set(part, at); at += part.length; }
-            if (rec.u8 === u8) u8.copyWithin(at, ptr, ptr + len);
+            if (rec.u8 === u8) core.exports.copy(at, ptr, len);
             else rec.u8.set(u8.subarray(ptr, ptr + len), at);
             commitInbound(c.appIndex, rec);
             c.parts = null;
@@ -578,7 +588,7 @@ function flushOutput(): void {
       else out.set(u8.subarray(qAt[i], qAt[i] + qLen[i]), c.qOff);
       c.qOff += qLen[i];
     } else if (!c.socket.destroyed) {
-      const b = buf !== null ? buf : Buffer.from(u8.subarray(qAt[i], qAt[i] + qLen[i]));
+      const b = buf !== null ? buf : copyOut(qAt[i], qAt[i] + qLen[i]);
       if (c.qCount > 1 && c.qOff++ === 0) c.socket.cork();
       c.socket.write(b);
     }
@@ -714,7 +724,7 @@ function deliver(app: number, ptr: number, size: number): void {
         if (c === undefined || c.appIndex !== app || !canSend(c)) continue;
         if (count === 1) queueFrame(c, null, frameAt, frameLen);
         else {
-          if (shared === null) shared = Buffer.from(u8.subarray(frameAt, frameAt + frameLen));
+          if (shared === null) shared = copyOut(frameAt, frameAt + frameLen);
           queueFrame(c, shared, 0, frameLen);
         }
       }
@@ -733,7 +743,7 @@ function deliver(app: number, ptr: number, size: number): void {
           continue;
         }
         if (shared === null) {
-          shared = Buffer.from(u8.subarray(frameAt, frameAt + frameLen));
+          shared = copyOut(frameAt, frameAt + frameLen);
           queueFrame(first, shared, 0, frameLen);
         }
         queueFrame(c, shared, 0, frameLen);
@@ -746,7 +756,7 @@ function deliver(app: number, ptr: number, size: number): void {
       if (c && c.appIndex === app) {
         c.appClosed = true;
         if (c.phase === Phase.WS && !c.closeSent) {
-          const frame = Buffer.from(u8.subarray(frameAt, frameAt + frameLen));
+          const frame = copyOut(frameAt, frameAt + frameLen);
           c.closeCode = frame.length >= 4 ? frame.readUInt16BE(2) : CloseCode.NORMAL;
           sendClose(c, frame);
         }
