@@ -61,3 +61,29 @@ Bp('a full outbound ring makes the app wait; every message arrives, in order', a
 });
 
 Bp.run();
+
+const Limit = suite('daemon per-client send limit');
+
+Limit('a burst larger than max_client_outbound_size reaches a client that reads it', async () => {
+  // The limit is about bytes a client leaves unread, not about how much an app sends at once.
+  const d = await startDaemon({ apps: [BURST], config: { max_ws_msg_size: 65536, max_client_outbound_size: 1048576 } });
+  try {
+    const { ws, inbox } = await connectInbox(d.url('/burst'));
+    const N = 48, SIZE = 65536; // 3 MiB in one callback
+    const req = Buffer.alloc(8);
+    req.writeUInt32BE(N, 0);
+    req.writeUInt32BE(SIZE, 4);
+    ws.send(req);
+    for (let i = 0; i < N; i++) {
+      const m = await inbox.next(10000);
+      assert.is(m.data.readUInt32BE(0), i);
+    }
+    assert.not.match(d.output(), /closing with 1008/);
+    ws.close();
+    await closed(ws);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Limit.run();

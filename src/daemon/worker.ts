@@ -539,6 +539,9 @@ const touched: Conn[] = [];
 let flushScheduled = false;
 /** Above this many queued bytes a client's frames are written separately instead of joined. */
 const JOIN_LIMIT = 64 * 1024;
+/** Queued bytes for one client at which the queue is flushed at once (see queueFrame). */
+const EARLY_FLUSH = 1024 * 1024;
+let flushing = false;
 
 function queueFrame(c: Conn, buf: Buffer | null, at: number, len: number): void {
   if (c.qCount === 0) touched.push(c);
@@ -548,6 +551,9 @@ function queueFrame(c: Conn, buf: Buffer | null, at: number, len: number): void 
   qBuf.push(buf);
   qAt.push(at);
   qLen.push(len);
+  // A big batch for one client goes to the kernel before its backlog is judged: the limit is
+  // about bytes the client did not take, not about how many arrived in one drain.
+  if (c.qBytes >= EARLY_FLUSH && !flushing) flushOutput();
   if (c.socket.writableLength + c.qBytes > config.max_client_outbound_size && !c.closeSent) {
     log.notice(`client ${c.id}: ${c.socket.writableLength + c.qBytes} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`);
     c.closeCode = CloseCode.POLICY_VIOLATION;
@@ -573,6 +579,7 @@ function flushOutput(): void {
   flushScheduled = false;
   const n = qConn.length;
   if (n === 0) return;
+  flushing = true;
   // Give each client its output buffer; a client with one queued Buffer writes it as it is.
   for (let i = 0; i < touched.length; i++) {
     const c = touched[i];
@@ -610,6 +617,7 @@ function flushOutput(): void {
   qBuf.length = 0;
   qAt.length = 0;
   qLen.length = 0;
+  flushing = false;
 }
 
 /** socket.end() after the client's queued frames. */
@@ -672,12 +680,15 @@ function onSocketClose(c: Conn): void {
 /** Records consumed from one outbound ring before their frames are flushed and the records released. */
 const DRAIN_BATCH = 1024;
 
+/** Most records taken from one app's ring per drain, so that socket I/O is never starved. */
+const DRAIN_MAX = 16 * DRAIN_BATCH;
+
 function drainOutbound(): number {
   let n = 0;
   for (let a = 0; a < A; a++) {
     const ring = outRings[a];
     let batch = 0;
-    for (;;) {
+    for (let taken = 0; taken < DRAIN_MAX; taken++) {
       const ptr = ring.peek();
       if (ptr === 0) break;
       deliver(a, ptr, ring.peekSize());
@@ -777,6 +788,8 @@ function f64At(at: number): number {
 // The wake loop: outbound records, and room in full inbound rings
 
 let running = true;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function wakeLoop(): Promise<void> {
   while (running) {
     drainOutbound();
@@ -789,6 +802,8 @@ async function wakeLoop(): Promise<void> {
     wake.prepareSleep();
     if (anyOutbound() || (pausedApps > 0 && canFlush())) {
       wake.cancelSleep();
+      // More is waiting: let socket events run first (a busy app must not starve the sockets).
+      await yieldToLoop();
       continue;
     }
     await wake.waitAsync(1000);
