@@ -557,10 +557,10 @@ Load('estimates at least the shared memory the daemon lays out, and not much mor
   }
 });
 
-Load('documents every key in docs/config.md', () => {
-  const doc = readFileSync(new URL('../docs/config.md', import.meta.url), 'utf8');
+Load('documents every key in the README', () => {
+  const doc = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   for (const key of new Set([...GLOBAL_KEYS, ...PORT_KEYS, ...CERT_KEYS, ...APP_KEYS, ...ENDPOINT_KEYS])) {
-    assert.ok(doc.includes(`\`${key}\``), `docs/config.md mentions ${key}`);
+    assert.ok(doc.includes(`\`${key}\``), `README.md mentions ${key}`);
   }
 });
 

@@ -1,6 +1,6 @@
 // The public app API: what an app module imports.
 //   import { defineApp, readBin, ntoh, RS_BIN, RS_UTF8 } from '<ringsocket>/src/app/index.ts';
-// docs/app-api.md describes all of it, with a table mapping every RingSocket C macro and function.
+// README.md ("Writing an app") describes all of it, with a table mapping every RingSocket C macro and function.
 export { defineApp, readBin, readUtf8, readAny, readSwitch, caseBin, caseUtf8, caseAny, timerSleep, timerWake, isApp } from './define.ts';
 export type {
   App, AppDefinition, InitOptions, InitCallback, OpenCallback, CloseCallback, TimerCallback, ReadCallback,

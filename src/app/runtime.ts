@@ -3,7 +3,7 @@
 // timer is due. The runtime validates every read against the schema before the callback runs,
 // implements the `rs` helpers, and talks back through an AppHost (send, closeClient, log).
 //
-// Guarantees (docs/app-api.md has the long form):
+// Guarantees (README.md, "Writing an app", has the long form):
 // - The close callback runs exactly once for every client the runtime saw open: when the daemon
 //   reports the close, or right after the runtime closed the client itself (49xx, 1011, an app
 //   code, rs.close). A READ or CLOSE record for a client the runtime already closed is ignored.

@@ -7,7 +7,7 @@ import type { LogLevel } from '../log.ts';
 
 export type { LogLevel, Config, DataKind };
 
-/** What an app callback returns: see docs/app-api.md, "Return values". void counts as 0. */
+/** What an app callback returns: see README.md, "Return values". void counts as 0. */
 export type CallbackResult = number | void;
 
 /** A client id: a positive safe integer. Senders also accept it as a bigint (e.g. read by ntoh.u64). */

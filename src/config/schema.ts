@@ -1,4 +1,4 @@
-// Every configuration key: which object it belongs to, its default and its range. docs/config.md
+// Every configuration key: which object it belongs to, its default and its range. README.md ("Configuration")
 // describes the same table for users; test/config.test.ts checks that every key here is documented.
 import { RING_MAX_CAPACITY } from '../core/ring.ts';
 
