@@ -185,6 +185,13 @@ const host: AppHost = {
 process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection in the app', reason));
 process.on('uncaughtException', (err) => log.error('uncaught exception in the app', err));
 
+// An app must not end its own thread: the worker threads would go on queueing its clients'
+// messages for nobody. process.exit() throws instead (inside a callback: logged, and that client
+// is closed with 1011, like any error).
+process.exit = ((code?: number | string | null) => {
+  throw new Error(`an app may not end its thread (process.exit(${code ?? ''}) called); return -1 or throw to report an error`);
+}) as typeof process.exit;
+
 // ---------------------------------------------------------------------------------------------
 // Loading
 

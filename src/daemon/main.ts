@@ -105,11 +105,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       }
     });
   }
-  for (const a of apps) {
+  apps.forEach((a, index) => {
     a.on('exit', (code) => {
-      if (!stopping) log.error(`an app thread exited unexpectedly (code ${code})`);
+      if (stopping) return;
+      // The app's thread is gone (it bypassed the guard on process.exit, or ran out of memory):
+      // its clients are closed with 1011 and its endpoints refused with 503, instead of hanging.
+      log.error(`app ${config.apps[index].name}: its thread exited unexpectedly (code ${code}); closing its clients with 1011, its endpoints answer 503 until the daemon restarts`);
+      for (const w of workers) w.postMessage({ type: 'app-down', app: index });
     });
-  }
+  });
 
   function stop(reason = 'stop requested'): Promise<void> {
     if (stopping) return stopping;

@@ -283,6 +283,10 @@ function onData(c: Conn, chunk: Buffer, table: EndpointTable<EndpointSpec> | nul
     return;
   }
   const ep = h.endpoint;
+  if (appDown[ep.appIndex]) {
+    refuse(c, buildErrorResponse(503, { 'Retry-After': '30' }));
+    return;
+  }
   if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
   c.socket.write(h.response);
   c.phase = Phase.WS;
@@ -500,6 +504,24 @@ function flushPending(): boolean {
     if (q.length) empty = false;
   }
   return empty;
+}
+
+/** Apps whose thread has died: nothing more goes to their rings. */
+const appDown: boolean[] = new Array(A).fill(false);
+
+/** An app's thread died: close its clients with 1011 and refuse new ones (see main.ts). */
+function appGone(app: number): void {
+  appDown[app] = true;
+  pending[app].length = 0;
+  if (appPaused[app]) { appPaused[app] = false; pausedApps--; }
+  for (const c of appConns[app]) {
+    c.appClosed = true; // no CLOSE record: nobody would read it
+    c.socket.resume();
+    if (c.phase === Phase.WS) {
+      c.closeCode = CloseCode.INTERNAL_ERROR;
+      sendClose(c, encodeCloseFrame(CloseCode.INTERNAL_ERROR));
+    }
+  }
 }
 
 function pauseApp(app: number): void {
@@ -879,7 +901,11 @@ async function stop(): Promise<void> {
   if (ticker) clearInterval(ticker);
 }
 
-parentPort!.on('message', async (msg: { type: string }) => {
+parentPort!.on('message', async (msg: { type: string; app?: number }) => {
+  if (msg.type === 'app-down' && msg.app !== undefined) {
+    appGone(msg.app);
+    return;
+  }
   if (msg.type === 'stop') {
     await stop();
     running = false;

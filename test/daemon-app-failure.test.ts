@@ -1,0 +1,54 @@
+// An app that tries to end its thread: the daemon stays up, other clients and apps are served.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startDaemon, type AppSpec } from './helpers/daemon.ts';
+import { connectInbox, closed, rawExchange, upgradeRequest } from './helpers/client.ts';
+import { CloseCode } from '../src/core/codes.ts';
+
+const DIES: AppSpec = { name: 'dies', app_path: 'test/fixtures/apps/dies/app.ts', paths: ['/dies'] };
+const ECHO: AppSpec = { name: 'echo', app_path: 'apps/echo/app.ts', paths: ['/echo'] };
+
+const Failure = suite('daemon app failure');
+
+Failure('process.exit() in a callback is an app error: 1011 for that client, the app goes on', async () => {
+  const d = await startDaemon({ apps: [DIES], config: { worker_c: 2 } });
+  try {
+    const a = await connectInbox(d.url('/dies'));
+    const b = await connectInbox(d.url('/dies'));
+    const aClosed = closed(a.ws);
+    a.ws.send('exit');
+    assert.is((await aClosed).code, CloseCode.INTERNAL_ERROR);
+    b.ws.send('still there?');
+    assert.is((await b.inbox.next()).data.toString(), 'still there?');
+    await d.waitFor(/dies.*may not end its thread/);
+    b.ws.close();
+    await closed(b.ws);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Failure('an app thread that dies anyway: its clients get 1011, its endpoints 503, other apps go on', async () => {
+  const d = await startDaemon({ apps: [DIES, ECHO], config: { worker_c: 2 } });
+  try {
+    const a = await connectInbox(d.url('/dies'));
+    const b = await connectInbox(d.url('/dies'));
+    const e = await connectInbox(d.url('/echo'));
+    const aClosed = closed(a.ws);
+    const bClosed = closed(b.ws);
+    a.ws.send('die');
+    assert.is((await aClosed).code, CloseCode.INTERNAL_ERROR);
+    assert.is((await bClosed).code, CloseCode.INTERNAL_ERROR);
+    await d.waitFor(/app dies: its thread exited unexpectedly/);
+    const refused = (await rawExchange(d.port, [upgradeRequest(d.port, '/dies')])).toString('latin1');
+    assert.match(refused, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    e.ws.send('echo app unaffected');
+    assert.is((await e.inbox.next()).data.toString(), 'echo app unaffected');
+    e.ws.close();
+    await closed(e.ws);
+  } finally {
+    assert.is(await d.stop(), 0, 'the daemon still stops cleanly');
+  }
+});
+
+Failure.run();
