@@ -171,12 +171,25 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   const notes: string[] = [];
   try {
     await expect('ready');
-    let marked: Counters, stopped: Counters;
-    let clientStart: NodeJS.CpuUsage, clientEnd: NodeJS.CpuUsage;
-    let serverStart: ServerSample | null, serverEnd: ServerSample | null;
-    let tStart: number, tEnd: number;
     let completedStart = 0, completedEnd = 0;
     let idle: NonNullable<BenchResult['connect']>['idle'] | null = null;
+
+    /** The measured window: counters and CPU sampled at its start (then `started`) and end. */
+    const measureWindow = async (started: () => void) => {
+      const markedP = expect('marked');
+      sendAll({ type: 'mark' });
+      const marked: Counters = sum(await markedP);
+      const tStart = performance.now();
+      const clientStart = process.cpuUsage();
+      const serverStart = trySample(o.pid, notes);
+      started();
+      await Promise.race([sleep(o.duration * 1000), failed]);
+      const stoppedP = expect('stopped');
+      sendAll({ type: 'stop' });
+      const stopped: Counters = sum(await stoppedP);
+      return { marked, stopped, tStart, tEnd: performance.now(), clientStart, clientEnd: process.cpuUsage(), serverStart, serverEnd: trySample(o.pid, notes) };
+    };
+    let window: Awaited<ReturnType<typeof measureWindow>>;
 
     if (o.mode === 'connect') {
       // Idle phase first, so that the memory baseline is the server at rest and not the garbage
@@ -202,41 +215,17 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
       sendAll({ type: 'idleClose' });
       await closedP;
       await Promise.race([sleep(300), failed]);
-      // Handshake phase.
-      const markedP = expect('marked');
-      sendAll({ type: 'mark' });
-      marked = sum(await markedP);
-      tStart = performance.now();
-      clientStart = process.cpuUsage();
-      serverStart = trySample(o.pid, notes);
-      sendAll({ type: 'go' });
-      await Promise.race([sleep(o.duration * 1000), failed]);
-      const stoppedP = expect('stopped');
-      sendAll({ type: 'stop' });
-      stopped = sum(await stoppedP);
-      tEnd = performance.now();
-      clientEnd = process.cpuUsage();
-      serverEnd = trySample(o.pid, notes);
+      // Handshake phase: the threads start handshaking only once the window is open.
+      window = await measureWindow(() => sendAll({ type: 'go' }));
     } else {
       sendAll({ type: 'go' });
       await Promise.race([sleep(Math.min(WARMUP_MS_MAX, o.duration * 100)), failed]);
-      const markedP = expect('marked');
-      sendAll({ type: 'mark' });
-      marked = sum(await markedP);
-      tStart = performance.now();
-      clientStart = process.cpuUsage();
-      serverStart = trySample(o.pid, notes);
-      await Promise.race([sleep(o.duration * 1000), failed]);
-      const stoppedP = expect('stopped');
-      sendAll({ type: 'stop' });
-      stopped = sum(await stoppedP);
-      tEnd = performance.now();
-      clientEnd = process.cpuUsage();
-      serverEnd = trySample(o.pid, notes);
+      window = await measureWindow(() => {});
       completedStart = completedAt.marked ?? 0;
       completedEnd = completedAt.stopped ?? 0;
     }
 
+    const { marked, stopped, tStart, tEnd, clientStart, clientEnd, serverStart, serverEnd } = window;
     sendAll({ type: 'drain', deadlineMs: DRAIN_DEADLINE_MS });
     await Promise.race([allDone, failed]);
     if (liveTimer) clearInterval(liveTimer);
