@@ -28,7 +28,7 @@ Failure('process.exit() in a callback is an app error: 1011 for that client, the
   }
 });
 
-Failure('an app thread that dies anyway: its clients get 1011, its endpoints 503, other apps go on', async () => {
+Failure('an app thread that dies anyway: its clients get 1011, its endpoints 503 until it is restarted, other apps go on', async () => {
   const d = await startDaemon({ apps: [DIES, ECHO], config: { worker_c: 2 } });
   try {
     const a = await connectInbox(d.url('/dies'));
@@ -44,8 +44,24 @@ Failure('an app thread that dies anyway: its clients get 1011, its endpoints 503
     assert.match(refused, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
     e.ws.send('echo app unaffected');
     assert.is((await e.inbox.next()).data.toString(), 'echo app unaffected');
+    // A new thread of the app serves its endpoint again, over fresh rings.
+    await d.waitFor(/app dies: restarted/, 10000);
+    const again = await connectInbox(d.url('/dies'));
+    again.ws.send('back');
+    assert.is((await again.inbox.next()).data.toString(), 'back');
+    // And again: the restarted thread is watched like the first (the next delay is 2 s).
+    const againClosed = closed(again.ws);
+    again.ws.send('die');
+    assert.is((await againClosed).code, CloseCode.INTERNAL_ERROR);
+    await d.waitFor(/restarted in 2s/);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.is(d.output().match(/app dies: restarted/g)?.length, 2, 'restarted twice');
+    const third = await connectInbox(d.url('/dies'));
+    third.ws.send('once more');
+    assert.is((await third.inbox.next()).data.toString(), 'once more');
+    third.ws.close();
     e.ws.close();
-    await closed(e.ws);
+    await Promise.all([closed(third.ws), closed(e.ws)]);
   } finally {
     assert.is(await d.stop(), 0, 'the daemon still stops cleanly');
   }

@@ -188,6 +188,7 @@ process.on('uncaughtException', (err) => log.error('uncaught exception in the ap
 // An app must not end its own thread: the worker threads would go on queueing its clients'
 // messages for nobody. process.exit() throws instead (inside a callback: logged, and that client
 // is closed with 1011, like any error).
+const exitThread = process.exit.bind(process);
 process.exit = ((code?: number | string | null) => {
   throw new Error(`an app may not end its thread (process.exit(${code ?? ''}) called); return -1 or throw to report an error`);
 }) as typeof process.exit;
@@ -204,7 +205,7 @@ try {
   if (ok === false) throw new Error('init callback failed');
 } catch (err) {
   parentPort!.postMessage({ type: 'error', message: `app ${appConf.name}: ${(err as Error).stack ?? err}` });
-  process.exit(1);
+  exitThread(1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -54,14 +54,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const memory = createMemory('shared', layout.bytes);
   const core = instantiateCore(module, memory);
   const maxRecord = Math.min(ringMaxRecord(ringCapacityFor(config.inbound_ring_buf_size)), ringMaxRecord(ringCapacityFor(config.outbound_ring_buf_size)));
-  for (let w = 0; w < config.worker_c; w++) {
-    for (let a = 0; a < config.apps.length; a++) {
+  /** (Re)initialises the rings between every worker and app `a` (no thread may be using them). */
+  const initAppRings = (a: number) => {
+    for (let w = 0; w < config.worker_c; w++) {
       const i = layout.inbound[w][a];
       Ring.init(core, i.header, i.data, i.capacity, layout.apps[a].wake, layout.workers[w].wake);
       const o = layout.outbound[w][a];
       Ring.init(core, o.header, o.data, o.capacity, layout.workers[w].wake, layout.apps[a].wake);
     }
-  }
+  };
+  for (let a = 0; a < config.apps.length; a++) initAppRings(a);
   log.info(`shared memory: ${(layout.bytes / 1048576).toFixed(1)} MiB; largest ring record ${maxRecord} bytes`);
 
   const apps: Worker[] = [];
@@ -105,15 +107,40 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       }
     });
   }
-  apps.forEach((a, index) => {
-    a.on('exit', (code) => {
+  // An app thread that dies (it went around the guard on process.exit, or ran out of memory) takes
+  // no client with it silently: the workers close its clients with 1011 and answer its endpoints
+  // with 503, the main thread initialises its rings again and starts a new thread of the app
+  // (init runs again), after 1 s, then 2, 4, ... up to 60 s when it keeps dying.
+  const restarts = config.apps.map(() => ({ delayMs: 1000, lastStart: Date.now() }));
+  const watchApp = (a: number, thread: Worker) => {
+    thread.on('exit', (code) => {
       if (stopping) return;
-      // The app's thread is gone (it bypassed the guard on process.exit, or ran out of memory):
-      // its clients are closed with 1011 and its endpoints refused with 503, instead of hanging.
-      log.error(`app ${config.apps[index].name}: its thread exited unexpectedly (code ${code}); closing its clients with 1011, its endpoints answer 503 until the daemon restarts`);
-      for (const w of workers) w.postMessage({ type: 'app-down', app: index });
+      const name = config.apps[a].name;
+      const r = restarts[a];
+      if (Date.now() - r.lastStart > 5 * 60_000) r.delayMs = 1000; // it ran fine for a while
+      log.error(`app ${name}: its thread exited unexpectedly (code ${code}); its clients are closed with 1011 and its endpoints answer 503 until it is restarted in ${r.delayMs / 1000}s`);
+      void (async () => {
+        await Promise.all(workers.map((w) => { w.postMessage({ type: 'app-down', app: a }); return waitFor(w, 'app-quiet', 5000); }));
+        await new Promise((res) => setTimeout(res, r.delayMs));
+        r.delayMs = Math.min(60_000, r.delayMs * 2);
+        if (stopping) return;
+        initAppRings(a);
+        Atomics.store(core.i32, layout.apps[a].wake >>> 2, 0);
+        const started = startThread('./app-thread.ts', { index: a, module, memory, config, layout }, `app ${name}`, log);
+        apps[a] = started.worker;
+        watchApp(a, started.worker);
+        r.lastStart = Date.now();
+        const first = await started.first;
+        if (first.type !== 'ready') {
+          log.error(`app ${name}: restart failed: ${(first as { message?: string }).message ?? first.type}`);
+          return; // its exit handler schedules the next try
+        }
+        for (const w of workers) w.postMessage({ type: 'app-up', app: a });
+        log.notice(`app ${name}: restarted`);
+      })();
     });
-  });
+  };
+  apps.forEach((thread, a) => watchApp(a, thread));
 
   function stop(reason = 'stop requested'): Promise<void> {
     if (stopping) return stopping;

@@ -509,7 +509,10 @@ function flushPending(): boolean {
 /** Apps whose thread has died: nothing more goes to their rings. */
 const appDown: boolean[] = new Array(A).fill(false);
 
-/** An app's thread died: close its clients with 1011 and refuse new ones (see main.ts). */
+/**
+ * An app's thread died: close its clients with 1011 and refuse new ones (see main.ts). From now
+ * on this worker does not touch that app's rings, so the main thread may initialise them again.
+ */
 function appGone(app: number): void {
   appDown[app] = true;
   pending[app].length = 0;
@@ -708,6 +711,7 @@ const DRAIN_MAX = 16 * DRAIN_BATCH;
 function drainOutbound(): number {
   let n = 0;
   for (let a = 0; a < A; a++) {
+    if (appDown[a]) continue;
     const ring = outRings[a];
     let batch = 0;
     for (let taken = 0; taken < DRAIN_MAX; taken++) {
@@ -833,7 +837,7 @@ async function wakeLoop(): Promise<void> {
 }
 
 function anyOutbound(): boolean {
-  for (let a = 0; a < A; a++) if (outRings[a].peek() !== 0) return true;
+  for (let a = 0; a < A; a++) if (!appDown[a] && outRings[a].peek() !== 0) return true;
   return false;
 }
 
@@ -904,6 +908,13 @@ async function stop(): Promise<void> {
 parentPort!.on('message', async (msg: { type: string; app?: number }) => {
   if (msg.type === 'app-down' && msg.app !== undefined) {
     appGone(msg.app);
+    parentPort!.postMessage({ type: 'app-quiet', app: msg.app });
+    return;
+  }
+  if (msg.type === 'app-up' && msg.app !== undefined) {
+    // A new thread of the app runs over freshly initialised rings: its record count starts at 0.
+    producedSeq[msg.app] = 0;
+    appDown[msg.app] = false;
     return;
   }
   if (msg.type === 'stop') {
