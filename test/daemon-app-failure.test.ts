@@ -67,4 +67,42 @@ Failure('an app thread that dies anyway: its clients get 1011, its endpoints 503
   }
 });
 
+Failure('a callback that never returns: after app_stall_timeout the app is restarted, its clients get 1011', async () => {
+  const d = await startDaemon({ apps: [DIES, ECHO], config: { worker_c: 1, app_stall_timeout: 1 } });
+  try {
+    const a = await connectInbox(d.url('/dies'));
+    const e = await connectInbox(d.url('/echo'));
+    const aClosed = closed(a.ws, 10000);
+    a.ws.send('spin');
+    e.ws.send('while it spins');
+    assert.is((await e.inbox.next()).data.toString(), 'while it spins', 'the other app is served meanwhile');
+    assert.is((await aClosed).code, CloseCode.INTERNAL_ERROR);
+    await d.waitFor(/app dies: no progress for .*app_stall_timeout 1s/);
+    await d.waitFor(/app dies: restarted/, 10000);
+    const again = await connectInbox(d.url('/dies'));
+    again.ws.send('back');
+    assert.is((await again.inbox.next()).data.toString(), 'back');
+    again.ws.close();
+    e.ws.close();
+    await Promise.all([closed(again.ws), closed(e.ws)]);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Failure('an idle app is not taken for a stalled one', async () => {
+  const d = await startDaemon({ apps: [DIES], config: { app_stall_timeout: 0.5 } });
+  try {
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.not.match(d.output(), /no progress/);
+    const a = await connectInbox(d.url('/dies'));
+    a.ws.send('hi');
+    assert.is((await a.inbox.next()).data.toString(), 'hi');
+    a.ws.close();
+    await closed(a.ws);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
 Failure.run();

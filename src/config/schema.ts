@@ -26,7 +26,7 @@ export const GLOBAL_KEYS = [
   'max_ws_fragment_c', 'max_http_head_size', 'max_client_outbound_size', 'worker_rbuf_size',
   'inbound_ring_buf_size', 'outbound_ring_buf_size', 'realloc_multiplier', 'owrefs_elem_c',
   'epoll_buf_elem_c', 'update_queue_size', 'shutdown_wait_http', 'shutdown_wait_ws',
-  'idle_timeout', 'ping_interval', 'ports', 'certs', 'apps',
+  'idle_timeout', 'ping_interval', 'app_stall_timeout', 'ports', 'certs', 'apps',
 ] as const;
 
 export const PORT_KEYS = [
@@ -73,6 +73,7 @@ export const GLOBAL_NUMBERS = {
   shutdown_wait_ws: { integer: false, min: 0.001, max: 3600, unit: 'seconds', default: 30 },
   idle_timeout: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 120 },
   ping_interval: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 30 },
+  app_stall_timeout: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 30 },
 } as const satisfies Record<string, NumberSpec>;
 
 /** max_ws_frame_chain_size: at least max_ws_msg_size; default floor(1.25 × max_ws_msg_size). */

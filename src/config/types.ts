@@ -104,6 +104,8 @@ export interface Config {
   idle_timeout: number;
   /** Seconds; 0 = off. */
   ping_interval: number;
+  /** Seconds an app thread may go without returning to its loop before it is restarted; 0 = off. */
+  app_stall_timeout: number;
   ports: PortConfig[];
   certs: CertConfig[];
   apps: AppConfig[];

@@ -735,6 +735,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
     shutdown_wait_ws: v.shutdown_wait_ws,
     idle_timeout: v.idle_timeout,
     ping_interval: v.ping_interval,
+    app_stall_timeout: v.app_stall_timeout,
     ports,
     certs,
     apps,

@@ -7,7 +7,7 @@ import { Ring, WakeWord } from '../core/ring.ts';
 import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import type { Config } from '../config/types.ts';
-import type { DaemonLayout } from './layout.ts';
+import { APP_BEAT_OFFSET, type DaemonLayout } from './layout.ts';
 import {
   Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT, readPeerAddress, workerOfClient,
 } from './records.ts';
@@ -34,6 +34,13 @@ const u32 = core.u32;
 const f64 = new Float64Array(core.memory.buffer);
 const W = config.worker_c;
 const wake = new WakeWord(core, init.layout.apps[appIndex].wake);
+/**
+ * The app's heartbeat (ms since the epoch), beside its wake word: written every time the loop
+ * comes round (at least once a second) and while it waits for outbound room. The main thread
+ * restarts an app whose heartbeat is older than app_stall_timeout (a callback that never returns).
+ */
+const beat = new Float64Array(core.memory.buffer, init.layout.apps[appIndex].wake + APP_BEAT_OFFSET, 1);
+beat[0] = Date.now();
 const inRings: Ring[] = [];
 const outRings: Ring[] = [];
 for (let w = 0; w < W; w++) {
@@ -57,6 +64,7 @@ function reserveOut(w: number, size: number): number {
   const started = Date.now();
   for (;;) {
     ptr = ring.reserveBlocking(size, wake, 1000);
+    beat[0] = Date.now(); // waiting for room is back-pressure, not a stall
     if (ptr !== 0) return ptr;
     log.warning(`outbound ring of worker#${w} full for ${((Date.now() - started) / 1000).toFixed(0)}s: waiting`);
     if (stopping) return 0;
@@ -212,6 +220,7 @@ try {
 // The loop
 
 const BATCH = 256;
+const IDLE_WAIT_MS = config.app_stall_timeout > 0 ? Math.min(1000, (config.app_stall_timeout * 1000) / 4) : 1000;
 
 function drainOnce(): number {
   let n = 0;
@@ -299,6 +308,7 @@ parentPort!.postMessage({ type: 'ready' });
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 for (;;) {
+  beat[0] = Date.now();
   const n = drainOnce();
   if (n > 0) trafficSinceTimer = true;
   runTimerIfDue();
@@ -313,7 +323,8 @@ for (;;) {
     wake.cancelSleep();
     continue;
   }
-  let timeout = 1000;
+  // Idle, the loop still comes round often enough to keep the heartbeat well inside app_stall_timeout.
+  let timeout = IDLE_WAIT_MS;
   if (timerAt !== 0 && (timerWakes || trafficSinceTimer)) timeout = Math.max(0, Math.min(timeout, timerAt - performance.now()));
   await wake.waitAsync(timeout);
 }

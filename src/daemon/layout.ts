@@ -31,6 +31,8 @@ export interface DaemonLayout {
 }
 
 const WAKE_LINE = 64;
+/** An app's heartbeat (f64, ms since the epoch) sits in its wake word's line at this offset. */
+export const APP_BEAT_OFFSET = 8;
 
 
 

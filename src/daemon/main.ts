@@ -5,7 +5,7 @@ import { compileCore, createMemory, instantiateCore } from '../core/wasm.ts';
 import { Ring, ringMaxRecord } from '../core/ring.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import { planDaemonMemory, type DaemonLayout } from './layout.ts';
+import { planDaemonMemory, APP_BEAT_OFFSET, type DaemonLayout } from './layout.ts';
 import { ringCapacityFor } from '../config/memory.ts';
 
 export interface Daemon {
@@ -112,9 +112,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // with 503, the main thread initialises its rings again and starts a new thread of the app
   // (init runs again), after 1 s, then 2, 4, ... up to 60 s when it keeps dying.
   const restarts = config.apps.map(() => ({ delayMs: 1000, lastStart: Date.now() }));
+  /** Each app's heartbeat (written by its thread) and whether its thread is up. */
+  const beats = config.apps.map((_, a) => new Float64Array(memory.buffer, layout.apps[a].wake + APP_BEAT_OFFSET, 1));
+  const alive = config.apps.map(() => true);
   const watchApp = (a: number, thread: Worker) => {
     thread.on('exit', (code) => {
       if (stopping) return;
+      alive[a] = false;
       const name = config.apps[a].name;
       const r = restarts[a];
       if (Date.now() - r.lastStart > 5 * 60_000) r.delayMs = 1000; // it ran fine for a while
@@ -136,16 +140,35 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           return; // its exit handler schedules the next try
         }
         for (const w of workers) w.postMessage({ type: 'app-up', app: a });
+        beats[a][0] = Date.now();
+        alive[a] = true;
         log.notice(`app ${name}: restarted`);
       })();
     });
   };
   apps.forEach((thread, a) => watchApp(a, thread));
 
+  // The stall watchdog: an app thread whose loop has not come round for app_stall_timeout (a
+  // callback, or the app's own code, that never returns) is terminated; its exit handler above
+  // then closes its clients and restarts it.
+  const watchdog = config.app_stall_timeout > 0 ? setInterval(() => {
+    const now = Date.now();
+    for (let a = 0; a < config.apps.length; a++) {
+      const age = now - beats[a][0];
+      if (alive[a] && !stopping && age > config.app_stall_timeout * 1000) {
+        alive[a] = false;
+        log.error(`app ${config.apps[a].name}: no progress for ${(age / 1000).toFixed(1)}s (app_stall_timeout ${config.app_stall_timeout}s): a callback that does not return? terminating its thread`);
+        void apps[a].terminate();
+      }
+    }
+  }, 250) : null;
+  watchdog?.unref();
+
   function stop(reason = 'stop requested'): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
       log.notice(`stopping (${reason}): closing connections with 1001, waiting up to ${config.shutdown_wait_ws}s`);
+      if (watchdog) clearInterval(watchdog);
       const grace = Math.max(1, config.shutdown_wait_ws) * 1000 + 3000;
       await Promise.all(workers.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'stopped', grace); }));
       await Promise.all(apps.map((a) => { a.postMessage({ type: 'stop' }); return waitFor(a, 'stopped', 5000); }));
