@@ -23,7 +23,7 @@ export interface WorkerRegion {
 export interface DaemonLayout {
   bytes: number;
   workers: WorkerRegion[];
-  apps: { wake: number; scratch: number; scratchSize: number }[];
+  apps: { wake: number }[];
   /** inbound[w][a]: worker w produces, app a consumes. */
   inbound: RingAddr[][];
   /** outbound[w][a]: app a produces, worker w consumes. */
@@ -51,7 +51,7 @@ export function planDaemonMemory(config: Config, heapBase: number): DaemonLayout
       slots,
     });
   }
-  const apps = config.apps.map(() => ({ wake: plan.alloc(WAKE_LINE), scratch: 0, scratchSize: 0 }));
+  const apps = config.apps.map(() => ({ wake: plan.alloc(WAKE_LINE) }));
   const ring = (capacity: number): RingAddr => ({
     header: plan.alloc(RING_HEADER_SIZE),
     data: plan.alloc(capacity),
