@@ -83,3 +83,28 @@ Root('serves an endpoint whose URL has no path at "/" (the original crashed on i
 });
 
 Root.run();
+
+const Slots = suite('daemon connection slots');
+
+Slots('answers 503 when fd_alloc_c connections are open, and serves again once one closes', async () => {
+  const d = await startDaemon({ config: { worker_c: 1, fd_alloc_c: 2 } });
+  try {
+    const a = await connect(d.url('/echo'));
+    const b = await connect(d.url('/echo'));
+    const refused = (await rawExchange(d.port, [upgradeRequest(d.port, '/echo')])).toString('latin1');
+    assert.match(refused, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    assert.match(refused, /\r\nRetry-After: 5\r\n/i);
+    a.close();
+    await closed(a);
+    await new Promise((r) => setTimeout(r, 100));
+    const c = await connect(d.url('/echo'));
+    c.close();
+    b.close();
+    await Promise.all([closed(c), closed(b)]);
+    await d.waitFor(/connection limit reached \(fd_alloc_c 2\)/);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Slots.run();

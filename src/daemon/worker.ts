@@ -219,7 +219,7 @@ function onConnection(socket: net.Socket, table: EndpointTable): void {
     log.warning(`connection limit reached (fd_alloc_c ${config.fd_alloc_c}): refusing ${socket.remoteAddress}`);
     socket.end(buildErrorResponse(503, { 'Retry-After': '5' }));
     socket.setTimeout(1000, () => socket.destroy());
-    socket.on('error', () => {});
+    socket.on('error', (err) => log.debug(`refused socket ${socket.remoteAddress}: ${err.message}`));
     return;
   }
   const c = new Conn(slot, socket, config.max_http_head_size);
