@@ -1,8 +1,10 @@
 // Bounded memory and back-pressure: full rings pause and resume, nothing is lost or reordered.
 import { suite } from 'uvu';
+import net from 'node:net';
 import * as assert from 'uvu/assert';
 import { startDaemon, type AppSpec } from './helpers/daemon.ts';
-import { connectInbox, closed } from './helpers/client.ts';
+import { connectInbox, closed, upgradeRequest } from './helpers/client.ts';
+import { withDeadline } from './helpers/deadline.ts';
 
 const SLOW: AppSpec = { name: 'slow', app_path: 'test/fixtures/apps/slow/app.ts', paths: ['/slow'] };
 const BURST: AppSpec = { name: 'burst', app_path: 'test/fixtures/apps/burst/app.ts', paths: ['/burst'] };
@@ -87,3 +89,41 @@ Limit('a burst larger than max_client_outbound_size reaches a client that reads 
 });
 
 Limit.run();
+
+const Budget = suite('daemon worker send budget');
+
+Budget('drops the slowest readers when all unsent bytes pass max_worker_outbound_size; a reading client gets everything', async () => {
+  const BROADCAST: AppSpec = { name: 'broadcast', app_path: 'apps/broadcast/app.ts', paths: ['/b'] };
+  const d = await startDaemon({
+    apps: [BROADCAST],
+    config: { worker_c: 1, max_ws_msg_size: 65536, max_client_outbound_size: 256 * 1048576, max_worker_outbound_size: 4 * 1048576 },
+  });
+  try {
+    // Readers that never read after their handshake.
+    const slow = await Promise.all(Array.from({ length: 4 }, () => new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(d.port, '127.0.0.1', () => s.write(upgradeRequest(d.port, '/b')));
+      s.once('data', () => { s.pause(); resolve(s); });
+      s.on('error', reject);
+    })));
+    const slowClosed = slow.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+    const reader = await connectInbox(d.url('/b'));
+    const N = 400;
+    const body = Buffer.alloc(65536, 1);
+    for (let i = 0; i < N; i++) {
+      body.writeUInt32BE(i, 0);
+      reader.ws.send(body);
+    }
+    for (let i = 0; i < N; i++) assert.is((await reader.inbox.next(10000)).data.readUInt32BE(0), i);
+    await d.waitFor(/passed max_worker_outbound_size \(4194304\): dropped the \d+ client/);
+    // The dropped sockets were destroyed by the server: once they read what reached them, they close.
+    for (const s of slow) s.resume();
+    await withDeadline(Promise.all(slowClosed), 10000, 'slow readers dropped');
+    assert.not.match(d.output(), /closing with 1008/, 'the per-client limit was not what closed them');
+    reader.ws.close();
+    await closed(reader.ws);
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
+Budget.run();

@@ -23,7 +23,7 @@ export const MAX_WS_MSG_SIZE_LIMIT = RING_MAX_CAPACITY / 2 - RING_RECORD_OVERHEA
 
 export const GLOBAL_KEYS = [
   'log_level', 'worker_c', 'fd_alloc_c', 'max_ws_msg_size', 'max_ws_frame_chain_size',
-  'max_ws_fragment_c', 'max_http_head_size', 'max_client_outbound_size', 'worker_rbuf_size',
+  'max_ws_fragment_c', 'max_http_head_size', 'max_client_outbound_size', 'max_worker_outbound_size', 'worker_rbuf_size',
   'inbound_ring_buf_size', 'outbound_ring_buf_size', 'realloc_multiplier', 'owrefs_elem_c',
   'epoll_buf_elem_c', 'update_queue_size', 'shutdown_wait_http', 'shutdown_wait_ws',
   'idle_timeout', 'ping_interval', 'app_stall_timeout', 'ports', 'certs', 'apps',
@@ -65,6 +65,7 @@ export const GLOBAL_NUMBERS = {
   max_ws_fragment_c: { integer: true, min: 1, max: 2 ** 31 - 1, default: 131_072 },
   max_http_head_size: { integer: true, min: 256, max: 64 * KiB, unit: 'bytes', default: 8 * KiB },
   worker_rbuf_size: { integer: true, min: 64 * KiB, max: 1 * GiB, unit: 'bytes', default: 1 * MiB },
+  max_worker_outbound_size: { integer: true, min: 1 * MiB, max: 64 * GiB, zeroMeansOff: true, unit: 'bytes', default: 512 * MiB },
   realloc_multiplier: { integer: false, min: 1.05, max: 2.5, default: 1.5 },
   owrefs_elem_c: { integer: true, min: 1000, max: 2 ** 32 - 1, default: 10_000 },
   epoll_buf_elem_c: { integer: true, min: 10, max: 65535, default: 100 },

@@ -85,6 +85,8 @@ export interface Config {
   max_ws_fragment_c: number;
   max_http_head_size: number;
   max_client_outbound_size: number;
+  /** Bytes: all clients' unsent bytes together, per worker; 0 = off. */
+  max_worker_outbound_size: number;
   worker_rbuf_size: number;
   inbound_ring_buf_size: number;
   outbound_ring_buf_size: number;

@@ -724,6 +724,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
     max_ws_fragment_c: v.max_ws_fragment_c,
     max_http_head_size: v.max_http_head_size,
     max_client_outbound_size: outboundLimit!,
+    max_worker_outbound_size: v.max_worker_outbound_size,
     worker_rbuf_size: v.worker_rbuf_size,
     inbound_ring_buf_size: inboundRing!,
     outbound_ring_buf_size: outboundRing!,

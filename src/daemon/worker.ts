@@ -870,6 +870,32 @@ function tick(): void {
       writeFrame(c, encodeServerFrame(Opcode.PING, new Uint8Array(0)));
     }
   }
+  if (config.max_worker_outbound_size > 0) enforceWorkerOutboundBudget();
+}
+
+/**
+ * max_worker_outbound_size: when the unsent bytes of all this worker's clients together pass the
+ * budget, the clients with the largest backlogs are dropped (their sockets destroyed at once, which
+ * frees the memory; a close frame would only queue behind what they do not read) until the rest
+ * fits. Many slow readers together can then never hold more than the budget (plus what arrives
+ * between two ticks).
+ */
+function enforceWorkerOutboundBudget(): void {
+  let total = 0;
+  for (const c of allConns) total += c.socket.writableLength;
+  const budget = config.max_worker_outbound_size;
+  if (total <= budget) return;
+  const backlog = [...allConns].filter((c) => c.socket.writableLength > 0 && !c.socket.destroyed);
+  backlog.sort((a, b) => b.socket.writableLength - a.socket.writableLength);
+  let dropped = 0;
+  for (const c of backlog) {
+    if (total <= budget) break;
+    total -= c.socket.writableLength;
+    c.closeCode = CloseCode.POLICY_VIOLATION;
+    c.socket.destroy();
+    dropped++;
+  }
+  log.notice(`unsent bytes of all clients passed max_worker_outbound_size (${budget}): dropped the ${dropped} client(s) with the largest backlogs`);
 }
 
 // ---------------------------------------------------------------------------------------------
