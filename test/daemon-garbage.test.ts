@@ -2,6 +2,7 @@
 // at once. The daemon answers or closes each, keeps serving well-behaved clients, and stops cleanly.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rng } from './helpers/random.ts';
 import net from 'node:net';
 import { startDaemon } from './helpers/daemon.ts';
 import { connectInbox, closed, upgradeRequest, clientFrame } from './helpers/client.ts';
@@ -9,15 +10,6 @@ import { withDeadline } from './helpers/deadline.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 7);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 function bytes(r: () => number, n: number): Buffer {
   const b = Buffer.alloc(n);

@@ -2,20 +2,12 @@
 // every refusal is a complete HTTP response. Seeded; a failing seed is printed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rng } from './helpers/random.ts';
 import { HeadAccumulator, EndpointTable, processHandshake } from '../src/http/upgrade.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 20000);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 const table = new EndpointTable([
   { appIndex: 0, endpointId: 1, secure: false, hostHeaders: ['127.0.0.1:8080'], path: '/echo', allowedOrigins: ['https://good.example'] },

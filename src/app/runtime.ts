@@ -260,48 +260,49 @@ class AppContext implements Rs {
   // ---- writers (TimerRs)
 
   wBytes(bytes: ArrayBufferView | ArrayBufferLike): this {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'wBytes');
+    this.allow(SEND, 'wBytes');
     this.wbuf.wBytes(bytes);
     return this;
   }
   wStr(text: string): this {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'wStr');
+    this.allow(SEND, 'wStr');
     this.wbuf.wStr(text);
     return this;
   }
-  wU8(v: number): this { this.w('wU8'); this.wbuf.u8('wU8', v, false); return this; }
-  wU16(v: number): this { this.w('wU16'); this.wbuf.u16('wU16', v, false, HOST_LE); return this; }
-  wU32(v: number): this { this.w('wU32'); this.wbuf.u32('wU32', v, false, HOST_LE); return this; }
-  wU64(v: bigint | number): this { this.w('wU64'); this.wbuf.u64('wU64', v, false, HOST_LE); return this; }
-  wI8(v: number): this { this.w('wI8'); this.wbuf.u8('wI8', v, true); return this; }
-  wI16(v: number): this { this.w('wI16'); this.wbuf.u16('wI16', v, true, HOST_LE); return this; }
-  wI32(v: number): this { this.w('wI32'); this.wbuf.u32('wI32', v, true, HOST_LE); return this; }
-  wI64(v: bigint | number): this { this.w('wI64'); this.wbuf.u64('wI64', v, true, HOST_LE); return this; }
-  wU16Hton(v: number): this { this.w('wU16Hton'); this.wbuf.u16('wU16Hton', v, false, false); return this; }
-  wU32Hton(v: number): this { this.w('wU32Hton'); this.wbuf.u32('wU32Hton', v, false, false); return this; }
-  wU64Hton(v: bigint | number): this { this.w('wU64Hton'); this.wbuf.u64('wU64Hton', v, false, false); return this; }
-  wI16Hton(v: number): this { this.w('wI16Hton'); this.wbuf.u16('wI16Hton', v, true, false); return this; }
-  wI32Hton(v: number): this { this.w('wI32Hton'); this.wbuf.u32('wI32Hton', v, true, false); return this; }
-  wI64Hton(v: bigint | number): this { this.w('wI64Hton'); this.wbuf.u64('wI64Hton', v, true, false); return this; }
-  wF32(v: number): this { this.w('wF32'); this.wbuf.f32('wF32', v, HOST_LE); return this; }
-  wF64(v: number): this { this.w('wF64'); this.wbuf.f64('wF64', v, HOST_LE); return this; }
-  wF32Hton(v: number): this { this.w('wF32Hton'); this.wbuf.f32('wF32Hton', v, false); return this; }
-  wF64Hton(v: number): this { this.w('wF64Hton'); this.wbuf.f64('wF64Hton', v, false); return this; }
+  wU8(v: number): this { this.allow(SEND, 'wU8'); this.wbuf.u8('wU8', v, false); return this; }
+  wU16(v: number): this { this.allow(SEND, 'wU16'); this.wbuf.u16('wU16', v, false, HOST_LE); return this; }
+  wU32(v: number): this { this.allow(SEND, 'wU32'); this.wbuf.u32('wU32', v, false, HOST_LE); return this; }
+  wU64(v: bigint | number): this { this.allow(SEND, 'wU64'); this.wbuf.u64('wU64', v, false, HOST_LE); return this; }
+  wI8(v: number): this { this.allow(SEND, 'wI8'); this.wbuf.u8('wI8', v, true); return this; }
+  wI16(v: number): this { this.allow(SEND, 'wI16'); this.wbuf.u16('wI16', v, true, HOST_LE); return this; }
+  wI32(v: number): this { this.allow(SEND, 'wI32'); this.wbuf.u32('wI32', v, true, HOST_LE); return this; }
+  wI64(v: bigint | number): this { this.allow(SEND, 'wI64'); this.wbuf.u64('wI64', v, true, HOST_LE); return this; }
+  wU16Hton(v: number): this { this.allow(SEND, 'wU16Hton'); this.wbuf.u16('wU16Hton', v, false, false); return this; }
+  wU32Hton(v: number): this { this.allow(SEND, 'wU32Hton'); this.wbuf.u32('wU32Hton', v, false, false); return this; }
+  wU64Hton(v: bigint | number): this { this.allow(SEND, 'wU64Hton'); this.wbuf.u64('wU64Hton', v, false, false); return this; }
+  wI16Hton(v: number): this { this.allow(SEND, 'wI16Hton'); this.wbuf.u16('wI16Hton', v, true, false); return this; }
+  wI32Hton(v: number): this { this.allow(SEND, 'wI32Hton'); this.wbuf.u32('wI32Hton', v, true, false); return this; }
+  wI64Hton(v: bigint | number): this { this.allow(SEND, 'wI64Hton'); this.wbuf.u64('wI64Hton', v, true, false); return this; }
+  wF32(v: number): this { this.allow(SEND, 'wF32'); this.wbuf.f32('wF32', v, HOST_LE); return this; }
+  wF64(v: number): this { this.allow(SEND, 'wF64'); this.wbuf.f64('wF64', v, HOST_LE); return this; }
+  wF32Hton(v: number): this { this.allow(SEND, 'wF32Hton'); this.wbuf.f32('wF32Hton', v, false); return this; }
+  wF64Hton(v: number): this { this.allow(SEND, 'wF64Hton'); this.wbuf.f64('wF64Hton', v, false); return this; }
 
-  private w(method: string): void {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, method);
+  /** Throws RS_APP_NOT_HERE unless the current callback kind is in `mask`. */
+  private allow(mask: number, method: string): void {
+    if (((mask >> this.phase) & 1) === 0) this.refuse(mask, method);
   }
 
   // ---- senders
 
   toSingle(kind: DataKind, clientId: ClientIdLike): void {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toSingle');
+    this.allow(SEND, 'toSingle');
     this.single.id = this.clientIdArg('toSingle', clientId);
     this.flush('toSingle', kind, this.single);
   }
 
   toMulti(kind: DataKind, clientIds: readonly ClientIdLike[]): void {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toMulti');
+    this.allow(SEND, 'toMulti');
     const ids = this.idsArg('toMulti', clientIds);
     if (ids.length === 0) {
       // No recipient: the same checks as a real send, then the message is dropped.
@@ -313,31 +314,31 @@ class AppContext implements Rs {
   }
 
   toEvery(kind: DataKind): void {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toEvery');
+    this.allow(SEND, 'toEvery');
     this.flush('toEvery', kind, this.every);
   }
 
   toEveryExceptSingle(kind: DataKind, clientId: ClientIdLike): void {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toEveryExceptSingle');
+    this.allow(SEND, 'toEveryExceptSingle');
     this.exceptSingle.id = this.clientIdArg('toEveryExceptSingle', clientId);
     this.flush('toEveryExceptSingle', kind, this.exceptSingle);
   }
 
   toEveryExceptMulti(kind: DataKind, clientIds: readonly ClientIdLike[]): void {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'toEveryExceptMulti');
+    this.allow(SEND, 'toEveryExceptMulti');
     const ids = this.idsArg('toEveryExceptMulti', clientIds);
     this.flush('toEveryExceptMulti', kind, ids.length === 0 ? this.every : { kind: 'every_except_multi', ids });
   }
 
   toCur(kind: DataKind): void {
-    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'toCur');
+    this.allow(CUR, 'toCur');
     if (this.curClosed) throw this.curClosedError('toCur');
     this.single.id = this.curId;
     this.flush('toCur', kind, this.single);
   }
 
   toEveryExceptCur(kind: DataKind): void {
-    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'toEveryExceptCur');
+    this.allow(CUR, 'toEveryExceptCur');
     if (this.curClosed) throw this.curClosedError('toEveryExceptCur');
     this.exceptSingle.id = this.curId;
     this.flush('toEveryExceptCur', kind, this.exceptSingle);
@@ -353,13 +354,13 @@ class AppContext implements Rs {
   // ---- closing
 
   close(clientId: ClientIdLike, code: number): void {
-    if (((SEND >> this.phase) & 1) === 0) this.refuse(SEND, 'close');
+    this.allow(SEND, 'close');
     const id = this.clientIdArg('close', clientId);
     this.closeClient(id, this.closeCodeArg('close', code));
   }
 
   closeCur(code: number): void {
-    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'closeCur');
+    this.allow(CUR, 'closeCur');
     this.closeClient(this.curId, this.closeCodeArg('closeCur', code));
   }
 
@@ -377,22 +378,22 @@ class AppContext implements Rs {
   // ---- client getters
 
   clientId(): number {
-    if (((CLIENT >> this.phase) & 1) === 0) this.refuse(CLIENT, 'clientId');
+    this.allow(CLIENT, 'clientId');
     return this.curId;
   }
 
   endpointId(): number {
-    if (((CLIENT >> this.phase) & 1) === 0) this.refuse(CLIENT, 'endpointId');
+    this.allow(CLIENT, 'endpointId');
     return this.curEndpoint;
   }
 
   clientAddr(): ClientAddr {
-    if (((CUR >> this.phase) & 1) === 0) this.refuse(CUR, 'clientAddr');
+    this.allow(CUR, 'clientAddr');
     return this.curAddr!;
   }
 
   readDataKind(): DataKind {
-    if (((READ_ONLY >> this.phase) & 1) === 0) this.refuse(READ_ONLY, 'readDataKind');
+    this.allow(READ_ONLY, 'readDataKind');
     return this.curKind;
   }
 }

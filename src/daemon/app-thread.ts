@@ -11,7 +11,7 @@ import { APP_BEAT_OFFSET, type DaemonLayout } from './layout.ts';
 import {
   Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT, readPeerAddress, workerOfClient,
 } from './records.ts';
-import { serverHeaderSize, writeServerHeader } from './frames.ts';
+import { frameHeaderSize } from '../core/codec.ts';
 import { createAppRuntime, type AppHost, type Recipients } from '../app/runtime.ts';
 
 export interface AppThreadInit {
@@ -73,7 +73,7 @@ function reserveOut(w: number, size: number): number {
 
 function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode: number, payload: Uint8Array): void {
   const n = ids ? ids.length : 0;
-  const h = serverHeaderSize(payload.length);
+  const h = frameHeaderSize(payload.length, false);
   const fixed = OUT_HEADER_SIZE + h + payload.length;
   const room = outRings[w].maxRecord - fixed;
   if (n * 8 > room) {
@@ -99,7 +99,8 @@ function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode
   u32[(ptr + OUT_COUNT + 4) >>> 2] = 0;
   let at = ptr + OUT_HEADER_SIZE;
   for (let i = 0; i < n; i++, at += 8) f64[at >>> 3] = ids![i];
-  at += writeServerHeader(u8, at, opcode, payload.length);
+  // The core encodes the (unmasked, FIN) header in place; the payload follows it.
+  at += core.exports.encodeFrameHeader(at, opcode, 1, payload.length, 0, 0);
   if (payload.buffer === u8.buffer) core.exports.copy(at, payload.byteOffset, payload.length);
   else u8.set(payload, at);
   // Staged: the batch's records become visible together in publishOut (one atomic store and at

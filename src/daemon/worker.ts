@@ -20,7 +20,7 @@ import {
   Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OPEN_ADDR_SIZE, CLOSE_BODY_SIZE, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT,
   writePeerAddress, makeClientId,
 } from './records.ts';
-import { encodeServerFrame, encodeCloseFrame } from './frames.ts';
+import { encodeControlFrame, encodeCloseFrame } from './frames.ts';
 import {
   HeadAccumulator, EndpointTable, processHandshake, buildErrorResponse, buildRefusalResponse, HttpRefusal,
   type EndpointSpec,
@@ -76,7 +76,7 @@ class Conn {
 }
 
 /** Records that did not fit into a full inbound ring, in order, per app. */
-type Pending = { bytes: Buffer }[];
+type Pending = Buffer[];
 
 const init = workerData as WorkerInit;
 const config = init.config;
@@ -377,7 +377,7 @@ function decodeScratch(c: Conn, start: number, end: number): void {
         if (c.closeSent) break;
         const ptr = eventDataPtr(core, state);
         const len = eventDataLen(core, state);
-        writeFrame(c, encodeServerFrame(Opcode.PONG, u8.subarray(ptr, ptr + len)));
+        writeFrame(c, encodeControlFrame(Opcode.PONG, u8.subarray(ptr, ptr + len)));
         break;
       }
       case DecoderEvent.PONG:
@@ -439,7 +439,7 @@ function reserveInbound(app: number, size: number): Reserved {
 function commitInbound(app: number, rec: Reserved): void {
   producedSeq[app]++;
   if (rec.pending) {
-    pending[app].push({ bytes: rec.pending });
+    pending[app].push(rec.pending);
     return;
   }
   // Staged, not published: every record of this event-loop turn becomes visible with one atomic
@@ -489,21 +489,22 @@ function writeInHeader(rec: Reserved, kind: number, dataKind: number, c: Conn): 
   }
 }
 
-function flushPending(): boolean {
-  let empty = true;
+/** Moves waiting records into their rings while there is room; returns how many it moved. */
+function flushPending(): number {
+  let moved = 0;
   for (let a = 0; a < A; a++) {
     const q = pending[a];
     while (q.length) {
-      const b = q[0].bytes;
+      const b = q[0];
       const ptr = inRings[a].reserve(b.length);
       if (ptr === 0) break;
       u8.set(b, ptr);
       inRings[a].commit(b.length);
       q.shift();
+      moved++;
     }
-    if (q.length) empty = false;
   }
-  return empty;
+  return moved;
 }
 
 /** Apps whose thread has died: nothing more goes to their rings. */
@@ -675,9 +676,7 @@ function finishTcp(c: Conn): void {
 
 function onEnd(c: Conn): void {
   // The peer half-closed: finish our side too.
-  if (c.phase !== Phase.DEAD) {
-    c.phase = Phase.DEAD;
-  }
+  c.phase = Phase.DEAD;
   endSocket(c);
 }
 
@@ -826,7 +825,8 @@ async function wakeLoop(): Promise<void> {
       for (let a = 0; a < A; a++) if (pending[a].length) inRings[a].wantSpace();
     }
     wake.prepareSleep();
-    if (anyOutbound() || (pausedApps > 0 && canFlush())) {
+    // Re-checked after announcing sleep: room that appeared in between is used at once.
+    if (anyOutbound() || (pausedApps > 0 && flushPending() > 0)) {
       wake.cancelSleep();
       // More is waiting: let socket events run first (a busy app must not starve the sockets).
       await yieldToLoop();
@@ -838,14 +838,6 @@ async function wakeLoop(): Promise<void> {
 
 function anyOutbound(): boolean {
   for (let a = 0; a < A; a++) if (!appDown[a] && outRings[a].peek() !== 0) return true;
-  return false;
-}
-
-function canFlush(): boolean {
-  for (let a = 0; a < A; a++) {
-    const q = pending[a];
-    if (q.length && inRings[a].reserve(q[0].bytes.length) !== 0) return true;
-  }
   return false;
 }
 
@@ -867,7 +859,7 @@ function tick(): void {
       sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
     } else if (pingMs > 0 && quiet >= pingMs && !c.pingSent) {
       c.pingSent = true;
-      writeFrame(c, encodeServerFrame(Opcode.PING, new Uint8Array(0)));
+      writeFrame(c, encodeControlFrame(Opcode.PING, new Uint8Array(0)));
     }
   }
   if (config.max_worker_outbound_size > 0) enforceWorkerOutboundBudget();

@@ -49,16 +49,8 @@ export function regions(core: TestCore): { state: number; input: number } {
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (mulberry32): failing seeds can be replayed.
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './random.ts';
+export { rng };
 export const randInt = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
 // ---------------------------------------------------------------------------------------------
