@@ -103,6 +103,8 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   let failure: Error | null = null;
   let failReject: (e: Error) => void = () => {};
   const failed = new Promise<never>((_, reject) => { failReject = reject; });
+  // `failed` is only ever awaited inside Promise.race; this keeps a rejection that happens while
+  // nobody races it from being reported as unhandled. The failure itself is kept in `failure`.
   failed.catch(() => {});
 
   const workers = Array.from({ length: T }, (_, thread) => {

@@ -48,29 +48,27 @@ export function isValidKey(key: string): boolean {
  * lower-case letters.
  */
 export function hasToken(list: string, token: string): boolean {
-  const n = list.length;
   const t = token.length;
-  let i = 0;
-  while (i < n) {
-    let c = list.charCodeAt(i);
-    if (c === SP || c === HTAB || c === COMMA) {
-      i++;
-      continue;
-    }
-    const start = i;
-    while (i < n && list.charCodeAt(i) !== COMMA) i++;
-    let end = i;
-    while (end > start && ((c = list.charCodeAt(end - 1)) === SP || c === HTAB)) end--;
-    if (end - start === t) {
-      let k = 0;
-      while (k < t && (list.charCodeAt(start + k) | 0x20) === token.charCodeAt(k)) k++;
-      if (k === t) return true;
-    }
-  }
-  return false;
+  return someToken(list, (start, end) => {
+    if (end - start !== t) return false;
+    let k = 0;
+    while (k < t && (list.charCodeAt(start + k) | 0x20) === token.charCodeAt(k)) k++;
+    return k === t;
+  });
 }
 
 function pushTokens(list: string, out: string[]): void {
+  someToken(list, (start, end) => {
+    out.push(list.slice(start, end));
+    return false;
+  });
+}
+
+/**
+ * Calls `visit(start, end)` for each non-empty element of a token list, without its surrounding
+ * OWS, until `visit` returns true; returns whether it did. No allocation.
+ */
+function someToken(list: string, visit: (start: number, end: number) => boolean): boolean {
   const n = list.length;
   let i = 0;
   while (i < n) {
@@ -83,8 +81,9 @@ function pushTokens(list: string, out: string[]): void {
     while (i < n && list.charCodeAt(i) !== COMMA) i++;
     let end = i;
     while (end > start && ((c = list.charCodeAt(end - 1)) === SP || c === HTAB)) end--;
-    out.push(list.slice(start, end));
+    if (visit(start, end)) return true;
   }
+  return false;
 }
 
 /**
