@@ -68,7 +68,7 @@ Delivery('every-except (single, multi, cur) never reaches the excluded clients, 
 Delivery('single and multi reach exactly the listed clients, across workers', async ({ peers }) => {
   const a = peers[0];
   const other = peers.find((p) => p.worker !== a.worker)!;
-  const multi = peers.filter((p, i) => i % 2 === 1);
+  const multi = peers.filter((_, i) => i % 2 === 1);
   a.cmd({ cmd: 'send', variant: 'toSingle', ids: [other.id], text: 'single' });
   a.cmd({ cmd: 'send', variant: 'toMulti', ids: [...multi.map((p) => p.id), multi[0].id], text: 'multi' });
   a.cmd({ cmd: 'send', variant: 'toCur', text: 'cur' });

@@ -5,7 +5,6 @@ import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { connect, Inbox, closed, rawExchange, upgradeRequest, clientFrame } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
 import { Opcode, CloseCode } from '../src/core/codes.ts';
-import WebSocket from 'ws';
 
 const Echo = suite<{ d: RunningDaemon }>('daemon echo');
 

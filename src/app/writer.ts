@@ -3,7 +3,6 @@
 // It starts at the app's wbuf_size and doubles as needed up to max_ws_msg_size; a message that
 // would be larger is a RingSocketAppError (RS_APP_MESSAGE_TOO_BIG), never a crash.
 import { AppErrorCode, RingSocketAppError } from './errors.ts';
-import { HOST_LITTLE_ENDIAN } from './schema.ts';
 
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);

@@ -6,7 +6,7 @@ import {
 
 /** true when A and B are the same type (not merely assignable). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
-function is<T extends true>(): void {}
+function is<_T extends true>(): void {}
 
 // Scalars: bigint for 64-bit integers, number for the rest, in both byte orders.
 readBin([net.u8, net.u16, net.u32, net.u64, net.i8, net.i16, net.i32, net.i64, net.f32, net.f64], (rs, a, b, c, d, e, f, g, h, i, j) => {
