@@ -1,7 +1,7 @@
 // The main thread: compiles the WebAssembly core once, lays out the one shared memory, starts one
 // thread per app and `worker_c` worker threads, and stops them in order.
 import { Worker } from 'node:worker_threads';
-import { compileCore, createMemory, instantiateCore } from '../core/wasm.ts';
+import { compileCore, createMemory, instantiateCore, readHeapBase } from '../core/wasm.ts';
 import { Ring, ringMaxRecord } from '../core/ring.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
@@ -49,8 +49,7 @@ function waitFor(worker: Worker, type: string, ms: number): Promise<boolean> {
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const module = await compileCore('shared');
-  const probe = instantiateCore(module, createMemory('shared', 65536));
-  const layout = planDaemonMemory(config, probe.heapBase);
+  const layout = planDaemonMemory(config, readHeapBase(module, 'shared'));
   const memory = createMemory('shared', layout.bytes);
   const core = instantiateCore(module, memory);
   const maxRecord = Math.min(ringMaxRecord(ringCapacityFor(config.inbound_ring_buf_size)), ringMaxRecord(ringCapacityFor(config.outbound_ring_buf_size)));
