@@ -3,22 +3,14 @@
 // "// @error TSxxxx: why" with exactly that error code, and no other line.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { withDeadline } from './helpers/deadline.ts';
+import { root, runTsc as tsc } from './helpers/tsc.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsc = join(root, 'node_modules', '.bin', 'tsc');
-
-function runTsc(project: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(tsc, ['--noEmit', '--pretty', 'false', '-p', project], { cwd: root }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, out: stdout + stderr });
-    });
-  });
+/** tsc on one project; rejects (so the test fails saying so) when tsc cannot run at all. */
+function runTsc(project: string) {
+  return tsc(['--noEmit', '--pretty', 'false', '-p', project]);
 }
 
 const Types = suite('app API types');
