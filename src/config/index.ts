@@ -7,11 +7,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { getLocation, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { ConfigError, ParseResult } from './types.ts';
-import { Collector, childPath, systemEnv, validateTree, type ConfigEnv } from './validate.ts';
+import { Collector, childPath } from './collector.ts';
+import { systemEnv, type ConfigEnv } from './env.ts';
+import { validateTree } from './validate.ts';
 
 export type { Config, ConfigError, ParseResult, PortConfig, CertConfig, AppConfig, EndpointConfig, EndpointUrl, ListenAddress } from './types.ts';
-export type { ConfigEnv } from './validate.ts';
-export { systemEnv } from './validate.ts';
+export type { ConfigEnv } from './env.ts';
+export { systemEnv } from './env.ts';
 export { parseEndpointUrl, parseOrigin, certCovers } from './url.ts';
 export { estimateSharedMemory } from './memory.ts';
 
