@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Ring, RingLayout, RING_HEADER_SIZE, RING_MAGIC, Wake, ringMaxRecord, ringSlotSize, ringCapacityFor, isRingCapacity,
+  Ring, RingLayout, RING_HEADER_SIZE, RING_MAGIC, Wake, ringMaxRecord, ringSlotSize, roundUpRingCapacity, isRingCapacity,
 } from '../src/core/ring.ts';
 import type { CoreBuild } from '../src/core/wasm.ts';
 import { ringCore, initRing, prng, fillRecord, checkRecord, type RingCore } from './fixtures/ring-setup.ts';
@@ -306,8 +306,10 @@ for (const build of builds) {
     assert.is(ringSlotSize(0), 8);
     assert.is(ringSlotSize(4), 8);
     assert.is(ringSlotSize(5), 16);
-    assert.is(ringCapacityFor(28), 64);
-    assert.is(ringCapacityFor(29), 128);
+    for (const [bytes, capacity] of [[0, 64], [1, 64], [64, 64], [65, 128], [1000, 1024], [2 ** 30 - 1, 2 ** 30], [2 ** 30, 2 ** 30]]) {
+      assert.is(roundUpRingCapacity(bytes), capacity, `${bytes} bytes`);
+    }
+    assert.throws(() => roundUpRingCapacity(2 ** 30 + 1), (e: Error) => e instanceof RangeError);
     assert.ok(isRingCapacity(1024) && !isRingCapacity(1000) && !isRingCapacity(32));
   });
 

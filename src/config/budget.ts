@@ -4,7 +4,8 @@
 import type { Collector } from './collector.ts';
 import type { ConfigEnv } from './env.ts';
 import type { GlobalNumberKey } from './globals.ts';
-import { estimateSharedMemory, fitsWasmMemory, formatBytes, ringCapacityFor, type MemoryInputs } from './memory.ts';
+import { roundUpRingCapacity } from '../core/ring.ts';
+import { estimateSharedMemory, fitsWasmMemory, formatBytes, type MemoryInputs } from './memory.ts';
 import { WASM_MEMORY_MAX_BYTES } from './schema.ts';
 import type { AppConfig } from './types.ts';
 
@@ -52,6 +53,6 @@ export function fitWorkers(c: Collector, env: ConfigEnv, { num: v, inboundRing, 
 
 /** "inbound_ring_buf_size 64 MiB" or "inbound_ring_buf_size 33 MiB → 64 MiB" when rounded up. */
 function ringText(key: string, size: number): string {
-  const cap = ringCapacityFor(size);
+  const cap = roundUpRingCapacity(size);
   return cap === size ? `${key} ${formatBytes(size)}` : `${key} ${formatBytes(size)} → ${formatBytes(cap)}`;
 }

@@ -4,23 +4,11 @@
 // rounded up to powers of two, the real decoder state size) and is a little generous (it also
 // counts every app's wbuf_size and reserves 64 KiB for the module's static data).
 import { DECODER_STATE_SIZE } from '../core/layout.ts';
-import { RING_HEADER_SIZE, RING_MAX_CAPACITY, RING_MIN_CAPACITY } from '../core/ring.ts';
+import { RING_HEADER_SIZE, roundUpRingCapacity } from '../core/ring.ts';
 import { KiB, WASM_MEMORY_MAX_BYTES } from './schema.ts';
 
 /** The WebAssembly module's own static data below the host's first region. */
 export const STATIC_RESERVE = 64 * KiB;
-
-/**
- * The capacity a ring of the configured size really gets: rings are powers of two (64 B - 1 GiB),
- * so the daemon rounds the configured size up (src/daemon/layout.ts).
- */
-export function ringCapacityFor(size: number): number {
-  let c = RING_MIN_CAPACITY;
-  while (c < size) c *= 2;
-  return c;
-}
-
-export { RING_MAX_CAPACITY };
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
@@ -47,7 +35,7 @@ export function estimateSharedMemory(m: MemoryInputs, decoderStateSize = DECODER
   const apps = m.wbuf_sizes.length;
   const threads = 1 + m.worker_c + apps;
   const pairs = m.worker_c * apps;
-  const rings = pairs * (ringCapacityFor(m.inbound_ring_buf_size) + ringCapacityFor(m.outbound_ring_buf_size) + 2 * align64(RING_HEADER_SIZE));
+  const rings = pairs * (roundUpRingCapacity(m.inbound_ring_buf_size) + roundUpRingCapacity(m.outbound_ring_buf_size) + 2 * align64(RING_HEADER_SIZE));
   const workerScratch = m.worker_c * align64(m.worker_rbuf_size);
   const decoderStates = m.worker_c * align64(m.slotsPerWorker * decoderStateSize);
   const appScratch = m.wbuf_sizes.reduce((sum, w) => sum + align64(w), 0);

@@ -78,11 +78,15 @@ export function ringSlotSize(size: number): number {
   return (size + 11) & ~7;
 }
 
-/** The smallest valid capacity whose ringMaxRecord is at least `maxRecord` bytes. */
-export function ringCapacityFor(maxRecord: number): number {
+/**
+ * The capacity a ring of `bytes` bytes really gets: the smallest valid capacity (a power of two,
+ * at least RING_MIN_CAPACITY) that is at least `bytes`. The daemon rounds its configured ring sizes
+ * up with this. A RangeError above RING_MAX_CAPACITY.
+ */
+export function roundUpRingCapacity(bytes: number): number {
+  if (!(bytes <= RING_MAX_CAPACITY)) throw new RangeError(`no ring capacity holds ${bytes} bytes (max ${RING_MAX_CAPACITY})`);
   let capacity = RING_MIN_CAPACITY;
-  while (capacity / 2 - RING_RECORD_HEADER < maxRecord) capacity *= 2;
-  if (capacity > RING_MAX_CAPACITY) throw new RangeError(`no ring capacity holds a ${maxRecord}-byte record (max ${ringMaxRecord(RING_MAX_CAPACITY)})`);
+  while (capacity < bytes) capacity *= 2;
   return capacity;
 }
 

@@ -1,8 +1,7 @@
 // The daemon's shared-memory layout: every address is decided here, in the main thread, and sent
 // to every worker and app thread (docs/design.md, "Memory layout").
 import { MemoryPlan } from '../core/memory.ts';
-import { RING_HEADER_SIZE } from '../core/ring.ts';
-import { ringCapacityFor } from '../config/memory.ts';
+import { RING_HEADER_SIZE, roundUpRingCapacity } from '../core/ring.ts';
 import { DECODER_STATE_SIZE } from '../core/layout.ts';
 import type { Config } from '../config/types.ts';
 
@@ -63,8 +62,8 @@ export function planDaemonMemory(config: Config, heapBase: number): DaemonLayout
     inbound.push([]);
     outbound.push([]);
     for (let a = 0; a < A; a++) {
-      inbound[w].push(ring(ringCapacityFor(config.inbound_ring_buf_size)));
-      outbound[w].push(ring(ringCapacityFor(config.outbound_ring_buf_size)));
+      inbound[w].push(ring(roundUpRingCapacity(config.inbound_ring_buf_size)));
+      outbound[w].push(ring(roundUpRingCapacity(config.outbound_ring_buf_size)));
     }
   }
   return { bytes: plan.bytes, workers, apps, inbound, outbound };

@@ -2,11 +2,10 @@
 // thread per app and `worker_c` worker threads, and stops them in order.
 import { Worker } from 'node:worker_threads';
 import { compileCore, createMemory, instantiateCore, readHeapBase } from '../core/wasm.ts';
-import { Ring, ringMaxRecord } from '../core/ring.ts';
+import { Ring, ringMaxRecord, roundUpRingCapacity } from '../core/ring.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { planDaemonMemory, APP_BEAT_OFFSET, type DaemonLayout } from './layout.ts';
-import { ringCapacityFor } from '../config/memory.ts';
 
 export interface Daemon {
   stop(reason?: string): Promise<void>;
@@ -52,7 +51,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const layout = planDaemonMemory(config, readHeapBase(module, 'shared'));
   const memory = createMemory('shared', layout.bytes);
   const core = instantiateCore(module, memory);
-  const maxRecord = Math.min(ringMaxRecord(ringCapacityFor(config.inbound_ring_buf_size)), ringMaxRecord(ringCapacityFor(config.outbound_ring_buf_size)));
+  const maxRecord = Math.min(ringMaxRecord(roundUpRingCapacity(config.inbound_ring_buf_size)), ringMaxRecord(roundUpRingCapacity(config.outbound_ring_buf_size)));
   /** (Re)initialises the rings between every worker and app `a` (no thread may be using them). */
   const initAppRings = (a: number) => {
     for (let w = 0; w < config.worker_c; w++) {
