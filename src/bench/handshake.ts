@@ -1,10 +1,8 @@
 // The client side of the RFC 6455 §4.1 opening handshake, over bytes: build the upgrade request,
 // find the end of the response head, and check the response.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { acceptKey } from '../http/accept.ts';
 import type { BenchTarget } from './args.ts';
-
-/** RFC 6455 §1.3: the GUID concatenated to the key before hashing. */
-export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Response heads longer than this are refused. */
 export const MAX_RESPONSE_HEAD = 16 * 1024;
@@ -12,10 +10,6 @@ export const MAX_RESPONSE_HEAD = 16 * 1024;
 export function newKey(): string {
   // §4.1: "a randomly selected 16-byte value that has been base64-encoded".
   return randomBytes(16).toString('base64');
-}
-
-export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + WS_GUID).digest('base64');
 }
 
 export function buildRequest(target: BenchTarget, key: string): Buffer {
@@ -43,8 +37,8 @@ export type ResponseCheck = { ok: true } | { ok: false; reason: string };
 /**
  * Checks a complete response head (without the final empty line or with it) against §4.1: status
  * 101, "Upgrade: websocket", a "Connection" header holding the "upgrade" token, and
- * Sec-WebSocket-Accept equal to base64(SHA-1(key + GUID)); no extension or subprotocol was asked for,
- * so none may be returned.
+ * Sec-WebSocket-Accept equal to acceptKey(key) (src/http/accept.ts); no extension or subprotocol
+ * was asked for, so none may be returned.
  */
 export function checkResponse(head: string, key: string): ResponseCheck {
   const lines = head.split('\r\n');
@@ -73,7 +67,7 @@ export function checkResponse(head: string, key: string): ResponseCheck {
   // §4.1 (4): Sec-WebSocket-Accept must be the base64 SHA-1 of the key and the GUID.
   const accept = headers.get('sec-websocket-accept');
   if (!accept || accept.length !== 1) return { ok: false, reason: 'missing Sec-WebSocket-Accept' };
-  if (accept[0] !== acceptFor(key)) return { ok: false, reason: 'wrong Sec-WebSocket-Accept' };
+  if (accept[0] !== acceptKey(key)) return { ok: false, reason: 'wrong Sec-WebSocket-Accept' };
   // §4.1 (5), (6): extensions and subprotocols not requested must not be in use.
   if (headers.has('sec-websocket-extensions')) return { ok: false, reason: 'unrequested Sec-WebSocket-Extensions' };
   if (headers.has('sec-websocket-protocol')) return { ok: false, reason: 'unrequested Sec-WebSocket-Protocol' };

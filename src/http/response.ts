@@ -2,21 +2,9 @@
 // HTTP/1.1 error response after which the caller closes the connection.
 
 import { Buffer } from 'node:buffer';
-import { hash } from 'node:crypto';
+import { acceptKey } from './accept.ts';
 import { STATUS_TEXT } from './refusals.ts';
 import type { HeaderPair, Refusal } from './refusals.ts';
-
-/** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key. */
-export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-/**
- * RFC 6455 §4.2.2 item 5.4: "the base64-encoded SHA-1 of the concatenation of the
- * |Sec-WebSocket-Key| (as a string, not base64-decoded) with the string
- * "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"".
- */
-export function acceptKey(key: string): string {
-  return hash('sha1', key + WEBSOCKET_GUID, 'base64');
-}
 
 function checkHeaders(headers: readonly HeaderPair[]): void {
   for (const [name, value] of headers) {

@@ -25,9 +25,8 @@ export { EndpointTable, hostHeaderForms } from './endpoints.ts';
 export type { EndpointSpec } from './endpoints.ts';
 export { validateUpgrade, hasToken, isValidKey } from './validate.ts';
 export type { UpgradeAccepted, UpgradeResult } from './validate.ts';
-export {
-  acceptKey, buildSwitchingProtocols, buildErrorResponse, buildRefusalResponse, WEBSOCKET_GUID,
-} from './response.ts';
+export { acceptKey, WEBSOCKET_GUID } from './accept.ts';
+export { buildSwitchingProtocols, buildErrorResponse, buildRefusalResponse } from './response.ts';
 export type { ErrorResponseOptions, ExtraHeaders } from './response.ts';
 export { HttpRefusal, STATUS_TEXT } from './refusals.ts';
 export type { Refusal, HeaderPair, HttpRefusalName } from './refusals.ts';
