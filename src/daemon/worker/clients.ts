@@ -1,0 +1,143 @@
+// The worker's clients: the registry (by id, by app, every socket), connection slots and ids, and
+// the close sequence (close frame, half-close, deadline, the CLOSE record for the app).
+import type net from 'node:net';
+import { CloseCode } from '../../core/codes.ts';
+import { Inbound, IN_HEADER_SIZE, CLOSE_BODY_SIZE, makeClientId } from '../records.ts';
+import { encodeCloseFrame } from '../frames.ts';
+import { Conn, Phase } from './conn.ts';
+import type { Output } from './output.ts';
+import type { InboundProducer } from './inbound.ts';
+
+export interface ClientsOptions {
+  worker: number;
+  apps: number;
+  /** Connection slots (decoder state blocks) of this worker. */
+  slots: number;
+  /** shutdown_wait_ws, seconds: how long a closing connection may take before it is destroyed. */
+  closeWaitS: number;
+}
+
+export class Clients {
+  /** Open WebSocket clients by id. */
+  readonly byId = new Map<number, Conn>();
+  /** Open WebSocket clients per app. */
+  readonly ofApp: Set<Conn>[];
+  /** Every connection with a socket, in any phase. */
+  readonly all = new Set<Conn>();
+  readonly #free: number[] = [];
+  readonly #worker: number;
+  readonly #closeWaitMs: number;
+  #serial = 0;
+  #output!: Output;
+  #inbound!: InboundProducer;
+  /** Called when the last connection is gone (while stopping). */
+  onEmpty: (() => void) | null = null;
+
+  constructor(o: ClientsOptions) {
+    this.#worker = o.worker;
+    this.#closeWaitMs = Math.max(0.1, o.closeWaitS) * 1000;
+    this.ofApp = Array.from({ length: o.apps }, () => new Set());
+    for (let i = o.slots - 1; i >= 0; i--) this.#free.push(i);
+  }
+
+  /** The output queues and inbound producer the close sequence uses (they are built after this). */
+  connect(output: Output, inbound: InboundProducer): void {
+    this.#output = output;
+    this.#inbound = inbound;
+  }
+
+  /** A free connection slot, or undefined when all fd_alloc_c of them are taken. */
+  takeSlot(): number | undefined {
+    return this.#free.pop();
+  }
+
+  /** Registers a connection that has a slot. */
+  add(c: Conn): void {
+    this.all.add(c);
+  }
+
+  /** The handshake is done: the client gets its id and joins its app. */
+  open(c: Conn, appIndex: number, endpointId: number): void {
+    c.phase = Phase.WS;
+    c.appIndex = appIndex;
+    c.endpointId = endpointId;
+    c.id = makeClientId(++this.#serial, this.#worker);
+    this.byId.set(c.id, c);
+    this.ofApp[appIndex].add(c);
+  }
+
+  /** Whether frames may still be sent to `c`. */
+  canSend(c: Conn): boolean {
+    return c.phase === Phase.WS && !c.closeSent && !c.socket.destroyed;
+  }
+
+  /** Queues our close frame (once) and starts the close deadline. */
+  sendClose(c: Conn, frame: Buffer): void {
+    if (c.closeSent) return;
+    // Marked first: the output's backlog check may itself decide to close this client.
+    c.closeSent = true;
+    this.#output.write(c, frame);
+    if (c.phase === Phase.WS) c.phase = Phase.CLOSING;
+    this.armDeadline(c, this.#closeWaitMs);
+  }
+
+  /** Closes `c` with `code` (our close frame, then the TCP connection): the server's own decision. */
+  closeWith(c: Conn, code: number): void {
+    c.closeCode = code;
+    this.sendClose(c, encodeCloseFrame(code));
+    this.finishTcp(c);
+  }
+
+  /** Destroys the socket after `ms` unless it is gone by then. */
+  armDeadline(c: Conn, ms: number): void {
+    if (c.deadline) clearTimeout(c.deadline);
+    c.deadline = setTimeout(() => c.socket.destroy(), ms);
+  }
+
+  /** Half-close our side; the socket is destroyed when the peer ends or at the deadline. */
+  finishTcp(c: Conn): void {
+    if (c.phase === Phase.DEAD) return;
+    c.phase = Phase.DEAD;
+    this.#output.end(c);
+    this.armDeadline(c, this.#closeWaitMs);
+  }
+
+  /** The peer half-closed: finish our side too. */
+  onEnd(c: Conn): void {
+    c.phase = Phase.DEAD;
+    this.#output.end(c);
+  }
+
+  /** The socket is closed: free the slot, tell the app (unless it closed the client itself). */
+  onClosed(c: Conn): void {
+    c.phase = Phase.DEAD;
+    c.table = null;
+    if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
+    this.all.delete(c);
+    this.#free.push(c.slot);
+    if (c.id !== 0) {
+      this.byId.delete(c.id);
+      this.ofApp[c.appIndex].delete(c);
+      if (!c.appClosed) {
+        const inbound = this.#inbound;
+        const rec = inbound.reserve(c.appIndex, IN_HEADER_SIZE + CLOSE_BODY_SIZE);
+        inbound.writeHeader(rec, Inbound.CLOSE, 0, c.endpointId, c.id);
+        rec.dv.setUint16(rec.ptr + IN_HEADER_SIZE, c.closeReceived ? c.closeCode : CloseCode.ABNORMAL, true);
+        inbound.commit(c.appIndex, rec);
+      }
+    }
+    if (this.all.size === 0) this.onEmpty?.();
+  }
+
+  /** Stops or resumes reading from every client of an app. */
+  pauseApp(app: number, paused: boolean): void {
+    for (const c of this.ofApp[app]) {
+      if (paused) c.socket.pause();
+      else if (c.phase !== Phase.DEAD) c.socket.resume();
+    }
+  }
+}
+
+/** The Conn a socket carries (shared socket listeners need no closure per connection). */
+export const CONN = Symbol('conn');
+export type ConnSocket = net.Socket & { [CONN]: Conn };

@@ -1,0 +1,108 @@
+// A new connection until its WebSocket is open: the connection limit, the HTTP head deadline,
+// the upgrade request (src/http/), and the OPEN record that must reach the app before any READ.
+import type net from 'node:net';
+import {
+  HeadAccumulator, processHandshake, buildErrorResponse, buildRefusalResponse, HttpRefusal,
+  type EndpointTable, type EndpointSpec,
+} from '../../http/upgrade.ts';
+import { decoderInit, Role, type DecoderLimits } from '../../core/codec.ts';
+import type { Core } from '../../core/wasm.ts';
+import { Inbound, IN_HEADER_SIZE, OPEN_ADDR_SIZE, writePeerAddress } from '../records.ts';
+import type { Logger } from '../../log.ts';
+import { Conn, Phase } from './conn.ts';
+import type { Clients } from './clients.ts';
+import type { InboundProducer } from './inbound.ts';
+
+export interface HandshakeOptions {
+  core: Core;
+  clients: Clients;
+  inbound: InboundProducer;
+  /** appDown[a]: app a's thread is gone; its endpoints answer 503. */
+  appDown: readonly boolean[];
+  /** Decoder limits for every WebSocket (max_ws_msg_size and friends). */
+  limits: DecoderLimits;
+  stateOf(c: Conn): number;
+  /** Bytes that followed the request head in the same read (the first WebSocket frames). */
+  feedWebSocket(c: Conn, rest: Uint8Array): void;
+  maxHeadSize: number;
+  /** shutdown_wait_http (seconds): the deadline for the request head. */
+  headWaitS: number;
+  fdAllocC: number;
+  log: Logger;
+}
+
+export class Handshakes {
+  readonly #o: HandshakeOptions;
+
+  constructor(o: HandshakeOptions) {
+    this.#o = o;
+  }
+
+  /** A new socket: a Conn in the HTTP phase, or a 503 when every slot is taken (null). */
+  accept(socket: net.Socket, table: EndpointTable<EndpointSpec>): Conn | null {
+    const { clients, log } = this.#o;
+    const slot = clients.takeSlot();
+    if (slot === undefined) {
+      log.warning(`connection limit reached (fd_alloc_c ${this.#o.fdAllocC}): refusing ${socket.remoteAddress}`);
+      socket.end(buildErrorResponse(503, { 'Retry-After': '5' }));
+      socket.setTimeout(1000, () => socket.destroy());
+      socket.on('error', (err) => log.debug(`refused socket ${socket.remoteAddress}: ${err.message}`));
+      return null;
+    }
+    const c = new Conn(slot, socket, table, new HeadAccumulator(this.#o.maxHeadSize));
+    clients.add(c);
+    c.lastRx = Date.now();
+    const waitS = this.#o.headWaitS;
+    if (waitS > 0) {
+      c.deadline = setTimeout(() => {
+        log.info(`handshake not finished within ${waitS}s: closing ${socket.remoteAddress}`);
+        this.refuse(c, buildRefusalResponse(HttpRefusal.HEAD_TIMEOUT));
+      }, waitS * 1000);
+    }
+    return c;
+  }
+
+  /** Bytes of the request head. */
+  onData(c: Conn, chunk: Buffer): void {
+    const table = c.table;
+    if (c.phase !== Phase.HTTP || !c.head || !table) return;
+    const r = c.head.push(chunk);
+    if (!r.done) {
+      if (r.refusal) this.refuse(c, buildRefusalResponse(r.refusal));
+      return;
+    }
+    c.head = null;
+    c.table = null;
+    const h = processHandshake(r.head, table);
+    if (!h.ok) {
+      this.refuse(c, h.response);
+      return;
+    }
+    const ep = h.endpoint;
+    if (this.#o.appDown[ep.appIndex]) {
+      this.refuse(c, buildErrorResponse(503, { 'Retry-After': '30' }));
+      return;
+    }
+    if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
+    c.socket.write(h.response);
+    const { clients, inbound } = this.#o;
+    clients.open(c, ep.appIndex, ep.endpointId);
+    decoderInit(this.#o.core, this.#o.stateOf(c), Role.SERVER, this.#o.limits);
+    // OPEN goes into the ring before any READ of this client.
+    c.openSeq = inbound.nextSeq(c.appIndex);
+    const rec = inbound.reserve(c.appIndex, IN_HEADER_SIZE + OPEN_ADDR_SIZE);
+    inbound.writeHeader(rec, Inbound.OPEN, 0, c.endpointId, c.id);
+    writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, c.socket.remoteAddress, c.socket.remotePort);
+    inbound.commit(c.appIndex, rec);
+    if (inbound.isPaused(c.appIndex)) c.socket.pause();
+    if (r.rest.length > 0) this.#o.feedWebSocket(c, r.rest);
+  }
+
+  /** Sends a complete HTTP error response, then closes. */
+  refuse(c: Conn, response: Buffer): void {
+    c.phase = Phase.DEAD;
+    c.head = null;
+    c.socket.end(response);
+    this.#o.clients.armDeadline(c, Math.max(1, this.#o.headWaitS) * 1000);
+  }
+}

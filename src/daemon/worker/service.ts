@@ -1,0 +1,223 @@
+// A worker, wired from its parts: listeners (listen.ts) hand sockets to the handshake
+// (handshake.ts), open WebSockets feed the decoder (ws-input.ts) and the inbound rings
+// (inbound.ts); the wake loop drains the outbound rings (outbound.ts) into the output queues
+// (output.ts); housekeeping (housekeeping.ts) runs on a timer. Everything a part needs is passed
+// in: nothing here reads thread globals, so a test can build a worker in its own thread.
+import type net from 'node:net';
+import type { Core } from '../../core/wasm.ts';
+import { Ring, WakeWord } from '../../core/ring.ts';
+import { CloseCode } from '../../core/codes.ts';
+import { encodeCloseFrame } from '../frames.ts';
+import type { Config } from '../../config/types.ts';
+import type { Logger } from '../../log.ts';
+import type { DaemonLayout } from '../layout.ts';
+import type { EndpointTable, EndpointSpec } from '../../http/upgrade.ts';
+import { Conn, Phase } from './conn.ts';
+import { Clients, CONN, type ConnSocket } from './clients.ts';
+import { Output } from './output.ts';
+import { InboundProducer } from './inbound.ts';
+import { WsInput } from './ws-input.ts';
+import { OutboundDrain } from './outbound.ts';
+import { Handshakes } from './handshake.ts';
+import { Housekeeping, HOUSEKEEPING_MS } from './housekeeping.ts';
+import { listenAll } from './listen.ts';
+
+export interface WorkerDeps {
+  index: number;
+  core: Core;
+  config: Config;
+  layout: DaemonLayout;
+  log: Logger;
+}
+
+export class WorkerService {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #wake: WakeWord;
+  readonly #appDown: boolean[];
+  readonly clients: Clients;
+  readonly #output: Output;
+  readonly #inbound: InboundProducer;
+  readonly #input: WsInput;
+  readonly #outbound: OutboundDrain;
+  readonly #handshakes: Handshakes;
+  readonly #housekeeping: Housekeeping;
+  #servers: net.Server[] = [];
+  #ticker: NodeJS.Timeout | null = null;
+  #stopping = false;
+  #running = true;
+
+  constructor(d: WorkerDeps) {
+    const { core, config, layout, log } = d;
+    const W = d.index;
+    const A = config.apps.length;
+    const region = layout.workers[W];
+    const appNames = config.apps.map((a) => a.name);
+    this.#config = config;
+    this.#log = log;
+    this.#wake = new WakeWord(core, region.wake);
+    this.#appDown = new Array(A).fill(false);
+    const inRings: Ring[] = [];
+    const outRings: Ring[] = [];
+    for (let a = 0; a < A; a++) {
+      inRings.push(new Ring(core, layout.inbound[W][a].header));
+      outRings.push(new Ring(core, layout.outbound[W][a].header));
+    }
+    const clients = new Clients({ worker: W, apps: A, slots: region.slots, closeWaitS: config.shutdown_wait_ws });
+    this.clients = clients;
+    this.#output = new Output(core.u8, config.max_client_outbound_size, (c, bytes) => {
+      log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`);
+      clients.closeWith(c, CloseCode.POLICY_VIOLATION);
+    });
+    this.#inbound = new InboundProducer({
+      core, rings: inRings, appNames, log,
+      pauseClients: (app, paused) => clients.pauseApp(app, paused),
+    });
+    clients.connect(this.#output, this.#inbound);
+    this.#input = new WsInput({
+      core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
+      inbound: this.#inbound, output: this.#output, clients, log,
+    });
+    this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log });
+    this.#handshakes = new Handshakes({
+      core, clients, inbound: this.#inbound, appDown: this.#appDown,
+      limits: { maxMessageSize: config.max_ws_msg_size, maxFrameChainSize: config.max_ws_frame_chain_size, maxFragments: config.max_ws_fragment_c },
+      stateOf: (c) => this.#input.stateOf(c),
+      feedWebSocket: (c, rest) => this.#input.feed(c, rest),
+      maxHeadSize: config.max_http_head_size, headWaitS: config.shutdown_wait_http, fdAllocC: config.fd_alloc_c, log,
+    });
+    this.#housekeeping = new Housekeeping({
+      idleTimeoutS: config.idle_timeout, pingIntervalS: config.ping_interval, maxWorkerOutbound: config.max_worker_outbound_size,
+      clients, output: this.#output, log,
+    });
+  }
+
+  /** Listens on every configured address and starts the wake loop; returns the URLs. */
+  async start(): Promise<string[]> {
+    const { servers, where } = await listenAll(this.#config, this.#log, (s, table) => this.#onSocket(s, table));
+    this.#servers = servers;
+    this.#ticker = setInterval(() => this.#housekeeping.tick(), HOUSEKEEPING_MS);
+    this.#ticker.unref();
+    void this.#wakeLoop();
+    return where;
+  }
+
+  #onSocket(socket: net.Socket, table: EndpointTable<EndpointSpec>): void {
+    if (this.#stopping) {
+      socket.destroy();
+      return;
+    }
+    const c = this.#handshakes.accept(socket, table);
+    if (c === null) return;
+    // Shared listeners (no closures per connection: idle memory); the socket carries its Conn.
+    (socket as ConnSocket)[CONN] = c;
+    const l = this.#listeners;
+    socket.on('data', l.data);
+    socket.on('end', l.end);
+    socket.on('error', l.error);
+    socket.on('close', l.close);
+  }
+
+  /** Socket listeners, one set per worker: Node calls them with the socket as `this`. */
+  readonly #listeners = ((svc: WorkerService) => ({
+    data(this: ConnSocket, chunk: Buffer) { svc.#onData(this[CONN], chunk); },
+    end(this: ConnSocket) { svc.clients.onEnd(this[CONN]); },
+    error(this: ConnSocket, err: Error) { svc.#log.debug(`socket ${this[CONN].id || this.remoteAddress}: ${err.message}`); },
+    close(this: ConnSocket) { svc.clients.onClosed(this[CONN]); },
+  }))(this);
+
+  #onData(c: Conn, chunk: Buffer): void {
+    c.lastRx = Date.now();
+    c.pingSent = false;
+    if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
+    else this.#handshakes.onData(c, chunk);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The wake loop: outbound records, and room in full inbound rings
+
+  async #wakeLoop(): Promise<void> {
+    const inbound = this.#inbound;
+    const outbound = this.#outbound;
+    const wake = this.#wake;
+    while (this.#running) {
+      outbound.drain();
+      if (inbound.pausedApps > 0) {
+        inbound.flushPending();
+        inbound.resumeApps();
+        // Records wait for room in a full inbound ring: ask that app to wake us when it frees some.
+        inbound.wantSpace();
+      }
+      wake.prepareSleep();
+      // Re-checked after announcing sleep: room that appeared in between is used at once.
+      if (outbound.any() || (inbound.pausedApps > 0 && inbound.flushPending() > 0)) {
+        wake.cancelSleep();
+        // More is waiting: let socket events run first (a busy app must not starve the sockets).
+        await yieldToLoop();
+        continue;
+      }
+      await wake.waitAsync(1000);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Apps going down and coming back (main.ts)
+
+  /**
+   * An app's thread died: close its clients with 1011 and refuse new ones (503). From now on this
+   * worker does not touch that app's rings, so the main thread may initialise them again.
+   */
+  appGone(app: number): void {
+    this.#appDown[app] = true;
+    this.#inbound.dropApp(app);
+    for (const c of this.clients.ofApp[app]) {
+      c.appClosed = true; // no CLOSE record: nobody would read it
+      c.socket.resume();
+      if (c.phase === Phase.WS) {
+        c.closeCode = CloseCode.INTERNAL_ERROR;
+        this.clients.sendClose(c, encodeCloseFrame(CloseCode.INTERNAL_ERROR));
+      }
+    }
+  }
+
+  /** A new thread of the app runs over freshly initialised rings. */
+  appUp(app: number): void {
+    this.#inbound.appUp(app);
+    this.#appDown[app] = false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Stopping
+
+  /** Closes every client with 1001, waits up to shutdown_wait_ws, then ends the wake loop. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const clients = this.clients;
+    for (const s of this.#servers) s.close();
+    for (const c of clients.all) {
+      if (c.phase === Phase.HTTP) c.socket.destroy();
+      else if (c.phase === Phase.WS) {
+        c.closeCode = CloseCode.GOING_AWAY;
+        clients.sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
+      }
+    }
+    if (clients.all.size > 0) {
+      await new Promise<void>((resolve) => {
+        clients.onEmpty = resolve;
+        setTimeout(resolve, Math.max(0.1, this.#config.shutdown_wait_ws) * 1000 + 200);
+      });
+    }
+    for (const c of clients.all) c.socket.destroy();
+    // Let the CLOSE records reach the rings.
+    for (let i = 0; i < 100 && this.#inbound.anyPending(); i++) {
+      this.#inbound.flushPending();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.#inbound.publish();
+    if (this.#ticker) clearInterval(this.#ticker);
+    this.#running = false;
+    this.#wake.cancelSleep();
+  }
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,0 +1,154 @@
+// WebSocket input: a client's bytes go through the WebAssembly decoder (in the worker's scratch
+// region of the shared memory); complete messages become READ records in the app's inbound ring,
+// pings get pongs, and a close frame or a protocol error starts the close sequence.
+import type { Core } from '../../core/wasm.ts';
+import { CloseCode, Opcode, DataKind } from '../../core/codes.ts';
+import {
+  decode, eventNext, eventDataPtr, eventDataLen, eventFlags, eventCloseCode, eventError,
+  DecoderEvent, DataFlag,
+} from '../../core/codec.ts';
+import { DECODER_STATE_SIZE } from '../../core/layout.ts';
+import { Inbound, IN_HEADER_SIZE } from '../records.ts';
+import { encodeControlFrame, encodeCloseFrame } from '../frames.ts';
+import type { Logger } from '../../log.ts';
+import { Conn, Phase } from './conn.ts';
+import { copyOut, type Output } from './output.ts';
+import type { InboundProducer } from './inbound.ts';
+import type { Clients } from './clients.ts';
+
+export interface WsInputOptions {
+  core: Core;
+  /** The worker's scratch region: input is copied here and decoded in place. */
+  scratch: number;
+  scratchSize: number;
+  /** The decoder state blocks, one per connection slot. */
+  states: number;
+  inbound: InboundProducer;
+  output: Output;
+  clients: Clients;
+  log: Logger;
+}
+
+export class WsInput {
+  readonly #core: Core;
+  readonly #u8: Uint8Array;
+  readonly #scratch: number;
+  readonly #scratchSize: number;
+  readonly #states: number;
+  readonly #inbound: InboundProducer;
+  readonly #output: Output;
+  readonly #clients: Clients;
+  readonly #log: Logger;
+
+  constructor(o: WsInputOptions) {
+    this.#core = o.core;
+    this.#u8 = o.core.u8;
+    this.#scratch = o.scratch;
+    this.#scratchSize = o.scratchSize;
+    this.#states = o.states;
+    this.#inbound = o.inbound;
+    this.#output = o.output;
+    this.#clients = o.clients;
+    this.#log = o.log;
+  }
+
+  /** The decoder state block of a connection slot. */
+  stateOf(c: Conn): number {
+    return this.#states + c.slot * DECODER_STATE_SIZE;
+  }
+
+  /** Decodes a chunk of a client's stream. */
+  feed(c: Conn, chunk: Uint8Array): void {
+    const u8 = this.#u8;
+    const scratch = this.#scratch;
+    let off = 0;
+    while (off < chunk.length && c.phase !== Phase.DEAD) {
+      const n = Math.min(chunk.length - off, this.#scratchSize);
+      u8.set(n === chunk.length ? chunk : chunk.subarray(off, off + n), scratch);
+      off += n;
+      this.#decode(c, scratch, scratch + n);
+    }
+  }
+
+  #decode(c: Conn, start: number, end: number): void {
+    const core = this.#core;
+    const u8 = this.#u8;
+    const state = this.stateOf(c);
+    let p = start;
+    for (;;) {
+      const ev = decode(core, state, p, end);
+      if (ev === DecoderEvent.NEED_MORE) return;
+      p = eventNext(core, state);
+      switch (ev) {
+        case DecoderEvent.DATA: {
+          if (c.closeSent || c.appClosed) break; // data after our close frame is ignored
+          const ptr = eventDataPtr(core, state);
+          const len = eventDataLen(core, state);
+          const flags = eventFlags(core, state);
+          const first = (flags & DataFlag.FIRST) !== 0;
+          const last = (flags & DataFlag.LAST) !== 0;
+          const kind = (flags & DataFlag.TEXT) !== 0 ? DataKind.UTF8 : DataKind.BIN;
+          if (first && last) {
+            const rec = this.#inbound.reserve(c.appIndex, IN_HEADER_SIZE + len);
+            this.#inbound.writeHeader(rec, Inbound.READ, kind, c.endpointId, c.id);
+            if (rec.u8 === u8) core.exports.copy(rec.ptr + IN_HEADER_SIZE, ptr, len);
+            else rec.u8.set(u8.subarray(ptr, ptr + len), rec.ptr + IN_HEADER_SIZE);
+            this.#inbound.commit(c.appIndex, rec);
+          } else {
+            if (first) { c.parts = []; c.partsBytes = 0; c.partsKind = kind; }
+            if (!last) {
+              if (len > 0) { c.parts!.push(copyOut(u8, ptr, ptr + len)); c.partsBytes += len; }
+            } else {
+              // The earlier pieces from their copies, the last one straight from the read buffer.
+              const rec = this.#inbound.reserve(c.appIndex, IN_HEADER_SIZE + c.partsBytes + len);
+              this.#inbound.writeHeader(rec, Inbound.READ, c.partsKind, c.endpointId, c.id);
+              let at = rec.ptr + IN_HEADER_SIZE;
+              for (const part of c.parts!) { rec.u8.set(part, at); at += part.length; }
+              if (rec.u8 === u8) core.exports.copy(at, ptr, len);
+              else rec.u8.set(u8.subarray(ptr, ptr + len), at);
+              this.#inbound.commit(c.appIndex, rec);
+              c.parts = null;
+              c.partsBytes = 0;
+            }
+          }
+          break;
+        }
+        case DecoderEvent.PING: {
+          if (c.closeSent) break;
+          const ptr = eventDataPtr(core, state);
+          const len = eventDataLen(core, state);
+          this.#output.write(c, encodeControlFrame(Opcode.PONG, u8.subarray(ptr, ptr + len)));
+          break;
+        }
+        case DecoderEvent.PONG:
+          break;
+        case DecoderEvent.CLOSE: {
+          const code = eventCloseCode(core, state);
+          c.closeReceived = true;
+          c.closeCode = code;
+          if (!c.closeSent) {
+            // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a
+            // Close frame, the endpoint MUST send a Close frame in response. ... the endpoint
+            // typically echos the status code it received."
+            const ptr = eventDataPtr(core, state);
+            const len = eventDataLen(core, state);
+            const reply = code === CloseCode.NO_STATUS ? encodeCloseFrame(0) : encodeCloseFrame(code, u8.subarray(ptr, ptr + len));
+            this.#clients.sendClose(c, reply);
+          }
+          // RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP connection first".
+          this.#clients.finishTcp(c);
+          return;
+        }
+        case DecoderEvent.ERROR: {
+          const err = eventError(core, state);
+          this.#log.info(`client ${c.id}: ${err.code}: ${err.message} (closing with ${err.closeCode})`);
+          c.closeCode = err.closeCode;
+          if (!c.closeSent) this.#clients.sendClose(c, encodeCloseFrame(err.closeCode));
+          // RFC 6455 §7.1.7: "Fail the WebSocket Connection": close the TCP connection.
+          this.#clients.finishTcp(c);
+          return;
+        }
+      }
+    }
+  }
+}
