@@ -5,10 +5,10 @@
 // regions). See docs/codec.md.
 import {
   DECODER_ERRORS, DataFlag, DecoderEvent, ErrorCode, FrameSize, Opcode, Role, CloseCode,
-  isValidCloseCode,
 } from './codes.ts';
 import type { DecoderError } from './codes.ts';
 import { DecoderLayout as L, DECODER_STATE_ALIGN, DECODER_STATE_SIZE } from './layout.ts';
+import { CLOSE_CODE_SIZE, checkCloseCode, fitCloseReason } from './close.ts';
 
 /** The codec's WebAssembly exports (every value an i32/u32; addresses are byte offsets). */
 export interface CodecExports {
@@ -272,24 +272,19 @@ export function writeFrameFrom(core: CodecCore, dst: number, opcode: Opcode, src
 const textEncoder = new TextEncoder();
 
 /**
- * Writes a Close frame at `dst`: `code` (CloseCode.NO_STATUS for an empty body) and a reason of at
- * most 123 UTF-8 bytes. Returns its size.
+ * Writes a Close frame at `dst`: `code` (CloseCode.NO_STATUS for an empty body) and the reason,
+ * both checked and the reason cut as src/core/close.ts does for every close frame. Returns its size.
  */
 export function writeClose(core: CodecCore, dst: number, code: number, reason: string | Uint8Array = '', mask?: MaskOption): number {
-  const bytes = typeof reason === 'string' ? textEncoder.encode(reason) : reason;
-  if (code === CloseCode.NO_STATUS ? bytes.length !== 0 : !isValidCloseCode(code)) {
-    throw new RangeError(`cannot send close code ${code}${bytes.length ? ' with a reason' : ''}`);
-  }
-  if (bytes.length > FrameSize.CONTROL_PAYLOAD_MAX - 2) {
-    throw new RangeError(`close reason is ${bytes.length} bytes; at most ${FrameSize.CONTROL_PAYLOAD_MAX - 2} fit`);
-  }
+  const bytes = fitCloseReason(typeof reason === 'string' ? textEncoder.encode(reason) : reason);
+  checkCloseCode(code, bytes.length);
   const { masked, key } = resolveMask(mask);
-  const body = code === CloseCode.NO_STATUS ? 0 : 2 + bytes.length;
+  const body = code === CloseCode.NO_STATUS ? 0 : CLOSE_CODE_SIZE + bytes.length;
   const h = frameHeaderSize(body, masked !== 0);
   checkRegion(core, dst, h + body);
   // The reason goes where it will end up; encodeClose then copies it onto itself (a no-op move).
-  core.u8.set(bytes, dst + h + 2);
-  const size = core.exports.encodeClose(dst, code, dst + h + 2, bytes.length, masked, key) >>> 0;
+  core.u8.set(bytes, dst + h + CLOSE_CODE_SIZE);
+  const size = core.exports.encodeClose(dst, code, dst + h + CLOSE_CODE_SIZE, bytes.length, masked, key) >>> 0;
   if (size === 0) throw new RangeError(`cannot encode close code ${code}`);
   return size;
 }

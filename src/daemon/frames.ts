@@ -3,7 +3,8 @@
 // payload is at most 125 bytes (RFC 6455 §5.5: "All control frames MUST have a payload length of
 // 125 bytes or less"), so its header is always the two bytes written here.
 // RFC 6455 §5.1: "A server MUST NOT mask any frames that it sends to the client."
-import { Opcode, FrameSize } from '../core/codes.ts';
+import { CloseCode, Opcode, FrameSize } from '../core/codes.ts';
+import { closePayload } from '../core/close.ts';
 
 const FIN = 0x80;
 
@@ -16,13 +17,14 @@ export function encodeControlFrame(opcode: number, payload: Uint8Array): Buffer 
   return b;
 }
 
-/** A close frame; code 0 means an empty close payload. The reason is cut to fit 125 bytes. */
+/** The `code` that asks encodeCloseFrame for an empty close body (as CloseCode.NO_STATUS does). */
+export const EMPTY_CLOSE = 0;
+
+/**
+ * A close frame whose body closePayload (src/core/close.ts) builds: the code and the reason cut to
+ * fit 125 bytes at a UTF-8 boundary. EMPTY_CLOSE or CloseCode.NO_STATUS: an empty body. Throws a
+ * RangeError for any other code that may not be sent (isValidCloseCode).
+ */
 export function encodeCloseFrame(code: number, reason?: Uint8Array): Buffer {
-  if (code === 0) return encodeControlFrame(Opcode.CLOSE, new Uint8Array(0));
-  const r = reason ? reason.subarray(0, FrameSize.CONTROL_PAYLOAD_MAX - 2) : new Uint8Array(0);
-  const p = new Uint8Array(2 + r.length);
-  p[0] = code >>> 8;
-  p[1] = code & 0xff;
-  p.set(r, 2);
-  return encodeControlFrame(Opcode.CLOSE, p);
+  return encodeControlFrame(Opcode.CLOSE, closePayload(code === EMPTY_CLOSE ? CloseCode.NO_STATUS : code, reason));
 }
