@@ -48,7 +48,9 @@
 // wake-up, and no notify while the consumer is awake. Releasing works the same way towards a
 // producer that set prodWaiting.
 
-// Header offsets (mirrored in src/core/ring.ts RingLayout).
+// Header offsets (mirrored in src/core/ring.ts RingLayout; test/ring-constants.test.ts reads every
+// `@inline const` of this file and checks its TypeScript twin, so keep each one a plain integer
+// literal, one per line).
 @inline const PROD_POS: usize = 0;
 @inline const PROD_WAITING: usize = 4;
 @inline const CONS_POS: usize = 64;
@@ -70,6 +72,8 @@
 @inline const WRAP: u32 = 0xffffffff;
 @inline const MIN_CAPACITY: u32 = 64;
 @inline const MAX_CAPACITY: u32 = 0x40000000;
+/** Bytes before each record's payload: its u32 size. */
+@inline const RECORD_HEADER: u32 = 4;
 
 @inline const AWAKE: i32 = 0;
 @inline const SLEEPING: i32 = 1;
@@ -81,10 +85,10 @@
 @inline const INIT_BAD_DATA: i32 = 3;
 @inline const INIT_BAD_WAKE: i32 = 4;
 
-/** Bytes a record of `size` payload bytes occupies in the data region. */
+/** Bytes a record of `size` payload bytes occupies in the data region (header + payload, padded to 8). */
 // @ts-ignore: decorator
 @inline function slotSize(size: u32): u32 {
-  return (size + 11) & ~7;
+  return (size + RECORD_HEADER + 7) & ~7;
 }
 
 /** Wakes the thread owning `wake` if it announced SLEEPING; returns 1 if it notified. */
@@ -106,7 +110,7 @@ export function ringHeaderSize(): u32 {
 /** Largest payload a ring of `capacity` bytes always eventually accepts; 0 for a bad capacity. */
 export function ringMaxRecord(capacity: u32): u32 {
   if (capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) != 0) return 0;
-  return (capacity >>> 1) - 4;
+  return (capacity >>> 1) - RECORD_HEADER;
 }
 
 /**
@@ -143,7 +147,7 @@ export function ringMagic(header: usize): u32 {
  */
 export function ringReserve(header: usize, size: u32): usize {
   const capacity = load<u32>(header, CAPACITY);
-  if (size > (capacity >>> 1) - 4) return 0;
+  if (size > (capacity >>> 1) - RECORD_HEADER) return 0;
   const slot = slotSize(size);
   let pos = load<u32>(header, WRITE_POS);
   const offset = pos & (capacity - 1);
@@ -164,7 +168,7 @@ export function ringReserve(header: usize, size: u32): usize {
   }
   store<u32>(header, slot, RESERVED);
   store<u32>(header, pos, RESERVED_POS);
-  return at + 4;
+  return at + RECORD_HEADER;
 }
 
 /**
@@ -174,7 +178,7 @@ export function ringReserve(header: usize, size: u32): usize {
  */
 export function ringStage(header: usize, size: u32): i32 {
   const reserved = load<u32>(header, RESERVED);
-  if (reserved == 0 || size > reserved - 4) return -1;
+  if (reserved == 0 || size > reserved - RECORD_HEADER) return -1;
   const pos = load<u32>(header, RESERVED_POS);
   const data = <usize>load<u32>(header, DATA);
   store<u32>(data + (pos & (load<u32>(header, CAPACITY) - 1)), size);
@@ -221,11 +225,11 @@ export function ringPeek(header: usize): usize {
   const capacity = load<u32>(header, CAPACITY);
   const data = <usize>load<u32>(header, DATA);
   const offset = pos & (capacity - 1);
-  if (load<u32>(data + offset) != WRAP) return data + offset + 4;
+  if (load<u32>(data + offset) != WRAP) return data + offset + RECORD_HEADER;
   // A wrap marker is always published together with the record after it.
   pos += capacity - offset;
   store<u32>(header, pos, READ_POS);
-  return data + 4;
+  return data + RECORD_HEADER;
 }
 
 /** Payload size of the record ringPeek returned (call only after a non-zero ringPeek). */
@@ -241,7 +245,7 @@ export function ringPeekSize(header: usize): u32 {
 export function ringConsume(header: usize): i32 {
   const payload = ringPeek(header);
   if (payload == 0) return 0;
-  store<u32>(header, load<u32>(header, READ_POS) + slotSize(load<u32>(payload - 4)), READ_POS);
+  store<u32>(header, load<u32>(header, READ_POS) + slotSize(load<u32>(payload - RECORD_HEADER)), READ_POS);
   return 1;
 }
 

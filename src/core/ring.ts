@@ -18,7 +18,7 @@
 
 import type { Core, RingExports } from './wasm.ts';
 
-/** Byte offsets inside a ring header (same as assembly/ring.ts). */
+/** Byte offsets inside a ring header (same as assembly/ring.ts; test/ring-constants.test.ts checks every twin). */
 export const RingLayout = {
   PROD_POS: 0,
   PROD_WAITING: 4,
@@ -45,8 +45,8 @@ export const RING_MIN_CAPACITY = 64;
 export const RING_MAX_CAPACITY = 2 ** 30;
 /** Bytes before each record's payload (its u32 size). */
 export const RING_RECORD_HEADER = 4;
-/** Size word of a wrap marker (as an i32). */
-const WRAP = -1;
+/** Size word of a wrap marker (0xFFFFFFFF, read as an i32). */
+export const RING_WRAP = -1;
 
 /** Values of a wake word. */
 export const Wake = { AWAKE: 0, SLEEPING: 1 } as const;
@@ -206,7 +206,7 @@ export class Ring {
     if (i32[h + H_PROD_WAITING] !== 0) Atomics.store(i32, h + H_PROD_WAITING, 0);
     let at = this.data + offset;
     if (slot > tail) {
-      i32[at >>> 2] = WRAP;
+      i32[at >>> 2] = RING_WRAP;
       pos = (pos + tail) | 0;
       at = this.data;
     }
@@ -312,7 +312,7 @@ export class Ring {
     if (pos === i32[h + H_CACHED_PROD]) return this.#asPeek(this.header) >>> 0;
     const offset = pos & this.#mask;
     const at = this.data + offset;
-    if (i32[at >>> 2] !== WRAP) return at + RING_RECORD_HEADER;
+    if (i32[at >>> 2] !== RING_WRAP) return at + RING_RECORD_HEADER;
     // A wrap marker is always published together with the record after it.
     pos = (pos + this.capacity - offset) | 0;
     i32[h + H_READ_POS] = pos;

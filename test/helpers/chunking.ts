@@ -246,12 +246,16 @@ function diff(got: string, want: string): string {
 // ---------------------------------------------------------------------------------------------
 // Twins: AssemblyScript constants read from source, to compare with their TypeScript mirrors.
 
-/** Every `export const NAME: type = <integer>;` of an AssemblyScript file (any other export const fails). */
-export function readAsConstants(path: URL): Map<string, number> {
+/**
+ * Every `export const NAME: type = <integer>;` of an AssemblyScript file (any other export const
+ * fails), or with `declaration` '@inline const' every `@inline const NAME: type = <integer>;`.
+ */
+export function readAsConstants(path: URL, declaration: 'export const' | '@inline const' = 'export const'): Map<string, number> {
   const out = new Map<string, number>();
+  const pattern = new RegExp(`^${declaration} ([A-Z0-9_]+): (?:u8|u16|u32|i32|usize) = (0x[0-9a-f]+|\\d+);`, 'i');
   for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.startsWith('export const ')) continue;
-    const m = /^export const ([A-Z0-9_]+): (?:u8|u16|u32|i32|usize) = (0x[0-9a-f]+|\d+);/i.exec(line);
+    if (!line.startsWith(`${declaration} `)) continue;
+    const m = pattern.exec(line);
     if (!m) throw new Error(`not a plain integer constant: ${line}`);
     out.set(m[1], Number(m[2]));
   }
