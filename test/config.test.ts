@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { parseConfig, loadConfig, formatConfigErrors, type ConfigEnv, type ConfigError } from '../src/config/index.ts';
-import { estimateSharedMemory } from '../src/config/memory.ts';
+import { estimateSharedMemory, STATIC_RESERVE } from '../src/config/memory.ts';
+import { planDaemonMemory } from '../src/daemon/layout.ts';
+import { compileCore, readHeapBase } from '../src/core/wasm.ts';
 import { GLOBAL_KEYS, PORT_KEYS, CERT_KEYS, APP_KEYS, ENDPOINT_KEYS, MiB, GiB } from '../src/config/schema.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rs-config-'));
@@ -261,7 +263,7 @@ Errors('refuses a config whose shared memory exceeds 4 GiB, naming the keys to l
     path: '$',
     message: 'the shared memory would need 4.01 GiB, more than the 4 GiB a WebAssembly memory can hold: rings 4 GiB ' +
       '(4 workers × 1 app × (inbound_ring_buf_size 300 MiB → 512 MiB + outbound_ring_buf_size 512 MiB)), worker read scratch 4 MiB ' +
-      '(worker_c × worker_rbuf_size), connection states 2.13 MiB (fd_alloc_c), app write buffers 1 MiB (wbuf_size); ' +
+      '(worker_c × worker_rbuf_size), connection states 2.13 MiB (fd_alloc_c); ' +
       'lower worker_c, inbound_ring_buf_size and outbound_ring_buf_size (or max_ws_msg_size, which sets their default ' +
       'and minimum), worker_rbuf_size or fd_alloc_c',
   }]);
@@ -539,20 +541,27 @@ Load('loads the repository example config (ringsocket.json with apps/echo) witho
   assert.equal(r.errors, []);
 });
 
-Load('estimates at least the shared memory the daemon lays out, and not much more', async () => {
-  const { planDaemonMemory } = await import('../src/daemon/layout.ts');
-  for (const extra of [{}, { worker_c: 2, fd_alloc_c: 100, max_ws_msg_size: 1000, worker_rbuf_size: 65536 }, { worker_c: 5, inbound_ring_buf_size: 300 * MiB }]) {
+Load('estimates exactly the shared memory the daemon lays out, from a heapBase above the real one', async () => {
+  const heapBase = readHeapBase(await compileCore('shared'), 'shared');
+  assert.ok(heapBase <= STATIC_RESERVE, `the module's heapBase ${heapBase} is at most STATIC_RESERVE ${STATIC_RESERVE}`);
+  const second = { name: 'two', app_path: 'other.mjs', endpoints: [{ endpoint_id: 1, url: 'ws://localhost:8080/2' }] };
+  for (const extra of [
+    {}, { worker_c: 2, fd_alloc_c: 100, max_ws_msg_size: 1000, worker_rbuf_size: 65536 },
+    { worker_c: 5, inbound_ring_buf_size: 300 * MiB }, { worker_c: 3, apps: [...minimal().apps, second] },
+  ]) {
     const c = check({ ...minimal(), ...extra }).config!;
-    const est = estimateSharedMemory({
-      worker_c: c.worker_c, slotsPerWorker: c.slotsPerWorker, worker_rbuf_size: c.worker_rbuf_size,
-      inbound_ring_buf_size: c.inbound_ring_buf_size, outbound_ring_buf_size: c.outbound_ring_buf_size,
-      wbuf_sizes: c.apps.map((a) => a.wbuf_size),
-    });
-    const heapBase = 16 * 1024;
-    const planned = planDaemonMemory(c, heapBase).bytes;
-    assert.ok(est.total >= planned, `estimate ${est.total} >= layout ${planned} for ${JSON.stringify(extra)}`);
-    assert.ok(est.total - planned <= 2 * MiB, `estimate ${est.total} is within 2 MiB of layout ${planned}`);
+    const est = estimateSharedMemory(c);
+    const layout = planDaemonMemory(c, STATIC_RESERVE);
+    assert.is(est.total, layout.bytes, `estimate = layout for ${JSON.stringify(extra)}`);
+    assert.is(est.rings + est.workerScratch + est.decoderStates + est.wakeLines, est.total - STATIC_RESERVE, 'the parts add up');
+    assert.ok(planDaemonMemory(c, heapBase).bytes <= est.total, 'the real layout is no larger');
   }
+});
+
+Load('leaves the apps\' write buffers (JavaScript memory of each app thread) out of the shared memory', () => {
+  const small = check({ ...minimal(), apps: [{ ...minimal().apps[0], wbuf_size: 64 }] }).config!;
+  const large = check({ ...minimal(), apps: [{ ...minimal().apps[0], wbuf_size: 16 * MiB }] }).config!;
+  assert.is(estimateSharedMemory(small).total, estimateSharedMemory(large).total);
 });
 
 Load('documents every key in the README', () => {

@@ -41,6 +41,13 @@ Plan('fills exactly 4 GiB and rejects one byte more with a clear error', () => {
   assert.is(plan.bytes, 2 ** 32, 'a refused region takes nothing');
 });
 
+Plan('measures past 4 GiB without throwing when unbounded', () => {
+  const plan = new MemoryPlan(0, { unbounded: true });
+  plan.alloc(PAGE_SIZE * MAX_PAGES);
+  assert.is(plan.alloc(1), PAGE_SIZE * MAX_PAGES);
+  assert.is(plan.bytes, PAGE_SIZE * MAX_PAGES + 1);
+});
+
 Plan('rejects bad sizes, alignments and heap bases', () => {
   const plan = new MemoryPlan(100);
   assert.throws(() => plan.alloc(-1), (e: Error) => e instanceof RangeError && e.message === 'MemoryPlan.alloc: bytes must be a non-negative integer, got -1');

@@ -5,7 +5,8 @@ import type { Collector } from './collector.ts';
 import type { ConfigEnv } from './env.ts';
 import type { GlobalNumberKey } from './globals.ts';
 import { roundUpRingCapacity } from '../core/ring.ts';
-import { estimateSharedMemory, fitsWasmMemory, formatBytes, type MemoryInputs } from './memory.ts';
+import type { DaemonMemorySizes } from '../daemon/layout.ts';
+import { estimateSharedMemory, fitsWasmMemory, formatBytes } from './memory.ts';
 import { WASM_MEMORY_MAX_BYTES } from './schema.ts';
 import type { AppConfig } from './types.ts';
 
@@ -19,13 +20,13 @@ export interface BudgetInputs {
 
 /** The number of worker threads, or undefined when the shared memory cannot fit (the error is recorded). */
 export function fitWorkers(c: Collector, env: ConfigEnv, { num: v, inboundRing, outboundRing, apps }: BudgetInputs): number | undefined {
-  const memoryFor = (workers: number): MemoryInputs => ({
+  const memoryFor = (workers: number): DaemonMemorySizes => ({
     worker_c: workers,
     slotsPerWorker: Math.ceil(v.fd_alloc_c / workers),
     worker_rbuf_size: v.worker_rbuf_size,
     inbound_ring_buf_size: inboundRing,
     outbound_ring_buf_size: outboundRing,
-    wbuf_sizes: apps.map((a) => a.wbuf_size),
+    apps,
   });
   const auto = v.worker_c === 0;
   let workers = auto ? Math.min(255, Math.max(1, env.availableParallelism() - apps.length)) : v.worker_c;
@@ -43,7 +44,7 @@ export function fitWorkers(c: Collector, env: ConfigEnv, { num: v, inboundRing, 
       `rings ${formatBytes(est.rings)} (${w} worker${w === 1 ? '' : 's'}${auto ? ' (worker_c auto)' : ''} × ${a} app${a === 1 ? '' : 's'} × ` +
       `(${ringText('inbound_ring_buf_size', inboundRing)} + ${ringText('outbound_ring_buf_size', outboundRing)})), ` +
       `worker read scratch ${formatBytes(est.workerScratch)} (worker_c × worker_rbuf_size), ` +
-      `connection states ${formatBytes(est.decoderStates)} (fd_alloc_c), app write buffers ${formatBytes(est.appScratch)} (wbuf_size); ` +
+      `connection states ${formatBytes(est.decoderStates)} (fd_alloc_c); ` +
       'lower worker_c, inbound_ring_buf_size and outbound_ring_buf_size (or max_ws_msg_size, which sets their default and minimum), ' +
       'worker_rbuf_size or fd_alloc_c');
     return undefined;

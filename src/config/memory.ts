@@ -1,46 +1,27 @@
-// An up-front estimate of the daemon's shared WebAssembly memory, so that a config that cannot fit
-// is refused with the keys to lower, before any thread starts. The daemon's MemoryPlan
-// (src/daemon/layout.ts) lays out the real regions; this estimate follows it (ring capacities
-// rounded up to powers of two, the real decoder state size) and is a little generous (it also
-// counts every app's wbuf_size and reserves 64 KiB for the module's static data).
-import { DECODER_STATE_SIZE } from '../core/layout.ts';
-import { RING_HEADER_SIZE, roundUpRingCapacity } from '../core/ring.ts';
+// An up-front size of the daemon's shared WebAssembly memory, so that a config that cannot fit is
+// refused with the keys to lower before any thread starts. It is not a second model of the memory:
+// it runs the daemon's own layout planner (src/daemon/layout.ts planDaemonMemory), unbounded, from
+// STATIC_RESERVE, so it is the layout the daemon will make (test/memory-estimate.test.ts). Only
+// the regions in that layout count: an app's write buffer (wbuf_size) is a JavaScript buffer in
+// its own thread, not shared memory.
+import { planDaemonMemory, type DaemonMemorySizes, type MemoryParts } from '../daemon/layout.ts';
 import { KiB, WASM_MEMORY_MAX_BYTES } from './schema.ts';
 
-/** The WebAssembly module's own static data below the host's first region. */
+/**
+ * The heapBase the estimate assumes: room for the WebAssembly module's own static data below the
+ * host's first region (the real heapBase is a few KiB; test/memory-estimate.test.ts checks it is
+ * not above this).
+ */
 export const STATIC_RESERVE = 64 * KiB;
 
-const align64 = (n: number) => Math.ceil(n / 64) * 64;
-
-export interface MemoryInputs {
-  worker_c: number;
-  slotsPerWorker: number;
-  worker_rbuf_size: number;
-  inbound_ring_buf_size: number;
-  outbound_ring_buf_size: number;
-  /** One entry per app. */
-  wbuf_sizes: readonly number[];
-}
-
-export interface MemoryEstimate {
+export interface MemoryEstimate extends MemoryParts {
+  /** All bytes the memory needs: STATIC_RESERVE plus every part. */
   total: number;
-  rings: number;
-  workerScratch: number;
-  decoderStates: number;
-  appScratch: number;
-  other: number;
 }
 
-export function estimateSharedMemory(m: MemoryInputs, decoderStateSize = DECODER_STATE_SIZE): MemoryEstimate {
-  const apps = m.wbuf_sizes.length;
-  const threads = 1 + m.worker_c + apps;
-  const pairs = m.worker_c * apps;
-  const rings = pairs * (roundUpRingCapacity(m.inbound_ring_buf_size) + roundUpRingCapacity(m.outbound_ring_buf_size) + 2 * align64(RING_HEADER_SIZE));
-  const workerScratch = m.worker_c * align64(m.worker_rbuf_size);
-  const decoderStates = m.worker_c * align64(m.slotsPerWorker * decoderStateSize);
-  const appScratch = m.wbuf_sizes.reduce((sum, w) => sum + align64(w), 0);
-  const other = STATIC_RESERVE + threads * 64;
-  return { total: rings + workerScratch + decoderStates + appScratch + other, rings, workerScratch, decoderStates, appScratch, other };
+export function estimateSharedMemory(sizes: DaemonMemorySizes): MemoryEstimate {
+  const layout = planDaemonMemory(sizes, STATIC_RESERVE, { unbounded: true });
+  return { total: layout.bytes, ...layout.parts };
 }
 
 export function fitsWasmMemory(e: MemoryEstimate): boolean {

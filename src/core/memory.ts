@@ -24,23 +24,33 @@ function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
 }
 
+export interface MemoryPlanOptions {
+  /**
+   * Only measure: let the plan pass 4 GiB instead of throwing MemoryPlanError, so that a caller
+   * can say how much too large a layout is (the config check does).
+   */
+  readonly unbounded?: boolean;
+}
+
 export class MemoryPlan {
   readonly heapBase: number;
+  readonly #limit: number;
   #end: number;
 
   /** `heapBase`: the first byte above the module's static data (Core.heapBase, readHeapBase()). */
-  constructor(heapBase: number) {
+  constructor(heapBase: number, options: MemoryPlanOptions = {}) {
     if (!Number.isSafeInteger(heapBase) || heapBase < 0 || heapBase > MAX_MEMORY_BYTES) {
       throw new RangeError(`MemoryPlan: heapBase must be an integer from 0 to ${MAX_MEMORY_BYTES}, got ${heapBase}`);
     }
     this.heapBase = heapBase;
+    this.#limit = options.unbounded ? Number.MAX_SAFE_INTEGER : MAX_MEMORY_BYTES;
     this.#end = heapBase;
   }
 
   /**
    * Reserves `bytes` bytes at the next multiple of `align` (a power of two) and returns the
    * address. Zero-byte regions are allowed (they get an aligned address and take no space).
-   * Throws MemoryPlanError when the plan would pass 4 GiB.
+   * Throws MemoryPlanError when the plan would pass 4 GiB (unless it is unbounded).
    */
   alloc(bytes: number, align = CACHE_LINE): number {
     if (!Number.isSafeInteger(bytes) || bytes < 0) {
@@ -51,7 +61,7 @@ export class MemoryPlan {
     }
     const at = Math.ceil(this.#end / align) * align;
     const end = at + bytes;
-    if (end > MAX_MEMORY_BYTES) {
+    if (end > this.#limit) {
       throw new MemoryPlanError(
         `memory plan needs ${end} bytes (${Math.ceil(end / PAGE_SIZE)} pages) but a WebAssembly memory ` +
           `holds at most ${MAX_MEMORY_BYTES} bytes (4 GiB, ${MAX_PAGES} pages): reduce the configured buffer sizes`,

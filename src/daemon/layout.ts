@@ -1,5 +1,7 @@
 // The daemon's shared-memory layout: every address is decided here, in the main thread, and sent
-// to every worker and app thread (docs/design.md, "Memory layout").
+// to every worker and app thread (docs/design.md, "Memory layout"). The config check runs the same
+// planner, unbounded, to size a config before any thread starts (src/config/memory.ts), so its
+// estimate is this layout and cannot drift from it.
 import { MemoryPlan } from '../core/memory.ts';
 import { RING_HEADER_SIZE, roundUpRingCapacity } from '../core/ring.ts';
 import { DECODER_STATE_SIZE } from '../core/layout.ts';
@@ -19,8 +21,21 @@ export interface WorkerRegion {
   slots: number;
 }
 
+/** Bytes of each kind of region (alignment padding included), which add up to bytes - heapBase. */
+export interface MemoryParts {
+  /** Every ring's header and data region: worker_c × apps × 2 rings. */
+  rings: number;
+  /** Each worker's read scratch (worker_rbuf_size). */
+  workerScratch: number;
+  /** Each worker's decoder state blocks (slotsPerWorker, from fd_alloc_c). */
+  decoderStates: number;
+  /** One wake line per worker and per app. */
+  wakeLines: number;
+}
+
 export interface DaemonLayout {
   bytes: number;
+  parts: MemoryParts;
   workers: WorkerRegion[];
   apps: { wake: number }[];
   /** inbound[w][a]: worker w produces, app a consumes. */
@@ -29,42 +44,58 @@ export interface DaemonLayout {
   outbound: RingAddr[][];
 }
 
+/** The config values the layout depends on (a Config has them all); only the number of apps counts. */
+export type DaemonMemorySizes =
+  Pick<Config, 'worker_c' | 'slotsPerWorker' | 'worker_rbuf_size' | 'inbound_ring_buf_size' | 'outbound_ring_buf_size'> &
+  { readonly apps: readonly unknown[] };
+
 const WAKE_LINE = 64;
 /** An app's heartbeat (f64, ms since the epoch) sits in its wake word's line at this offset. */
 export const APP_BEAT_OFFSET = 8;
 
-
-
-export function planDaemonMemory(config: Config, heapBase: number): DaemonLayout {
-  const plan = new MemoryPlan(heapBase);
-  const W = config.worker_c;
-  const A = config.apps.length;
-  const slots = config.slotsPerWorker;
+/**
+ * Lays out the shared memory from `heapBase` up. Throws MemoryPlanError past 4 GiB unless
+ * `unbounded` (then the layout is only a measure: the config check's estimate).
+ */
+export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { unbounded = false } = {}): DaemonLayout {
+  const plan = new MemoryPlan(heapBase, { unbounded });
+  const parts: MemoryParts = { rings: 0, workerScratch: 0, decoderStates: 0, wakeLines: 0 };
+  const alloc = (part: keyof MemoryParts, bytes: number): number => {
+    const before = plan.bytes;
+    const at = plan.alloc(bytes);
+    parts[part] += plan.bytes - before;
+    return at;
+  };
+  const W = sizes.worker_c;
+  const A = sizes.apps.length;
+  const slots = sizes.slotsPerWorker;
   const workers: WorkerRegion[] = [];
   for (let w = 0; w < W; w++) {
     workers.push({
-      wake: plan.alloc(WAKE_LINE),
-      scratch: plan.alloc(config.worker_rbuf_size),
-      scratchSize: config.worker_rbuf_size,
-      states: plan.alloc(slots * DECODER_STATE_SIZE),
+      wake: alloc('wakeLines', WAKE_LINE),
+      scratch: alloc('workerScratch', sizes.worker_rbuf_size),
+      scratchSize: sizes.worker_rbuf_size,
+      states: alloc('decoderStates', slots * DECODER_STATE_SIZE),
       slots,
     });
   }
-  const apps = config.apps.map(() => ({ wake: plan.alloc(WAKE_LINE) }));
+  const apps = sizes.apps.map(() => ({ wake: alloc('wakeLines', WAKE_LINE) }));
   const ring = (capacity: number): RingAddr => ({
-    header: plan.alloc(RING_HEADER_SIZE),
-    data: plan.alloc(capacity),
+    header: alloc('rings', RING_HEADER_SIZE),
+    data: alloc('rings', capacity),
     capacity,
   });
+  const inboundCapacity = roundUpRingCapacity(sizes.inbound_ring_buf_size);
+  const outboundCapacity = roundUpRingCapacity(sizes.outbound_ring_buf_size);
   const inbound: RingAddr[][] = [];
   const outbound: RingAddr[][] = [];
   for (let w = 0; w < W; w++) {
     inbound.push([]);
     outbound.push([]);
     for (let a = 0; a < A; a++) {
-      inbound[w].push(ring(roundUpRingCapacity(config.inbound_ring_buf_size)));
-      outbound[w].push(ring(roundUpRingCapacity(config.outbound_ring_buf_size)));
+      inbound[w].push(ring(inboundCapacity));
+      outbound[w].push(ring(outboundCapacity));
     }
   }
-  return { bytes: plan.bytes, workers, apps, inbound, outbound };
+  return { bytes: plan.bytes, parts, workers, apps, inbound, outbound };
 }
