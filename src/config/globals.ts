@@ -4,7 +4,7 @@ import { LOG_LEVELS, isLogLevel, type LogLevel } from '../log.ts';
 import { describe, type Collector } from './collector.ts';
 import { optNumber, type Props } from './readers.ts';
 import {
-  FRAME_CHAIN, GLOBAL_NUMBERS, MAX_CLIENT_OUTBOUND, MAX_FRAME_HEADER_SIZE, NO_EFFECT, RING, RING_RECORD_OVERHEAD,
+  FRAME_CHAIN, GLOBAL_NUMBERS, MAX_CLIENT_OUTBOUND, MAX_WORKER_INBOUND, MAX_FRAME_HEADER_SIZE, NO_EFFECT, RING, RING_RECORD_OVERHEAD,
   type NumberSpec,
 } from './schema.ts';
 import { closest } from './suggest.ts';
@@ -47,6 +47,7 @@ export function readGlobalNumbers(c: Collector, g: Props): GlobalNumbers {
 export interface MessageSizes {
   frameChain: number | null;
   outboundLimit: number | null;
+  inboundBudget: number | null;
   inboundRing: number | null;
   outboundRing: number | null;
 }
@@ -54,11 +55,12 @@ export interface MessageSizes {
 export function readMessageSizes(c: Collector, g: Props, maxMsg: number | null): MessageSizes {
   if (maxMsg === null) {
     // Still check types and absolute bounds so that their errors show up in the same run.
-    for (const key of ['max_ws_frame_chain_size', 'max_client_outbound_size', 'inbound_ring_buf_size', 'outbound_ring_buf_size']) {
-      const max = key === 'max_ws_frame_chain_size' ? FRAME_CHAIN.max : key === 'max_client_outbound_size' ? MAX_CLIENT_OUTBOUND.max : RING.max;
+    for (const key of ['max_ws_frame_chain_size', 'max_client_outbound_size', 'max_worker_inbound_size', 'inbound_ring_buf_size', 'outbound_ring_buf_size']) {
+      const max = key === 'max_ws_frame_chain_size' ? FRAME_CHAIN.max : key === 'max_client_outbound_size' ? MAX_CLIENT_OUTBOUND.max
+        : key === 'max_worker_inbound_size' ? MAX_WORKER_INBOUND.max : RING.max;
       optNumber(c, g, key, '$', { integer: true, min: 0, max, unit: 'bytes' });
     }
-    return { frameChain: null, outboundLimit: null, inboundRing: null, outboundRing: null };
+    return { frameChain: null, outboundLimit: null, inboundBudget: null, inboundRing: null, outboundRing: null };
   }
   const fcSpec: NumberSpec = { integer: true, min: maxMsg, max: FRAME_CHAIN.max, unit: 'bytes' };
   const fc = optNumber(c, g, 'max_ws_frame_chain_size', '$', fcSpec, ' (max_ws_msg_size)');
@@ -69,6 +71,10 @@ export function readMessageSizes(c: Collector, g: Props, maxMsg: number | null):
     { integer: true, min: olMin, max: MAX_CLIENT_OUTBOUND.max, unit: 'bytes' }, ' (max_ws_msg_size + 14)');
   const outboundLimit = ol === undefined ? Math.max(MAX_CLIENT_OUTBOUND.default, olMin) : ol;
 
+  const ib = optNumber(c, g, 'max_worker_inbound_size', '$',
+    { integer: true, min: maxMsg, max: MAX_WORKER_INBOUND.max, unit: 'bytes' }, ' (max_ws_msg_size)');
+  const inboundBudget = ib === undefined ? Math.min(Math.max(MAX_WORKER_INBOUND.default, 2 * maxMsg), MAX_WORKER_INBOUND.max) : ib;
+
   const ringMin = 2 * (maxMsg + RING_RECORD_OVERHEAD);
   const ringDefault = Math.min(2 * maxMsg + RING.extra, RING.max);
   const ringSpec: NumberSpec = { integer: true, min: ringMin, max: RING.max, unit: 'bytes' };
@@ -77,6 +83,7 @@ export function readMessageSizes(c: Collector, g: Props, maxMsg: number | null):
   return {
     frameChain,
     outboundLimit,
+    inboundBudget,
     inboundRing: ir === undefined ? ringDefault : ir,
     outboundRing: or === undefined ? ringDefault : or,
   };

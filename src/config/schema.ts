@@ -23,10 +23,10 @@ export const MAX_WS_MSG_SIZE_LIMIT = RING_MAX_CAPACITY / 2 - RING_RECORD_OVERHEA
 
 export const GLOBAL_KEYS = [
   'log_level', 'worker_c', 'fd_alloc_c', 'max_ws_msg_size', 'max_ws_frame_chain_size',
-  'max_ws_fragment_c', 'max_http_head_size', 'max_client_outbound_size', 'max_worker_outbound_size', 'worker_rbuf_size',
+  'max_ws_fragment_c', 'max_http_head_size', 'max_client_outbound_size', 'max_worker_outbound_size', 'max_worker_inbound_size', 'worker_rbuf_size',
   'inbound_ring_buf_size', 'outbound_ring_buf_size', 'realloc_multiplier', 'owrefs_elem_c',
   'epoll_buf_elem_c', 'update_queue_size', 'shutdown_wait_http', 'shutdown_wait_ws',
-  'idle_timeout', 'ping_interval', 'app_stall_timeout', 'ports', 'certs', 'apps',
+  'idle_timeout', 'ping_interval', 'app_stall_timeout', 'ws_msg_timeout', 'ports', 'certs', 'apps',
 ] as const;
 
 export const PORT_KEYS = [
@@ -75,12 +75,20 @@ export const GLOBAL_NUMBERS = {
   idle_timeout: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 120 },
   ping_interval: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 30 },
   app_stall_timeout: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 30 },
+  /** 16 MiB (the default max_ws_msg_size) still arrives in time at 56 KB/s, a slow mobile uplink. */
+  ws_msg_timeout: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 300 },
 } as const satisfies Record<string, NumberSpec>;
 
 /** max_ws_frame_chain_size: at least max_ws_msg_size; default floor(1.25 × max_ws_msg_size). */
 export const FRAME_CHAIN = { integer: true, max: 2 ** 31 - 1, factor: 1.25 } as const;
 
 export const MAX_CLIENT_OUTBOUND = { integer: true, max: 64 * GiB, default: 16 * MiB } as const;
+
+/**
+ * max_worker_inbound_size: at least max_ws_msg_size (a largest message must fit); default the
+ * larger of 128 MiB and 2 × max_ws_msg_size.
+ */
+export const MAX_WORKER_INBOUND = { integer: true, max: 64 * GiB, default: 128 * MiB } as const;
 
 /**
  * Ring sizes: at least 2 × (max_ws_msg_size + 64); default 2 × max_ws_msg_size + 1 MiB; at most

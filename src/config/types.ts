@@ -87,6 +87,8 @@ export interface Config {
   max_client_outbound_size: number;
   /** Bytes: all clients' unsent bytes together, per worker; 0 = off. */
   max_worker_outbound_size: number;
+  /** Bytes: partial messages and records waiting for a full inbound ring, per worker (budget.ts). */
+  max_worker_inbound_size: number;
   worker_rbuf_size: number;
   inbound_ring_buf_size: number;
   outbound_ring_buf_size: number;
@@ -108,6 +110,8 @@ export interface Config {
   ping_interval: number;
   /** Seconds an app thread may go without returning to its loop before it is restarted; 0 = off. */
   app_stall_timeout: number;
+  /** Seconds a message may take from its first frame to its last; 0 = off. */
+  ws_msg_timeout: number;
   ports: PortConfig[];
   certs: CertConfig[];
   apps: AppConfig[];

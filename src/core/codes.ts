@@ -27,6 +27,8 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   MANDATORY_EXTENSION: 1010,
   INTERNAL_ERROR: 1011,
+  /** IANA registry: "Try Again Later" (the server is overloaded; its inbound budget is spent). */
+  TRY_AGAIN_LATER: 1013,
   /** App-chosen close codes: 4000-4899 (4900-4999 are RingSocket's own). */
   APP_MIN: 4000,
   APP_MAX: 4899,

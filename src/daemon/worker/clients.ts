@@ -7,6 +7,7 @@ import { encodeCloseFrame } from '../frames.ts';
 import { Conn, Phase } from './conn.ts';
 import type { Output } from './output.ts';
 import type { InboundProducer } from './inbound.ts';
+import type { InboundBudget } from './budget.ts';
 
 export interface ClientsOptions {
   worker: number;
@@ -30,6 +31,7 @@ export class Clients {
   #serial = 0;
   #output!: Output;
   #inbound!: InboundProducer;
+  #budget!: InboundBudget;
   /** Called when the last connection is gone (while stopping). */
   onEmpty: (() => void) | null = null;
 
@@ -40,10 +42,11 @@ export class Clients {
     for (let i = o.slots - 1; i >= 0; i--) this.#free.push(i);
   }
 
-  /** The output queues and inbound producer the close sequence uses (they are built after this). */
-  connect(output: Output, inbound: InboundProducer): void {
+  /** The parts the close sequence uses (they are built after this). */
+  connect(output: Output, inbound: InboundProducer, budget: InboundBudget): void {
     this.#output = output;
     this.#inbound = inbound;
+    this.#budget = budget;
   }
 
   /** A free connection slot, or undefined when all fd_alloc_c of them are taken. */
@@ -76,6 +79,8 @@ export class Clients {
     if (c.closeSent) return;
     // Marked first: the output's backlog check may itself decide to close this client.
     c.closeSent = true;
+    // Data after our close frame is ignored: a partial message can never be finished.
+    this.#budget.release(c);
     this.#output.write(c, frame);
     if (c.phase === Phase.WS) c.phase = Phase.CLOSING;
     this.armDeadline(c, this.#closeWaitMs);
@@ -114,6 +119,7 @@ export class Clients {
     c.table = null;
     if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
     this.all.delete(c);
+    this.#budget.forget(c);
     this.#free.push(c.slot);
     if (c.id !== 0) {
       this.byId.delete(c.id);
@@ -133,7 +139,7 @@ export class Clients {
   pauseApp(app: number, paused: boolean): void {
     for (const c of this.ofApp[app]) {
       if (paused) c.socket.pause();
-      else if (c.phase !== Phase.DEAD) c.socket.resume();
+      else if (c.phase !== Phase.DEAD && !c.budgetPaused) c.socket.resume();
     }
   }
 }

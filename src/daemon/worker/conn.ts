@@ -3,6 +3,7 @@
 import type net from 'node:net';
 import { CloseCode } from '../../core/codes.ts';
 import type { EndpointTable, EndpointSpec, HeadAccumulator } from '../../http/upgrade.ts';
+import type { MessageAssembler } from '../../core/assembler.ts';
 
 export const Phase = {
   /** Reading the HTTP upgrade request. */
@@ -30,10 +31,12 @@ export class Conn {
   head: HeadAccumulator | null;
   /** The listening port's endpoints, until the handshake is done. */
   table: EndpointTable<EndpointSpec> | null;
-  /** Parts of a fragmented message whose pieces arrived in different reads. */
-  parts: Buffer[] | null = null;
-  partsBytes = 0;
-  partsKind = 0;
+  /** The message whose pieces arrived in different reads, kept until its last piece (budget.ts). */
+  msg: MessageAssembler | null = null;
+  /** When that message's first piece arrived (ms since the epoch). */
+  msgStartedAt = 0;
+  /** Not read from because the worker's inbound budget is exhausted (budget.ts). */
+  budgetPaused = false;
   closeSent = false;
   closeReceived = false;
   closeCode: number = CloseCode.ABNORMAL;

@@ -1,11 +1,12 @@
-// Housekeeping, every HOUSEKEEPING_MS: server pings and the idle timeout, and the worker-wide
-// budget of unsent bytes (max_worker_outbound_size).
+// Housekeeping, every HOUSEKEEPING_MS: server pings and the idle timeout, the worker-wide budget
+// of unsent bytes (max_worker_outbound_size), and the inbound budget's deadlines (budget.ts).
 import { CloseCode, Opcode } from '../../core/codes.ts';
 import { encodeControlFrame, encodeCloseFrame } from '../frames.ts';
 import type { Logger } from '../../log.ts';
 import { Phase } from './conn.ts';
 import type { Clients } from './clients.ts';
 import type { Output } from './output.ts';
+import type { InboundBudget } from './budget.ts';
 
 export const HOUSEKEEPING_MS = 500;
 
@@ -16,6 +17,7 @@ export interface HousekeepingOptions {
   maxWorkerOutbound: number;
   clients: Clients;
   output: Output;
+  budget: InboundBudget;
   log: Logger;
 }
 
@@ -29,6 +31,7 @@ export class Housekeeping {
 
   tick(now = Date.now()): void {
     this.#pingAndIdle(now);
+    this.#o.budget.tick(now);
     if (this.#o.maxWorkerOutbound > 0) this.#outboundBudget();
   }
 

@@ -19,6 +19,7 @@ import { InboundProducer } from './inbound.ts';
 import { WsInput } from './ws-input.ts';
 import { OutboundDrain } from './outbound.ts';
 import { Handshakes } from './handshake.ts';
+import { InboundBudget } from './budget.ts';
 import { Housekeeping, HOUSEKEEPING_MS } from './housekeeping.ts';
 import { listenAll } from './listen.ts';
 
@@ -36,6 +37,7 @@ export class WorkerService {
   readonly #wake: WakeWord;
   readonly #appDown: boolean[];
   readonly clients: Clients;
+  readonly budget: InboundBudget;
   readonly #output: Output;
   readonly #inbound: InboundProducer;
   readonly #input: WsInput;
@@ -73,10 +75,20 @@ export class WorkerService {
       core, rings: inRings, appNames, log,
       pauseClients: (app, paused) => clients.pauseApp(app, paused),
     });
-    clients.connect(this.#output, this.#inbound);
+    const inbound = this.#inbound;
+    const budget = new InboundBudget({
+      limit: config.max_worker_inbound_size,
+      msgTimeoutS: config.ws_msg_timeout,
+      pendingBytes: () => inbound.pendingBytes,
+      appPaused: (app) => inbound.isPaused(app),
+      close: (c, code) => clients.closeWith(c, code),
+      log,
+    });
+    this.budget = budget;
+    clients.connect(this.#output, inbound, budget);
     this.#input = new WsInput({
       core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
-      inbound: this.#inbound, output: this.#output, clients, log,
+      inbound, output: this.#output, clients, budget, log,
     });
     this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log });
     this.#handshakes = new Handshakes({
@@ -88,7 +100,7 @@ export class WorkerService {
     });
     this.#housekeeping = new Housekeeping({
       idleTimeoutS: config.idle_timeout, pingIntervalS: config.ping_interval, maxWorkerOutbound: config.max_worker_outbound_size,
-      clients, output: this.#output, log,
+      clients, output: this.#output, budget, log,
     });
   }
 

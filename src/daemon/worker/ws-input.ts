@@ -12,7 +12,8 @@ import { Inbound, IN_HEADER_SIZE } from '../records.ts';
 import { encodeControlFrame, encodeCloseFrame } from '../frames.ts';
 import type { Logger } from '../../log.ts';
 import { Conn, Phase } from './conn.ts';
-import { copyOut, type Output } from './output.ts';
+import type { Output } from './output.ts';
+import type { InboundBudget } from './budget.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { Clients } from './clients.ts';
 
@@ -26,6 +27,7 @@ export interface WsInputOptions {
   inbound: InboundProducer;
   output: Output;
   clients: Clients;
+  budget: InboundBudget;
   log: Logger;
 }
 
@@ -38,6 +40,7 @@ export class WsInput {
   readonly #inbound: InboundProducer;
   readonly #output: Output;
   readonly #clients: Clients;
+  readonly #budget: InboundBudget;
   readonly #log: Logger;
 
   constructor(o: WsInputOptions) {
@@ -49,6 +52,7 @@ export class WsInput {
     this.#inbound = o.inbound;
     this.#output = o.output;
     this.#clients = o.clients;
+    this.#budget = o.budget;
     this.#log = o.log;
   }
 
@@ -95,20 +99,21 @@ export class WsInput {
             else rec.u8.set(u8.subarray(ptr, ptr + len), rec.ptr + IN_HEADER_SIZE);
             this.#inbound.commit(c.appIndex, rec);
           } else {
-            if (first) { c.parts = []; c.partsBytes = 0; c.partsKind = kind; }
+            // A message in several pieces (fragments, or reads): gathered by the budget's assembler.
+            const budget = this.#budget;
+            if (first) budget.begin(c, kind, c.lastRx);
             if (!last) {
-              if (len > 0) { c.parts!.push(copyOut(u8, ptr, ptr + len)); c.partsBytes += len; }
+              if (len > 0) budget.append(c, u8.subarray(ptr, ptr + len));
             } else {
-              // The earlier pieces from their copies, the last one straight from the read buffer.
-              const rec = this.#inbound.reserve(c.appIndex, IN_HEADER_SIZE + c.partsBytes + len);
-              this.#inbound.writeHeader(rec, Inbound.READ, c.partsKind, c.endpointId, c.id);
-              let at = rec.ptr + IN_HEADER_SIZE;
-              for (const part of c.parts!) { rec.u8.set(part, at); at += part.length; }
+              // The earlier pieces from the assembler, the last one straight from the read buffer.
+              const m = c.msg!;
+              const rec = this.#inbound.reserve(c.appIndex, IN_HEADER_SIZE + m.bytes + len);
+              this.#inbound.writeHeader(rec, Inbound.READ, m.kind, c.endpointId, c.id);
+              const at = m.copyTo(rec.u8, rec.ptr + IN_HEADER_SIZE);
               if (rec.u8 === u8) core.exports.copy(at, ptr, len);
               else rec.u8.set(u8.subarray(ptr, ptr + len), at);
               this.#inbound.commit(c.appIndex, rec);
-              c.parts = null;
-              c.partsBytes = 0;
+              budget.release(c);
             }
           }
           break;
