@@ -7,6 +7,7 @@ import { compileCore, createMemory, instantiateCore } from '../core/wasm.ts';
 import type { Core } from '../core/wasm.ts';
 import { FrameDecoder, writeClose, writeFrame } from '../core/codec.ts';
 import { DataFlag, DecoderEvent, Opcode, Role } from '../core/codes.ts';
+import { MessageAssembler } from '../core/assembler.ts';
 import { DECODER_STATE_ALIGN, DECODER_STATE_SIZE } from '../core/layout.ts';
 import { MemoryPlan } from '../core/memory.ts';
 import type { ClientDecoder, ClientFraming, FrameHandlers } from './framing.ts';
@@ -43,8 +44,8 @@ class StreamDecoder implements ClientDecoder {
   readonly #arena: Arena;
   readonly #dec: FrameDecoder;
   readonly #h: FrameHandlers;
-  #parts: Buffer[] = [];
-  #partBytes = 0;
+  /** A message whose pieces arrive in several pushes (kind: 1 binary, 0 text). */
+  readonly #msg = new MessageAssembler();
   #done = false;
   #freed = false;
 
@@ -77,18 +78,17 @@ class StreamDecoder implements ClientDecoder {
         case DecoderEvent.DATA: {
           const flags = dec.flags;
           const p = dec.dataPtr, n = dec.dataLen;
-          const binary = (flags & DataFlag.TEXT) === 0;
-          if ((flags & DataFlag.FIRST) !== 0 && (flags & DataFlag.LAST) !== 0) {
+          const first = (flags & DataFlag.FIRST) !== 0;
+          const last = (flags & DataFlag.LAST) !== 0;
+          const piece = u8.subarray(p, p + n);
+          if (first && last) {
             // The whole message in this input: hand out a view, no copy.
-            this.#h.onMessage(binary, u8.subarray(p, p + n));
+            this.#h.onMessage((flags & DataFlag.TEXT) === 0, piece);
           } else {
-            if (n > 0) { this.#parts.push(Buffer.from(u8.subarray(p, p + n))); this.#partBytes += n; }
-            if ((flags & DataFlag.LAST) !== 0) {
-              const whole = Buffer.concat(this.#parts, this.#partBytes);
-              this.#parts = [];
-              this.#partBytes = 0;
-              this.#h.onMessage(binary, whole);
-            }
+            const msg = this.#msg;
+            if (first) msg.start((flags & DataFlag.TEXT) === 0 ? 1 : 0);
+            if (!last) msg.append(piece);
+            else this.#h.onMessage(msg.kind === 1, msg.take(piece));
           }
           break;
         }
@@ -116,7 +116,7 @@ class StreamDecoder implements ClientDecoder {
     if (this.#freed) return;
     this.#freed = true;
     this.#done = true;
-    this.#parts = [];
+    this.#msg.reset();
     this.#arena.free.push(this.#dec.state);
   }
 }

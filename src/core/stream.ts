@@ -11,6 +11,7 @@
 import { DataKind, DecoderEvent, DataFlag, Role } from './codes.ts';
 import type { DecoderError } from './codes.ts';
 import { FrameDecoder } from './codec.ts';
+import { MessageAssembler } from './assembler.ts';
 import type { DecoderLimits } from './codec.ts';
 import { DECODER_STATE_SIZE } from './layout.ts';
 import { MemoryPlan } from './memory.ts';
@@ -46,9 +47,8 @@ export class WsStreamDecoder {
   readonly #scratch: number;
   readonly #scratchSize: number;
   readonly #h: WsStreamHandlers;
-  #pieces: Uint8Array[] = [];
-  #pieceBytes = 0;
-  #text = false;
+  /** A message whose pieces arrive in several pushes (kind: DataKind). */
+  readonly #msg = new MessageAssembler();
   #done = false;
 
   /** Compiles (once per process) the private build and creates a decoder. */
@@ -100,12 +100,14 @@ export class WsStreamDecoder {
         const flags = dec.flags;
         const p = dec.dataPtr;
         const n = dec.dataLen;
-        if (flags & DataFlag.FIRST) this.#text = (flags & DataFlag.TEXT) !== 0;
+        const kind = (flags & DataFlag.TEXT) !== 0 ? DataKind.UTF8 : DataKind.BIN;
         if ((flags & (DataFlag.FIRST | DataFlag.LAST)) === (DataFlag.FIRST | DataFlag.LAST)) {
-          this.#h.onMessage?.(this.#text ? DataKind.UTF8 : DataKind.BIN, u8.slice(p, p + n));
+          this.#h.onMessage?.(kind, u8.slice(p, p + n));
         } else {
-          if (n) { this.#pieces.push(u8.slice(p, p + n)); this.#pieceBytes += n; }
-          if (flags & DataFlag.LAST) this.#deliver();
+          const msg = this.#msg;
+          if (flags & DataFlag.FIRST) msg.start(kind);
+          if (!(flags & DataFlag.LAST)) msg.append(u8.subarray(p, p + n));
+          else this.#h.onMessage?.(msg.kind as DataKind, msg.take(u8.subarray(p, p + n)));
         }
       } else if (ev === DecoderEvent.PING) {
         this.#h.onPing?.(dec.data.slice());
@@ -122,14 +124,5 @@ export class WsStreamDecoder {
       }
       ptr = dec.next;
     }
-  }
-
-  #deliver(): void {
-    const all = new Uint8Array(this.#pieceBytes);
-    let o = 0;
-    for (const x of this.#pieces) { all.set(x, o); o += x.length; }
-    this.#pieces = [];
-    this.#pieceBytes = 0;
-    this.#h.onMessage?.(this.#text ? DataKind.UTF8 : DataKind.BIN, all);
   }
 }
