@@ -215,7 +215,7 @@ Errors('names the path, the value found and the range allowed for every global n
     { path: '$.log_level', message: 'must be one of "error", "warning", "notice", "info", "debug" (did you mean "warning"?), found "warn"' },
     { path: '$.worker_c', message: 'must be an integer from 0 to 255, found 256' },
     { path: '$.fd_alloc_c', message: 'must be an integer from 1 to 1048576, found 0' },
-    { path: '$.max_ws_msg_size', message: 'must be an integer from 125 to 536870848 (511.99 MiB), found "16M"' },
+    { path: '$.max_ws_msg_size', message: 'must be an integer from 125 to 536870866 (511.99 MiB), found "16M"' },
     { path: '$.max_ws_fragment_c', message: 'must be an integer from 1 to 2147483647, found 1.5' },
     { path: '$.max_http_head_size', message: 'must be an integer from 256 to 65536 (64 KiB), found 100' },
     { path: '$.worker_rbuf_size', message: 'must be an integer from 65536 (64 KiB) to 1073741824 (1 GiB), found 1000' },
@@ -233,17 +233,17 @@ Errors('names the path, the value found and the range allowed for every global n
 Errors('checks the limits that depend on max_ws_msg_size', () => {
   const doc = {
     ...minimal(), max_ws_msg_size: 1000, max_ws_frame_chain_size: 999, max_client_outbound_size: 1013,
-    inbound_ring_buf_size: 2127, outbound_ring_buf_size: GiB + 1,
+    inbound_ring_buf_size: 2091, outbound_ring_buf_size: GiB + 1,
   };
   assert.equal(errs(doc), [
     { path: '$.max_ws_frame_chain_size', message: 'must be an integer from 1000 (max_ws_msg_size) to 2147483647 (1.99 GiB), found 999' },
     { path: '$.max_client_outbound_size', message: 'must be an integer from 1014 (max_ws_msg_size + 14) to 68719476736 (64 GiB), found 1013' },
-    { path: '$.inbound_ring_buf_size', message: 'must be an integer from 2128 (2.07 KiB) (2 × (max_ws_msg_size + 64)) to 1073741824 (1 GiB), found 2127' },
-    { path: '$.outbound_ring_buf_size', message: 'must be an integer from 2128 (2.07 KiB) (2 × (max_ws_msg_size + 64)) to 1073741824 (1 GiB), found 1073741825' },
+    { path: '$.inbound_ring_buf_size', message: 'must be an integer from 2092 (2.04 KiB) (2 × (max_ws_msg_size + 46)) to 1073741824 (1 GiB), found 2091' },
+    { path: '$.outbound_ring_buf_size', message: 'must be an integer from 2092 (2.04 KiB) (2 × (max_ws_msg_size + 46)) to 1073741824 (1 GiB), found 1073741825' },
   ]);
-  const ok = check({ ...doc, max_ws_frame_chain_size: 1000, max_client_outbound_size: 1014, inbound_ring_buf_size: 2128, outbound_ring_buf_size: 2128 });
+  const ok = check({ ...doc, max_ws_frame_chain_size: 1000, max_client_outbound_size: 1014, inbound_ring_buf_size: 2092, outbound_ring_buf_size: 2092 });
   assert.equal(ok.errors, []);
-  assert.is(ok.config!.inbound_ring_buf_size, 2128);
+  assert.is(ok.config!.inbound_ring_buf_size, 2092);
 });
 
 Errors('allows switching idle_timeout and ping_interval off, but wants ping_interval < idle_timeout', () => {
@@ -271,7 +271,7 @@ Errors('refuses a config whose shared memory exceeds 4 GiB, naming the keys to l
 });
 
 Errors('refuses the largest message size when its rings cannot fit even one worker', () => {
-  const doc = { ...minimal(), max_ws_msg_size: 512 * MiB - 64 };
+  const doc = { ...minimal(), max_ws_msg_size: 512 * MiB - 46 };
   const one = { ...env, availableParallelism: () => 3 };
   const r = check(doc, one);
   assert.equal(r.errors, []);

@@ -10,8 +10,8 @@ const SLOW: AppSpec = { name: 'slow', app_path: 'test/fixtures/apps/slow/app.ts'
 const BURST: AppSpec = { name: 'burst', app_path: 'test/fixtures/apps/burst/app.ts', paths: ['/burst'] };
 const ECHO: AppSpec = { name: 'echo', app_path: 'apps/echo/app.ts', paths: ['/echo'] };
 
-// The smallest rings the config allows for 1 KiB messages: 2 x (1024 + 64) -> a 4 KiB ring.
-const SMALL = { max_ws_msg_size: 1024, inbound_ring_buf_size: 2176, outbound_ring_buf_size: 2176, log_level: 'debug' };
+// The smallest rings the config allows for 1 KiB messages: 2 x (1024 + 46) -> a 4 KiB ring.
+const SMALL = { max_ws_msg_size: 1024, inbound_ring_buf_size: 2140, outbound_ring_buf_size: 2140, log_level: 'debug' };
 
 const Bp = suite('daemon back-pressure');
 

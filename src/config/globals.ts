@@ -68,7 +68,7 @@ export function readMessageSizes(c: Collector, g: Props, maxMsg: number | null):
 
   const olMin = maxMsg + MAX_FRAME_HEADER_SIZE;
   const ol = optNumber(c, g, 'max_client_outbound_size', '$',
-    { integer: true, min: olMin, max: MAX_CLIENT_OUTBOUND.max, unit: 'bytes' }, ' (max_ws_msg_size + 14)');
+    { integer: true, min: olMin, max: MAX_CLIENT_OUTBOUND.max, unit: 'bytes' }, ` (max_ws_msg_size + ${MAX_FRAME_HEADER_SIZE})`);
   const outboundLimit = ol === undefined ? Math.max(MAX_CLIENT_OUTBOUND.default, olMin) : ol;
 
   const ib = optNumber(c, g, 'max_worker_inbound_size', '$',
@@ -78,8 +78,9 @@ export function readMessageSizes(c: Collector, g: Props, maxMsg: number | null):
   const ringMin = 2 * (maxMsg + RING_RECORD_OVERHEAD);
   const ringDefault = Math.min(2 * maxMsg + RING.extra, RING.max);
   const ringSpec: NumberSpec = { integer: true, min: ringMin, max: RING.max, unit: 'bytes' };
-  const ir = optNumber(c, g, 'inbound_ring_buf_size', '$', ringSpec, ' (2 × (max_ws_msg_size + 64))');
-  const or = optNumber(c, g, 'outbound_ring_buf_size', '$', ringSpec, ' (2 × (max_ws_msg_size + 64))');
+  const ringNote = ` (2 × (max_ws_msg_size + ${RING_RECORD_OVERHEAD}))`;
+  const ir = optNumber(c, g, 'inbound_ring_buf_size', '$', ringSpec, ringNote);
+  const or = optNumber(c, g, 'outbound_ring_buf_size', '$', ringSpec, ringNote);
   return {
     frameChain,
     outboundLimit,

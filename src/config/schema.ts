@@ -1,6 +1,8 @@
 // Every configuration key: which object it belongs to, its default and its range. README.md ("Configuration")
 // describes the same table for users; test/config.test.ts checks that every key here is documented.
-import { RING_MAX_CAPACITY } from '../core/ring.ts';
+import { FrameSize } from '../core/codes.ts';
+import { RING_MAX_CAPACITY, RING_RECORD_HEADER } from '../core/ring.ts';
+import { MAX_RECORD_OVERHEAD } from '../daemon/records.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -9,15 +11,22 @@ export const GiB = 1024 * MiB;
 /** A WebAssembly (wasm32) memory holds at most 65536 pages of 64 KiB. */
 export const WASM_MEMORY_MAX_BYTES = 4 * GiB;
 
-/** The longest server frame header: 2 bytes + 8-byte extended length + 4-byte masking key. */
-export const MAX_FRAME_HEADER_SIZE = 14;
+/** The longest frame header: 2 bytes + 8-byte extended length + 4-byte masking key (14). */
+export const MAX_FRAME_HEADER_SIZE = FrameSize.FRAME_HEADER_MAX;
 
-/** Per-record overhead the rings must leave room for (record header, frame header, alignment). */
-export const RING_RECORD_OVERHEAD = 64;
+/**
+ * Ring bytes a message needs beyond its payload: the largest record overhead (src/daemon/records.ts
+ * MAX_RECORD_OVERHEAD: 20-byte outbound header + 8-byte client id + 14-byte frame header) and the
+ * ring's own size word before each record (4), so 46. A ring takes records of up to half its
+ * capacity less that size word (ringMaxRecord), so a ring of at least
+ * 2 × (max_ws_msg_size + RING_RECORD_OVERHEAD) bytes takes every record of a maximum-size message
+ * (test/ring-records.test.ts).
+ */
+export const RING_RECORD_OVERHEAD = MAX_RECORD_OVERHEAD + RING_RECORD_HEADER;
 
 /**
  * The largest max_ws_msg_size: a ring holds records of up to half its capacity, and a ring is at
- * most RING_MAX_CAPACITY (1 GiB), so 512 MiB − 64.
+ * most RING_MAX_CAPACITY (1 GiB), so 512 MiB − RING_RECORD_OVERHEAD.
  */
 export const MAX_WS_MSG_SIZE_LIMIT = RING_MAX_CAPACITY / 2 - RING_RECORD_OVERHEAD;
 
@@ -91,8 +100,8 @@ export const MAX_CLIENT_OUTBOUND = { integer: true, max: 64 * GiB, default: 16 *
 export const MAX_WORKER_INBOUND = { integer: true, max: 64 * GiB, default: 128 * MiB } as const;
 
 /**
- * Ring sizes: at least 2 × (max_ws_msg_size + 64); default 2 × max_ws_msg_size + 1 MiB; at most
- * 1 GiB. The daemon rounds them up to a power of two.
+ * Ring sizes: at least 2 × (max_ws_msg_size + RING_RECORD_OVERHEAD); default 2 × max_ws_msg_size
+ * + 1 MiB; at most 1 GiB. The daemon rounds them up to a power of two.
  */
 export const RING = { integer: true, max: RING_MAX_CAPACITY, extra: 1 * MiB } as const;
 

@@ -1,5 +1,6 @@
 // Ring record formats between workers and apps (docs/design.md, "Ring records").
 // All multi-byte fields are little-endian; client ids are safe integers stored as f64.
+import { FrameSize } from '../core/codes.ts';
 
 /** Inbound records: worker -> app. */
 export const Inbound = {
@@ -63,6 +64,17 @@ export const Outbound = {
 export const OUT_STAMP = 4;
 export const OUT_COUNT = 12;
 export const OUT_HEADER_SIZE = 20;
+/** Bytes of each client id after the outbound header (an f64). */
+export const OUT_ID_SIZE = 8;
+
+/**
+ * The most bytes a record adds to the message it carries, when the message goes to one client: an
+ * outbound record's header, one client id and the longest frame header; an inbound READ record
+ * adds only IN_HEADER_SIZE (OPEN and CLOSE records are smaller than any message's). An outbound
+ * record with more ids is split into several (MULTI), or, for an exclusion list, needs a larger
+ * ring. The ring minimum in the config (RING_RECORD_OVERHEAD) is built on this.
+ */
+export const MAX_RECORD_OVERHEAD = Math.max(IN_HEADER_SIZE, OUT_HEADER_SIZE + OUT_ID_SIZE + FrameSize.FRAME_HEADER_MAX);
 
 /** Peer address as carried in an OPEN record. */
 export interface PeerAddress {
