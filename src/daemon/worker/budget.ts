@@ -26,7 +26,7 @@ export interface BudgetOptions {
   pendingBytes(): number;
   /** Whether reads from an app's clients are paused because its ring is full (inbound.ts). */
   appPaused(app: number): boolean;
-  /** Closes a client with a code (clients.ts closeWith). */
+  /** Closes a client with a code, not reading from it again (clients.ts abort). */
   close(c: Conn, code: number): void;
   log: Logger;
 }

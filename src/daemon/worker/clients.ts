@@ -93,6 +93,21 @@ export class Clients {
     this.finishTcp(c);
   }
 
+  /**
+   * Closes `c` with `code` without reading from it again: for a client the worker will not spend
+   * more on (the inbound budget, a message deadline). Its socket stays paused, so what it still
+   * sends waits in the kernel instead of being read and thrown away; it has ABORT_WAIT_MS to read
+   * our close frame before the socket is destroyed.
+   */
+  abort(c: Conn, code: number): void {
+    c.closeCode = code;
+    this.sendClose(c, encodeCloseFrame(code));
+    c.socket.pause();
+    c.phase = Phase.DEAD;
+    this.#output.end(c);
+    this.armDeadline(c, ABORT_WAIT_MS);
+  }
+
   /** Destroys the socket after `ms` unless it is gone by then. */
   armDeadline(c: Conn, ms: number): void {
     if (c.deadline) clearTimeout(c.deadline);
@@ -103,6 +118,10 @@ export class Clients {
   finishTcp(c: Conn): void {
     if (c.phase === Phase.DEAD) return;
     c.phase = Phase.DEAD;
+    // A paused socket (full ring, inbound budget) would never see the peer's FIN: read on, and
+    // drop what comes (nothing is decoded in this phase).
+    c.budgetPaused = false;
+    c.socket.resume();
     this.#output.end(c);
     this.armDeadline(c, this.#closeWaitMs);
   }
@@ -143,6 +162,9 @@ export class Clients {
     }
   }
 }
+
+/** How long an aborted client has to read our close frame (abort). */
+export const ABORT_WAIT_MS = 1000;
 
 /** The Conn a socket carries (shared socket listeners need no closure per connection). */
 export const CONN = Symbol('conn');

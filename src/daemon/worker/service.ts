@@ -81,7 +81,7 @@ export class WorkerService {
       msgTimeoutS: config.ws_msg_timeout,
       pendingBytes: () => inbound.pendingBytes,
       appPaused: (app) => inbound.isPaused(app),
-      close: (c, code) => clients.closeWith(c, code),
+      close: (c, code) => clients.abort(c, code),
       log,
     });
     this.budget = budget;
@@ -212,6 +212,9 @@ export class WorkerService {
         c.closeCode = CloseCode.GOING_AWAY;
         clients.sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
       }
+      // Paused sockets (full ring, inbound budget) must read the peer's close frame or FIN.
+      c.budgetPaused = false;
+      c.socket.resume();
     }
     if (clients.all.size > 0) {
       await new Promise<void>((resolve) => {
