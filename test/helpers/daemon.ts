@@ -25,6 +25,8 @@ export interface DaemonOptions {
   config?: Record<string, unknown>;
   /** Extra CLI arguments. */
   args?: string[];
+  /** Extra environment variables for the daemon process. */
+  env?: Record<string, string>;
   /** Serve wss:// with this cert (the endpoints become wss://<host>:<port>/...). */
   tls?: { key: string; cert: string; host: string };
   /** Wait for the ready line (default true). */
@@ -71,6 +73,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   writeFileSync(file, JSON.stringify(cfg, null, 2));
   const proc = spawn(process.execPath, [join(root, 'bin', 'ringsocket.mjs'), file, ...(opts.args ?? [])], {
     cwd: root,
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
