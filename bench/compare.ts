@@ -152,7 +152,11 @@ function ensureBun(): { path: string; version: string } | { error: string } {
 interface RunningServer {
   pid: number;
   url: string;
-  stop(): Promise<void>;
+  /**
+   * SIGTERM (SIGKILL 10 s later); resolves with null when the server exited 0, else with what
+   * went wrong (every server here exits 0 on SIGTERM) and the end of its output.
+   */
+  stop(): Promise<string | null>;
 }
 
 function startProcess(argv: string[], ready: RegExp, url: string, cleanup: () => void = () => {}): Promise<RunningServer> {
@@ -179,11 +183,17 @@ function startProcess(argv: string[], ready: RegExp, url: string, cleanup: () =>
           pid: proc.pid!,
           url,
           async stop() {
-            if (proc.exitCode !== null || proc.signalCode !== null) return;
-            proc.kill('SIGTERM');
-            const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
-            await exited;
-            clearTimeout(t);
+            const early = proc.exitCode !== null || proc.signalCode !== null;
+            if (!early) {
+              proc.kill('SIGTERM');
+              const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+              await exited;
+              clearTimeout(t);
+            }
+            if (!early && proc.exitCode === 0) return null;
+            const how = proc.exitCode !== null ? `exited with ${proc.exitCode}` : `was ended by ${proc.signalCode}`;
+            const tail = out.slice(-800).replace(/\s+/g, ' ').trim();
+            return `the server ${how} ${early ? 'during the run' : 'after SIGTERM (expected 0)'}; output: ${tail}`;
           },
         });
       }
@@ -298,7 +308,8 @@ for (const name of chosen) {
     }
     await sleep(300);
     const o = await runBench(sc.args, server.url, server.pid);
-    await server.stop();
+    const badExit = await server.stop();
+    if (badExit) o.note = o.note ? `${o.note}; ${badExit}` : badExit;
     outcomes.set(key, o);
     const r = o.result;
     process.stderr.write(r

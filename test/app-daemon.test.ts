@@ -4,11 +4,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type WebSocket from 'ws';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
 import { connectInbox, closed, type Inbox } from './helpers/client.ts';
 
 const Apps = suite<{ d: RunningDaemon }>('example apps in the daemon');
 
-Apps.before(async (ctx) => {
+const life = daemonSuite(Apps, async (ctx) => {
   ctx.d = await startDaemon({
     config: { worker_c: 2 },
     apps: [
@@ -17,9 +18,6 @@ Apps.before(async (ctx) => {
       { name: 'broadcast', app_path: 'apps/broadcast/app.ts', paths: ['/all'] },
     ],
   });
-});
-Apps.after(async (ctx) => {
-  assert.is(await ctx.d.stop(), 0);
 });
 
 type Client = { ws: WebSocket; inbox: Inbox };
@@ -112,5 +110,7 @@ Apps('broadcast: every message reaches every client, the sender included, with i
   }
   await closeAll(cs);
 });
+
+life.stopTest();
 
 Apps.run();

@@ -5,22 +5,19 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
 import { Peer, peersOnEveryWorker } from './fixtures/apps/peers.ts';
 import { CloseCode } from '../src/core/codes.ts';
 
 const Errors = suite<{ d: RunningDaemon; others: Peer[] }>('app errors and return values over the daemon');
 
-Errors.before(async (ctx) => {
+const life = daemonSuite(Errors, async (ctx) => {
   ctx.d = await startDaemon({
     apps: [{ name: 'commands', app_path: 'test/fixtures/apps/commands/app.ts', paths: ['/commands'] }],
     config: { worker_c: 2 },
   });
   // Bystanders on both workers: they must keep being served through every failure.
   ctx.others = await peersOnEveryWorker(ctx.d.url(), 2, 1);
-});
-Errors.after(async (ctx) => {
-  await Promise.all(ctx.others.map((p) => p.close()));
-  assert.is(await ctx.d.stop(), 0, 'the daemon exits 0');
 });
 
 async function stillServed(peers: Peer[], tag: string): Promise<void> {
@@ -105,5 +102,7 @@ Errors('rs.log writes a line prefixed with the app name', async ({ d }) => {
   await d.waitFor(/notice commands: hello from the app 笑/, 5000);
   await v.close();
 });
+
+life.stopTest({ before: async (ctx) => { await Promise.all(ctx.others.map((p) => p.close())); } });
 
 Errors.run();

@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
 import { sleep } from './helpers/deadline.ts';
 import { Peer } from './fixtures/apps/peers.ts';
 import { CloseCode } from '../src/core/codes.ts';
@@ -16,15 +17,11 @@ function calcRequest(i32: number, u16s: number[]): Buffer {
 
 const Calc = suite<{ d: RunningDaemon }>('silly-calc over the daemon');
 
-Calc.before(async (ctx) => {
+const calc = daemonSuite(Calc, async (ctx) => {
   ctx.d = await startDaemon({
     apps: [{ name: 'silly-calc', app_path: 'apps/silly-calc/app.ts', paths: ['/silly-calc'] }],
     config: { worker_c: 2 },
   });
-});
-Calc.after(async (ctx) => {
-  assert.is(await ctx.d.stop(), 0);
-  assert.not.match(ctx.d.output(), / error /);
 });
 
 /** Connects n clients and makes sure the app has seen each of them open (a request round trip). */
@@ -90,6 +87,8 @@ Calc('closes with 4900 a request of a wrong size and with 4901 a text request', 
   await witness.close();
 });
 
+calc.stopTest({ after: (ctx) => { assert.not.match(ctx.d.output(), / error /); } });
+
 Calc.run();
 
 // ---------------------------------------------------------------------------------------------
@@ -98,12 +97,8 @@ type ChatMsg = { type: string; id?: number; name?: string; text?: string; old?: 
 
 const Chat = suite<{ d: RunningDaemon }>('chat over the daemon');
 
-Chat.before(async (ctx) => {
+const chat = daemonSuite(Chat, async (ctx) => {
   ctx.d = await startDaemon({ apps: [{ name: 'chat', app_path: 'apps/chat/app.ts', paths: ['/chat'] }], config: { worker_c: 2 } });
-});
-Chat.after(async (ctx) => {
-  assert.is(await ctx.d.stop(), 0);
-  assert.not.match(ctx.d.output(), / error /);
 });
 
 async function json(p: Peer): Promise<ChatMsg> {
@@ -175,5 +170,7 @@ Chat('closes with 4902 on an unknown case, 4901 on the wrong data kind, 4900 on 
   }
   await witness.close();
 });
+
+chat.stopTest({ after: (ctx) => { assert.not.match(ctx.d.output(), / error /); } });
 
 Chat.run();

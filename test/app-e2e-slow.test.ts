@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
 import { withDeadline } from './helpers/deadline.ts';
 import { upgradeRequest } from './helpers/client.ts';
 import { Peer } from './fixtures/apps/peers.ts';
@@ -18,15 +19,12 @@ const BATCH = 8; // 256 KiB
 
 const Slow = suite<{ d: RunningDaemon }>('a slow client over the daemon');
 
-Slow.before(async (ctx) => {
+const life = daemonSuite(Slow, async (ctx) => {
   ctx.d = await startDaemon({
     apps: [{ name: 'commands', app_path: 'test/fixtures/apps/commands/app.ts', paths: ['/commands'] }],
     // One worker: the slow and the normal client share it.
     config: { worker_c: 1, max_ws_msg_size: 65536, max_client_outbound_size: MAX_OUT, shutdown_wait_ws: 15 },
   });
-});
-Slow.after(async (ctx) => {
-  assert.is(await ctx.d.stop(), 0);
 });
 
 /** Completes the handshake on a raw socket, then stops reading (socket.pause()). */
@@ -109,5 +107,7 @@ Slow('does not delay a normal client on the same worker, and is closed with 1008
   assert.is((await normal.next()).data.toString(), 'still here');
   await normal.close();
 });
+
+life.stopTest();
 
 Slow.run();

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
 import { sleep } from './helpers/deadline.ts';
 import { Peer } from './fixtures/apps/peers.ts';
 
@@ -12,7 +13,7 @@ type Count = { type: 'count'; count: number; ms: number; maxGapMs: number };
 
 const Timers = suite<{ d: RunningDaemon }>('app timers over the daemon (50 ms interval)');
 
-Timers.before(async (ctx) => {
+const life = daemonSuite(Timers, async (ctx) => {
   ctx.d = await startDaemon({
     apps: [
       { name: 'timer-wake', app_path: 'test/fixtures/apps/timer-wake/app.ts', paths: ['/wake'] },
@@ -20,10 +21,6 @@ Timers.before(async (ctx) => {
     ],
     config: { worker_c: 2 },
   });
-});
-Timers.after(async (ctx) => {
-  assert.is(await ctx.d.stop(), 0);
-  assert.not.match(ctx.d.output(), / error /);
 });
 
 async function reset(p: Peer): Promise<void> {
@@ -94,5 +91,7 @@ for (const [kind, path] of [['wake', '/wake'], ['sleep', '/sleep']] as const) {
     await p.close();
   });
 }
+
+life.stopTest({ after: (ctx) => { assert.not.match(ctx.d.output(), / error /); } });
 
 Timers.run();

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
 import { withDeadline, sleep } from './helpers/deadline.ts';
 import { upgradeRequest, clientFrame } from './helpers/client.ts';
 import { Peer, peersOnEveryWorker } from './fixtures/apps/peers.ts';
@@ -17,14 +18,9 @@ const COMMANDS = { name: 'commands', app_path: 'test/fixtures/apps/commands/app.
 
 const Delivery = suite<{ d: RunningDaemon; peers: Peer[] }>('app delivery (2 workers)');
 
-Delivery.before(async (ctx) => {
+const delivery = daemonSuite(Delivery, async (ctx) => {
   ctx.d = await startDaemon({ apps: [COMMANDS], config: { worker_c: 2 } });
   ctx.peers = await peersOnEveryWorker(ctx.d.url(), 2, 3);
-});
-Delivery.after(async (ctx) => {
-  await Promise.all(ctx.peers.map((p) => p.close()));
-  assert.is(await ctx.d.stop(), 0);
-  assert.not.match(ctx.d.output(), / error /, 'no error line');
 });
 
 /** Collects each peer's text messages up to and including `end`. */
@@ -109,19 +105,23 @@ Delivery('an app without an open callback sends to a new client (no "no_open_cb"
   await fresh.close();
 });
 
+delivery.stopTest({
+  before: async (ctx) => { await Promise.all(ctx.peers.map((p) => p.close())); },
+  after: (ctx) => { assert.not.match(ctx.d.output(), / error /, 'no error line'); },
+});
+
 Delivery.run();
 
 // ---------------------------------------------------------------------------------------------
 
 const OpenEvery = suite<{ d: RunningDaemon }>('app sends from the open callback');
 
-OpenEvery.before(async (ctx) => {
+const openEvery = daemonSuite(OpenEvery, async (ctx) => {
   ctx.d = await startDaemon({
     apps: [{ name: 'open-every', app_path: 'test/fixtures/apps/open-every/app.ts', paths: ['/oe'] }],
     config: { worker_c: 2 },
   });
 });
-OpenEvery.after(async (ctx) => { await ctx.d.stop(); });
 
 // Regression: the app thread once stamped records sent from an open callback with the sequence
 // number of that OPEN itself, so the worker's every-filter (`openSeq < stamp`) skipped the new client.
@@ -140,19 +140,20 @@ OpenEvery('an every-send from the open callback reaches the new client; every-ex
   await a.close();
 });
 
+openEvery.stopTest();
+
 OpenEvery.run();
 
 // ---------------------------------------------------------------------------------------------
 
 const Sequence = suite<{ d: RunningDaemon }>('app event order per client (2 workers)');
 
-Sequence.before(async (ctx) => {
+const sequence = daemonSuite(Sequence, async (ctx) => {
   ctx.d = await startDaemon({
     apps: [{ name: 'sequence', app_path: 'test/fixtures/apps/sequence/app.ts', paths: ['/seq', '/observe'] }],
     config: { worker_c: 2, shutdown_wait_ws: 2 },
   });
 });
-Sequence.after(async (ctx) => { await ctx.d.stop(); });
 
 /** Upgrade, `reads` messages and (optionally) a close frame in ONE write; then FIN. */
 function rawBurst(port: number, reads: number, withClose: boolean): Promise<void> {
@@ -205,5 +206,7 @@ Sequence('a client\'s open reaches the app before any of its reads, and its clos
     { opens: expectClients, reads: expectReads, closes: expectClients, open: 0 });
   await observer.close();
 });
+
+sequence.stopTest();
 
 Sequence.run();

@@ -50,7 +50,7 @@ Cli('prints the version from package.json', async () => {
 
 Cli('prints the usage with --help', async () => {
   const r = await run(['--help']);
-  assert.is(r.code, 0);
+  assert.is(r.code, 0, `exit status; stderr:\n${r.stderr}`);
   assert.is(r.stderr, '');
   assert.match(r.stdout, /^Usage: ringsocket \[options\] \[config-path\]\n/);
   for (const opt of ['--check', '--help', '--version', './ringsocket.json', '/etc/ringsocket.json', 'SIGTERM']) assert.ok(r.stdout.includes(opt), opt);
@@ -67,7 +67,7 @@ Cli('--check prints "config OK: <path>" and exits 0 for a valid config', async (
 
 Cli('--check prints every error with its position and exits 1', async () => {
   const r = await run([bad, '--check']);
-  assert.is(r.code, 1);
+  assert.is(r.code, 1, `exit status; stderr:\n${r.stderr}`);
   assert.is(r.stdout, '');
   assert.is(r.stderr, [
     `ringsocket: ${bad}: 3 configuration errors:`,
@@ -90,7 +90,7 @@ Cli('--check prints warnings on stderr and still passes', async () => {
 
 Cli('exits 1 with every error when started with an invalid config', async () => {
   const r = await run([bad]);
-  assert.is(r.code, 1);
+  assert.is(r.code, 1, `exit status; stderr:\n${r.stderr}`);
   assert.match(r.stderr, new RegExp(`^ringsocket: ${bad}: 3 configuration errors:\n`));
   assert.is(r.stderr.split('\n').length, 5);
 });
@@ -134,7 +134,7 @@ const sysTooOld = sysVersion !== '' && (sysMajor < 22 || (sysMajor === 22 && sys
 onlyIf(sysTooOld ? null : `${sysNode} is ${sysVersion || 'missing'}, not a Node older than 22.12 to try the version gate with`)(
   'prints one clear line and exits 1 on the system Node when it is older than 22.12', async () => {
     const r = await run(['--version'], { exe: sysNode });
-    assert.is(r.code, 1);
+    assert.is(r.code, 1, `exit status; stderr:\n${r.stderr}`);
     assert.is(r.stdout, '');
     assert.is(r.stderr.split('\n').filter(Boolean).length, 1, 'exactly one line');
     assert.is(r.stderr, `ringsocket: Node ${sysVersion.slice(1)} is too old; Node >= 22.12 is required (SO_REUSEPORT in worker threads). ` +
@@ -199,7 +199,7 @@ Life('starts the daemon with the config and logger, stops it on SIGTERM, exits w
   const d = start('ok');
   await d.waitFor(/fake: started/);
   d.proc.kill('SIGTERM');
-  assert.is(await d.exit, 0);
+  assert.is(await d.exit, 0, `exit status; stderr:\n${d.err()}`);
   assert.equal(lines(d.err()), [
     `notice main: ringsocket ${version}, config ${good}`,
     'info main: 1 worker, 1 app: echo',
@@ -216,7 +216,7 @@ Life('exits with the code the daemon resolves to (SIGINT)', async () => {
   const d = start('exit3');
   await d.waitFor(/fake: started/);
   d.proc.kill('SIGINT');
-  assert.is(await d.exit, 3);
+  assert.is(await d.exit, 3, `exit status; stderr:\n${d.err()}`);
   assert.ok(d.err().includes('notice main: fake: stop(SIGINT)'));
 });
 
@@ -227,7 +227,7 @@ Life('a second signal a second later forces exit 1', async () => {
   await d.waitFor(/fake: stop\(SIGTERM\)/);
   await sleep(DUPLICATE_SIGNAL_MS + 100);
   d.proc.kill('SIGINT');
-  assert.is(await d.exit, 1);
+  assert.is(await d.exit, 1, `exit status; stderr:\n${d.err()}`);
   assert.equal(lines(d.err()).slice(-3), [
     'notice main: SIGTERM: shutting down (send it again to force the exit)',
     'notice main: fake: stop(SIGTERM)',
@@ -241,7 +241,7 @@ Life('takes a signal delivered twice at once (Ctrl-C under npm) as one stop requ
   // Two different signals, because the kernel merges a pending signal with its own repeat.
   d.proc.kill('SIGINT');
   d.proc.kill('SIGTERM');
-  assert.is(await d.exit, 0);
+  assert.is(await d.exit, 0, `exit status; stderr:\n${d.err()}`);
   assert.equal(lines(d.err()).filter((l) => /SIG|stop/.test(l)), [
     'notice main: SIGINT: shutting down (send it again to force the exit)',
     'notice main: fake: stop(SIGINT)',
@@ -253,7 +253,7 @@ Life('a signal during start-up stops the daemon as soon as it has started', asyn
   const d = start('slow');
   await d.waitFor(/fake: starting/);
   d.proc.kill('SIGTERM');
-  assert.is(await d.exit, 0);
+  assert.is(await d.exit, 0, `exit status; stderr:\n${d.err()}`);
   const l = lines(d.err());
   assert.equal(l.slice(-4), [
     'notice main: SIGTERM: shutting down (send it again to force the exit)',
@@ -265,13 +265,13 @@ Life('a signal during start-up stops the daemon as soon as it has started', asyn
 
 Life('exits 1 when the daemon fails to start', async () => {
   const d = start('throw');
-  assert.is(await d.exit, 1);
+  assert.is(await d.exit, 1, `exit status; stderr:\n${d.err()}`);
   assert.match(d.err(), /error main: start-up failed: Error: listen EADDRINUSE 127\.0\.0\.1:8080\n/);
 });
 
 Life('exits 1 with a clear message when the daemon module is missing', async () => {
   const d = start('missing');
-  assert.is(await d.exit, 1);
+  assert.is(await d.exit, 1, `exit status; stderr:\n${d.err()}`);
   assert.equal(lines(d.err()).slice(-1), ['error main: the daemon (src/daemon/main.ts) is missing from this installation; only --check, --help and --version work']);
 });
 

@@ -2,6 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type AppSpec } from './helpers/daemon.ts';
+import { withDaemon } from './helpers/daemon-exit.ts';
 import { connectInbox, closed, rawExchange, upgradeRequest } from './helpers/client.ts';
 import { CloseCode } from '../src/core/codes.ts';
 
@@ -12,7 +13,7 @@ const Failure = suite('daemon app failure');
 
 Failure('process.exit() in a callback is an app error: 1011 for that client, the app goes on', async () => {
   const d = await startDaemon({ apps: [DIES], config: { worker_c: 2 } });
-  try {
+  await withDaemon(d, async () => {
     const a = await connectInbox(d.url('/dies'));
     const b = await connectInbox(d.url('/dies'));
     const aClosed = closed(a.ws);
@@ -23,14 +24,12 @@ Failure('process.exit() in a callback is an app error: 1011 for that client, the
     await d.waitFor(/dies.*may not end its thread/);
     b.ws.close();
     await closed(b.ws);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Failure('an app thread that dies anyway: its clients get 1011, its endpoints 503 until it is restarted, other apps go on', async () => {
   const d = await startDaemon({ apps: [DIES, ECHO], config: { worker_c: 2 } });
-  try {
+  await withDaemon(d, async () => {
     const a = await connectInbox(d.url('/dies'));
     const b = await connectInbox(d.url('/dies'));
     const e = await connectInbox(d.url('/echo'));
@@ -62,14 +61,12 @@ Failure('an app thread that dies anyway: its clients get 1011, its endpoints 503
     third.ws.close();
     e.ws.close();
     await Promise.all([closed(third.ws), closed(e.ws)]);
-  } finally {
-    assert.is(await d.stop(), 0, 'the daemon still stops cleanly');
-  }
+  });
 });
 
 Failure('a callback that never returns: after app_stall_timeout the app is restarted, its clients get 1011', async () => {
   const d = await startDaemon({ apps: [DIES, ECHO], config: { worker_c: 1, app_stall_timeout: 1 } });
-  try {
+  await withDaemon(d, async () => {
     const a = await connectInbox(d.url('/dies'));
     const e = await connectInbox(d.url('/echo'));
     const aClosed = closed(a.ws, 10000);
@@ -85,14 +82,12 @@ Failure('a callback that never returns: after app_stall_timeout the app is resta
     again.ws.close();
     e.ws.close();
     await Promise.all([closed(again.ws), closed(e.ws)]);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Failure('an idle app is not taken for a stalled one', async () => {
   const d = await startDaemon({ apps: [DIES], config: { app_stall_timeout: 0.5 } });
-  try {
+  await withDaemon(d, async () => {
     await new Promise((r) => setTimeout(r, 2500));
     assert.not.match(d.output(), /no progress/);
     const a = await connectInbox(d.url('/dies'));
@@ -100,9 +95,7 @@ Failure('an idle app is not taken for a stalled one', async () => {
     assert.is((await a.inbox.next()).data.toString(), 'hi');
     a.ws.close();
     await closed(a.ws);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Failure.run();

@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import net from 'node:net';
 import * as assert from 'uvu/assert';
 import { startDaemon, type AppSpec } from './helpers/daemon.ts';
+import { withDaemon } from './helpers/daemon-exit.ts';
 import { connectInbox, closed, upgradeRequest } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
 
@@ -17,7 +18,7 @@ const Bp = suite('daemon back-pressure');
 
 Bp('a full inbound ring pauses the clients of that app only; every message arrives, in order', async () => {
   const d = await startDaemon({ apps: [SLOW, ECHO], config: SMALL });
-  try {
+  await withDaemon(d, async () => {
     const slow = await connectInbox(d.url('/slow'));
     const other = await connectInbox(d.url('/echo'));
     const N = 600;
@@ -35,14 +36,12 @@ Bp('a full inbound ring pauses the clients of that app only; every message arriv
     slow.ws.close();
     other.ws.close();
     await Promise.all([closed(slow.ws), closed(other.ws)]);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Bp('a full outbound ring makes the app wait; every message arrives, in order', async () => {
   const d = await startDaemon({ apps: [BURST], config: SMALL });
-  try {
+  await withDaemon(d, async () => {
     const { ws, inbox } = await connectInbox(d.url('/burst'));
     const req = Buffer.alloc(8);
     const N = 3000, SIZE = 1000;
@@ -57,9 +56,7 @@ Bp('a full outbound ring makes the app wait; every message arrives, in order', a
     }
     ws.close();
     await closed(ws);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Bp.run();
@@ -69,7 +66,7 @@ const Limit = suite('daemon per-client send limit');
 Limit('a burst larger than max_client_outbound_size reaches a client that reads it', async () => {
   // The limit is about bytes a client leaves unread, not about how much an app sends at once.
   const d = await startDaemon({ apps: [BURST], config: { max_ws_msg_size: 65536, max_client_outbound_size: 1048576 } });
-  try {
+  await withDaemon(d, async () => {
     const { ws, inbox } = await connectInbox(d.url('/burst'));
     const N = 48, SIZE = 65536; // 3 MiB in one callback
     const req = Buffer.alloc(8);
@@ -83,9 +80,7 @@ Limit('a burst larger than max_client_outbound_size reaches a client that reads 
     assert.not.match(d.output(), /closing with 1008/);
     ws.close();
     await closed(ws);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Limit.run();
@@ -98,7 +93,7 @@ Budget('drops the slowest readers when all unsent bytes pass max_worker_outbound
     apps: [BROADCAST],
     config: { worker_c: 1, max_ws_msg_size: 65536, max_client_outbound_size: 256 * 1048576, max_worker_outbound_size: 4 * 1048576 },
   });
-  try {
+  await withDaemon(d, async () => {
     // Readers that never read after their handshake.
     const slow = await Promise.all(Array.from({ length: 4 }, () => new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect(d.port, '127.0.0.1', () => s.write(upgradeRequest(d.port, '/b')));
@@ -121,9 +116,7 @@ Budget('drops the slowest readers when all unsent bytes pass max_worker_outbound
     assert.not.match(d.output(), /closing with 1008/, 'the per-client limit was not what closed them');
     reader.ws.close();
     await closed(reader.ws);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Budget.run();

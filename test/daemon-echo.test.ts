@@ -2,18 +2,15 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
 import { connect, Inbox, closed, rawExchange, upgradeRequest, clientFrame } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
 import { Opcode, CloseCode } from '../src/core/codes.ts';
 
 const Echo = suite<{ d: RunningDaemon }>('daemon echo');
 
-Echo.before(async (ctx) => {
+const echo = daemonSuite(Echo, async (ctx) => {
   ctx.d = await startDaemon({ config: { max_ws_msg_size: 16 * 1024 * 1024 + 16 } });
-});
-Echo.after(async (ctx) => {
-  const code = await ctx.d.stop();
-  assert.is(code, 0, 'daemon exits 0 on SIGTERM');
 });
 
 function pattern(n: number, seed = 7): Buffer {
@@ -162,13 +159,14 @@ Echo('serves a new client after others failed', async ({ d }) => {
   await closed(ws);
 });
 
+echo.stopTest();
+
 Echo.run();
 
 const Limits = suite<{ d: RunningDaemon }>('daemon limits');
-Limits.before(async (ctx) => {
+const limits = daemonSuite(Limits, async (ctx) => {
   ctx.d = await startDaemon({ config: { max_ws_msg_size: 1024, max_ws_fragment_c: 8 } });
 });
-Limits.after(async (ctx) => { await ctx.d.stop(); });
 
 Limits('closes with 1009 on a message over max_ws_msg_size, from the header alone', async ({ d }) => {
   const ws = await connect(d.url());
@@ -192,13 +190,14 @@ Limits('accepts a message of exactly max_ws_msg_size', async ({ d }) => {
   await closed(ws);
 });
 
+limits.stopTest();
+
 Limits.run();
 
 const Timeouts = suite<{ d: RunningDaemon }>('daemon timeouts');
-Timeouts.before(async (ctx) => {
+const timeouts = daemonSuite(Timeouts, async (ctx) => {
   ctx.d = await startDaemon({ config: { idle_timeout: 2, ping_interval: 1, shutdown_wait_http: 1 } });
 });
-Timeouts.after(async (ctx) => { await ctx.d.stop(); });
 
 Timeouts('sends a ping after ping_interval of silence', async ({ d }) => {
   const ws = await connect(d.url(), { autoPong: false });
@@ -229,5 +228,7 @@ Timeouts('answers 408 and closes when the handshake does not finish within shutd
   assert.match(out.toString(), /^HTTP\/1\.1 408 Request Timeout\r\n/);
   assert.ok(Date.now() - started >= 900, 'waited about a second');
 });
+
+timeouts.stopTest();
 
 Timeouts.run();

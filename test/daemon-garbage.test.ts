@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { rng } from './helpers/random.ts';
 import net from 'node:net';
 import { startDaemon } from './helpers/daemon.ts';
+import { withDaemon } from './helpers/daemon-exit.ts';
 import { connectInbox, closed, upgradeRequest, clientFrame } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
 
@@ -33,7 +34,7 @@ const Garbage = suite('daemon garbage');
 
 Garbage('survives random bytes before and after the handshake on 300 connections, and serves on', async () => {
   const d = await startDaemon({ config: { worker_c: 2, max_ws_msg_size: 65536, shutdown_wait_http: 2, shutdown_wait_ws: 2 } });
-  try {
+  await withDaemon(d, async () => {
     const good = await connectInbox(d.url());
     const r = rng(SEED);
     const runs: Promise<void>[] = [];
@@ -67,9 +68,7 @@ Garbage('survives random bytes before and after the handshake on 300 connections
     good.ws.close();
     await Promise.all([closed(late.ws), closed(good.ws)]);
     assert.not.match(d.output(), / error (main|worker#\d|echo):/, 'no error was logged');
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Garbage.run();

@@ -2,10 +2,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite, withDaemon } from './helpers/daemon-exit.ts';
 import { rawExchange, upgradeRequest, connect, closed } from './helpers/client.ts';
 
 const Hs = suite<{ d: RunningDaemon }>('daemon handshake');
-Hs.before(async (ctx) => {
+const hs = daemonSuite(Hs, async (ctx) => {
   ctx.d = await startDaemon({
     apps: [
       { name: 'echo', app_path: 'apps/echo/app.ts', paths: ['/echo'] },
@@ -14,7 +15,6 @@ Hs.before(async (ctx) => {
     config: { max_http_head_size: 2048 },
   });
 });
-Hs.after(async (ctx) => { assert.is(await ctx.d.stop(), 0); });
 
 function parse(out: Buffer): { status: number; headers: Map<string, string>; body: string } {
   const text = out.toString('latin1');
@@ -65,21 +65,21 @@ Hs('keeps serving after every refusal', async ({ d }) => {
   await closed(ws);
 });
 
+hs.stopTest();
+
 Hs.run();
 
 const Root = suite('daemon endpoint paths');
 
 Root('serves an endpoint whose URL has no path at "/" (the original crashed on it)', async () => {
   const d = await startDaemon({ apps: [{ name: 'echo', app_path: 'apps/echo/app.ts', paths: [''] }] });
-  try {
+  await withDaemon(d, async () => {
     const ws = await connect(`ws://127.0.0.1:${d.port}/`);
     ws.close();
     await closed(ws);
     const refused = parse(await rawExchange(d.port, [upgradeRequest(d.port, '/other')]));
     assert.is(refused.status, 404, '"/" does not match every path');
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Root.run();
@@ -88,7 +88,7 @@ const Slots = suite('daemon connection slots');
 
 Slots('answers 503 when fd_alloc_c connections are open, and serves again once one closes', async () => {
   const d = await startDaemon({ config: { worker_c: 1, fd_alloc_c: 2 } });
-  try {
+  await withDaemon(d, async () => {
     const a = await connect(d.url('/echo'));
     const b = await connect(d.url('/echo'));
     const refused = (await rawExchange(d.port, [upgradeRequest(d.port, '/echo')])).toString('latin1');
@@ -102,9 +102,7 @@ Slots('answers 503 when fd_alloc_c connections are open, and serves again once o
     b.close();
     await Promise.all([closed(c), closed(b)]);
     await d.waitFor(/connection limit reached \(fd_alloc_c 2\)/);
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Slots.run();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startDaemon, root, type AppSpec } from './helpers/daemon.ts';
+import { withDaemon, stopDaemon, assertExit } from './helpers/daemon-exit.ts';
 import { connect, connectInbox, closed, upgradeRequest } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
 import { CloseCode } from '../src/core/codes.ts';
@@ -18,7 +19,7 @@ const Workers = suite('daemon workers');
 
 Workers('spreads connections over every worker, each with a unique non-zero id, and serves them all', async () => {
   const d = await startDaemon({ apps: [WHOAMI], config: { worker_c: 3 } });
-  try {
+  await withDaemon(d, async () => {
     const clients = [];
     for (let i = 0; i < 48; i++) {
       const { ws, inbox } = await connectInbox(d.url());
@@ -35,14 +36,12 @@ Workers('spreads connections over every worker, each with a unique non-zero id, 
     for (const c of clients) assert.is((await c.inbox.next()).data.toString(), `from ${c.id}`);
     for (const c of clients) c.ws.close();
     await Promise.all(clients.map((c) => closed(c.ws)));
-  } finally {
-    assert.is(await d.stop(), 0);
-  }
+  });
 });
 
 Workers('never reuses a client id while the daemon runs', async () => {
   const d = await startDaemon({ apps: [WHOAMI], config: { worker_c: 1 } });
-  try {
+  await withDaemon(d, async () => {
     const seen = new Set<number>();
     for (let i = 0; i < 30; i++) {
       const { ws, inbox } = await connectInbox(d.url());
@@ -52,9 +51,7 @@ Workers('never reuses a client id while the daemon runs', async () => {
       ws.close();
       await closed(ws);
     }
-  } finally {
-    await d.stop();
-  }
+  });
 });
 
 Workers('starts with several workers on the same ports again and again without EADDRINUSE', async () => {
@@ -63,7 +60,7 @@ Workers('starts with several workers on the same ports again and again without E
     const ws = await connect(d.url());
     ws.close();
     await closed(ws);
-    assert.is(await d.stop(), 0);
+    await stopDaemon(d);
     assert.not.match(d.output(), /EADDRINUSE/);
   }
 });
@@ -78,7 +75,7 @@ Shutdown('SIGTERM closes every client with 1001 and exits 0', async () => {
   const codes = Promise.all(clients.map((ws) => closed(ws, 10000)));
   const exit = d.stop('SIGTERM');
   for (const c of await codes) assert.is(c.code, CloseCode.GOING_AWAY);
-  assert.is(await exit, 0);
+  assertExit(d, await exit, 0, 'after SIGTERM');
   assert.match(d.output(), /stopped/);
 });
 
@@ -88,7 +85,7 @@ Shutdown('SIGINT does the same', async () => {
   const c = closed(ws, 10000);
   const exit = d.stop('SIGINT');
   assert.is((await c).code, CloseCode.GOING_AWAY);
-  assert.is(await exit, 0);
+  assertExit(d, await exit, 0, 'after SIGINT');
 });
 
 Shutdown('waits at most shutdown_wait_ws for a client that never answers the close', async () => {
@@ -99,7 +96,7 @@ Shutdown('waits at most shutdown_wait_ws for a client that never answers the clo
   s.write(upgradeRequest(d.port));
   await withDeadline(new Promise<void>((r) => s.once('data', () => r())), 3000, '101');
   const started = Date.now();
-  assert.is(await d.stop('SIGTERM', 10000), 0);
+  await stopDaemon(d, { signal: 'SIGTERM', ms: 10000 });
   const took = Date.now() - started;
   assert.ok(took < 6000, `stopped in ${took} ms`);
   s.destroy();
@@ -121,7 +118,7 @@ Shutdown('refuses new connections while stopping', async () => {
     refused = true;
   }
   assert.ok(refused, 'a connection during shutdown is refused');
-  assert.is(await exit, 0);
+  assertExit(d, await exit, 0, 'after SIGTERM');
   ws.terminate();
 });
 
@@ -143,7 +140,7 @@ Start('exits 1 with every config error before opening any port', () => {
     max_ws_msg_sise: 5,
   }));
   const r = runCli([f]);
-  assert.is(r.status, 1);
+  assert.is(r.status, 1, `exit status; output:\n${r.out}`);
   assert.match(r.out, /\$\.ports\[0\]\.port_number/);
   assert.match(r.out, /max_ws_msg_sise/);
   assert.match(r.out, /max_ws_msg_size/, 'suggests the close key');
@@ -160,7 +157,7 @@ Start('exits 1 with a clear error when an app module cannot be loaded', () => {
     apps: [{ name: 'broken', app_path: app, endpoints: [{ endpoint_id: 1, url: 'ws://127.0.0.1:18999/x' }] }],
   }));
   const r = runCli([f]);
-  assert.is(r.status, 1);
+  assert.is(r.status, 1, `exit status; output:\n${r.out}`);
   assert.match(r.out, /broken/);
   assert.not.match(r.out, /ready:/);
 });
@@ -178,7 +175,7 @@ Start('exits 1 when a port is already taken by another process', async () => {
   }));
   const r = runCli([f]);
   blocker.close();
-  assert.is(r.status, 1);
+  assert.is(r.status, 1, `exit status; output:\n${r.out}`);
   assert.match(r.out, /EADDRINUSE|in use/);
 });
 

@@ -7,11 +7,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runStress, failures, report, type StressOptions, type StressResult } from './stress/driver.ts';
 import { withDeadline } from './helpers/deadline.ts';
+import { guardSetup } from './helpers/daemon-exit.ts';
 import { VARIANTS } from './fixtures/apps/stress/app.ts';
 
 const Stress = suite<{ r: StressResult; o: StressOptions }>('stress (short form)');
 
-Stress.before(async (ctx) => {
+// runStress starts the daemon, runs the clients and stops it; an error fails every test with it.
+guardSetup(Stress, 'the stress run', async (ctx) => {
   // A 2 MiB outstanding-byte budget: small enough that the app reaches its read-only phase (at 90%)
   // many times in 8 s however fast the daemon turns echoes around.
   ctx.o = { clients: 20, seconds: 8, workers: 2, budget: 2 * 1048576, maxSize: 64 * 1024, churnPerSecond: 4, seed: 12345 };
@@ -21,6 +23,10 @@ Stress.before(async (ctx) => {
 
 Stress('finds no violation: no misdelivery, duplicate, reordering, wrong size or wrong byte; no error, no unexpected close', ({ r }) => {
   assert.equal(failures(r), []);
+});
+
+Stress('the daemon exits 0 on SIGTERM at the end', ({ r }) => {
+  assert.is(r.daemonExit, 0, `the daemon's exit status after SIGTERM${r.daemonSignal ? ` (ended by ${r.daemonSignal})` : ''}; its output ends:\n${r.daemonOutputTail}`);
 });
 
 Stress('verifies thousands of echoes on both workers', ({ r }) => {

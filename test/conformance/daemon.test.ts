@@ -4,12 +4,14 @@
 // daemon's decoder validates as it goes), so Autobahn's NON-STRICT is not enough for 6.4.x here.
 //
 // There is no switch to turn this off: a missing file or a daemon that does not start fails the
-// first test with the reason, and every case after it.
+// first test with the reason, and every case after it. The last test stops the daemon and checks
+// that it exits 0 on SIGTERM.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { registerConformance } from './suite.ts';
+import { daemonSuite } from '../helpers/daemon-exit.ts';
 import type { RunningDaemon } from '../helpers/daemon.ts';
 
 const need = ['../helpers/daemon.ts', '../../bin/ringsocket.mjs', '../../apps/echo/app.ts'];
@@ -18,32 +20,17 @@ const missing = need.filter((p) => !existsSync(fileURLToPath(new URL(p, import.m
 const Daemon = suite<{ d?: RunningDaemon }>('conformance: daemon with apps/echo');
 
 let url = '';
-let startError: Error | null = null;
-Daemon.before(async (ctx) => {
-  // uvu drops an error thrown by a before hook without a word, so it is kept for the first test.
-  if (missing.length) {
-    startError = new Error(`missing: ${missing.map((p) => fileURLToPath(new URL(p, import.meta.url))).join(', ')}`);
-    return;
-  }
-  try {
-    const { startDaemon } = await import('../helpers/daemon.ts');
-    ctx.d = await startDaemon();
-    url = ctx.d.url();
-  } catch (err) {
-    startError = err as Error;
-  }
+// An error here fails every test of the suite with the reason (uvu would drop it without a word).
+const life = daemonSuite(Daemon, async (ctx) => {
+  if (missing.length) throw new Error(`missing: ${missing.map((p) => fileURLToPath(new URL(p, import.meta.url))).join(', ')}`);
+  const { startDaemon } = await import('../helpers/daemon.ts');
+  ctx.d = await startDaemon();
+  url = ctx.d.url();
+}, 'starting the daemon with apps/echo');
+Daemon('starts the daemon with apps/echo', (ctx) => {
+  assert.is(ctx.d?.proc.exitCode, null, 'the daemon is running');
 });
-Daemon('starts the daemon with apps/echo', () => {
-  if (startError) assert.unreachable(`the daemon did not start: ${startError.message}`);
-});
-registerConformance(Daemon, () => {
-  if (startError) throw new Error(`the daemon did not start (see "starts the daemon with apps/echo"): ${startError.message}`);
-  return url;
-}, { requireFailFast: true });
-Daemon.after(async (ctx) => {
-  if (!ctx.d) return;
-  const code = await ctx.d.stop();
-  assert.is(code, 0, `the daemon exits 0 on SIGTERM after the suite; output:\n${ctx.d.output().slice(-4000)}`);
-});
+registerConformance(Daemon, () => url, { requireFailFast: true });
+life.stopTest({ name: 'the daemon exits 0 on SIGTERM after the suite' });
 
 Daemon.run();

@@ -71,7 +71,11 @@ export interface StressResult {
   seconds: number;
   /** Whether every outstanding echo was settled after the drain. */
   drained: boolean;
+  /** The daemon's exit status after SIGTERM at the end (null: ended by a signal, see daemonSignal). */
   daemonExit: number | null;
+  daemonSignal: NodeJS.Signals | null;
+  /** The end of the daemon's output, for the failure message of a wrong exit status. */
+  daemonOutputTail: string;
 }
 
 class StressClient {
@@ -213,13 +217,24 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       if (waited > DRAIN_MS || (waited > 2000 && app.totalViolations + counts.violations > 0)) break;
       await sleep(100);
     }
+  } catch (err) {
+    // The run broke off: the daemon is stopped all the same (or it would keep the process alive),
+    // and what it said goes with the error.
+    const code = await d.stop();
+    if (err instanceof Error) {
+      err.message += `\n    the daemon then exited with ${code ?? d.proc.signalCode}; its output ends:\n${d.output().slice(-3000)}`;
+    }
+    throw err;
   } finally {
     for (const c of clients) c.leave(false);
     await sleep(200);
   }
   const daemonExit = await d.stop();
   const errorLines = d.output().split('\n').filter((l) => / error /.test(l));
-  return { app: app!, clients: counts, errorLines, seconds: (Date.now() - started) / 1000, drained, daemonExit };
+  return {
+    app: app!, clients: counts, errorLines, seconds: (Date.now() - started) / 1000, drained,
+    daemonExit, daemonSignal: d.proc.signalCode, daemonOutputTail: d.output().slice(-3000),
+  };
 }
 
 /** Every reason the result is a failure (empty: it passed). */
@@ -230,7 +245,9 @@ export function failures(r: StressResult): string[] {
   if (r.clients.unexpectedCloses > 0) f.push(`${r.clients.unexpectedCloses} unexpected closes: ${r.clients.closeExamples.join('; ')}`);
   if (!r.drained) f.push(`${r.app.outstandingMsgs} echoes (${r.app.outstandingBytes} bytes) still outstanding ${DRAIN_MS / 1000} s after the drain`);
   if (r.errorLines.length > 0) f.push(`${r.errorLines.length} daemon error lines; first:\n${r.errorLines.slice(0, 5).join('\n')}`);
-  if (r.daemonExit !== 0) f.push(`the daemon exited with ${r.daemonExit}`);
+  if (r.daemonExit !== 0) {
+    f.push(`the daemon exited with ${r.daemonExit ?? `signal ${r.daemonSignal}`} after SIGTERM (expected 0); its output ends:\n${r.daemonOutputTail}`);
+  }
   if (r.app.verified > r.clients.received) f.push(`the app verified ${r.app.verified} echoes but the clients received only ${r.clients.received}`);
   return f;
 }
@@ -251,6 +268,7 @@ export function report(r: StressResult, o: StressOptions): string {
     `  violations: app ${a.totalViolations} ${JSON.stringify(a.violations)}, clients ${r.clients.violations}, ` +
       `unexpected closes ${r.clients.unexpectedCloses}, daemon error lines ${r.errorLines.length}`,
     `  drained: ${r.drained ? 'yes, every echo verified or dropped with its client' : 'NO'}`,
+    `  daemon: exit status ${r.daemonExit ?? `none (signal ${r.daemonSignal})`} after SIGTERM`,
   ];
   return lines.join('\n');
 }
