@@ -7,7 +7,7 @@ import { Ring, WakeWord } from '../core/ring.ts';
 import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import type { Config } from '../config/types.ts';
-import { APP_BEAT_OFFSET, type DaemonLayout } from './layout.ts';
+import { APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
 import {
   Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT, readPeerAddress, workerOfClient,
 } from './records.ts';
@@ -41,6 +41,11 @@ const wake = new WakeWord(core, init.layout.apps[appIndex].wake);
  */
 const beat = new Float64Array(core.memory.buffer, init.layout.apps[appIndex].wake + APP_BEAT_OFFSET, 1);
 beat[0] = Date.now();
+/** Set by the main thread to stop this app (layout.ts APP_STOP_OFFSET). */
+const stopFlag = new Int32Array(core.memory.buffer, init.layout.apps[appIndex].wake + APP_STOP_OFFSET, 1);
+const stopRequested = () => Atomics.load(stopFlag, 0) !== 0;
+/** How long one blocking wait for outbound room lasts before the stop flag is looked at again. */
+const OUT_WAIT_SLICE_MS = 100;
 const inRings: Ring[] = [];
 const outRings: Ring[] = [];
 for (let w = 0; w < W; w++) {
@@ -49,7 +54,6 @@ for (let w = 0; w < W; w++) {
 }
 /** Inbound records consumed so far, per worker: the stamp of outbound records. */
 const consumed: number[] = new Array(W).fill(0);
-let stopping = false;
 
 // ---------------------------------------------------------------------------------------------
 // Outbound records
@@ -62,12 +66,18 @@ function reserveOut(w: number, size: number): number {
   // Full: the worker can only free room for records it can see.
   publishOut();
   const started = Date.now();
+  let warned = started;
   for (;;) {
-    ptr = ring.reserveBlocking(size, wake, 1000);
-    beat[0] = Date.now(); // waiting for room is back-pressure, not a stall
+    ptr = ring.reserveBlocking(size, wake, OUT_WAIT_SLICE_MS);
+    const now = Date.now();
+    beat[0] = now; // waiting for room is back-pressure, not a stall
     if (ptr !== 0) return ptr;
-    log.warning(`outbound ring of worker#${w} full for ${((Date.now() - started) / 1000).toFixed(0)}s: waiting`);
-    if (stopping) return 0;
+    // Stopping: the worker may be gone already; the record is dropped.
+    if (stopRequested()) return 0;
+    if (now - warned >= 1000) {
+      warned = now;
+      log.warning(`outbound ring of worker#${w} full for ${((now - started) / 1000).toFixed(0)}s: waiting`);
+    }
   }
 }
 
@@ -297,18 +307,18 @@ function runTimerIfDue(): void {
   publishOut();
 }
 
+// The main thread stops an app through its stop flag (it reaches a thread blocked in Atomics.wait);
+// this listener also keeps the thread's event loop alive while the loop below awaits waitAsync
+// (a pending waitAsync does not).
 parentPort!.on('message', (msg: { type: string }) => {
-  if (msg.type === 'stop') {
-    stopping = true;
-    wake.cancelSleep();
-  }
+  if (msg.type === 'stop') Atomics.store(stopFlag, 0, 1);
 });
 
 parentPort!.postMessage({ type: 'ready' });
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
-for (;;) {
+while (!stopRequested()) {
   beat[0] = Date.now();
   const n = drainOnce();
   if (n > 0) trafficSinceTimer = true;
@@ -318,9 +328,8 @@ for (;;) {
     await yieldToLoop();
     continue;
   }
-  if (stopping) break;
   wake.prepareSleep();
-  if (anyInbound()) {
+  if (anyInbound() || stopRequested()) {
     wake.cancelSleep();
     continue;
   }

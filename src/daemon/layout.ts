@@ -52,6 +52,12 @@ export type DaemonMemorySizes =
 const WAKE_LINE = 64;
 /** An app's heartbeat (f64, ms since the epoch) sits in its wake word's line at this offset. */
 export const APP_BEAT_OFFSET = 8;
+/**
+ * An app's stop flag (i32, 1 = stop) sits in the same line: the main thread sets it and wakes the
+ * app through its wake word, which reaches a thread blocked in Atomics.wait (waiting for outbound
+ * room), where a message to its event loop would not.
+ */
+export const APP_STOP_OFFSET = 16;
 
 /**
  * Lays out the shared memory from `heapBase` up. Throws MemoryPlanError past 4 GiB unless

@@ -5,10 +5,19 @@ import { compileCore, createMemory, instantiateCore, readHeapBase } from '../cor
 import { Ring, ringMaxRecord, roundUpRingCapacity } from '../core/ring.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import { planDaemonMemory, APP_BEAT_OFFSET, type DaemonLayout } from './layout.ts';
+import { planDaemonMemory, APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
+import { WakeWord } from '../core/ring.ts';
+
+/**
+ * Exit statuses: 0 after a requested stop (SIGTERM/SIGINT) that completed; EXIT_WORKER_DIED when a
+ * worker thread died (a bug: errors while handling one client are contained and close only that
+ * client with 1011), so that a service manager set to restart on failure restarts the daemon.
+ * (EX_SOFTWARE, "internal software error", in BSD's sysexits.h.)
+ */
+export const EXIT_WORKER_DIED = 70;
 
 export interface Daemon {
-  stop(reason?: string): Promise<void>;
+  stop(reason?: string, code?: number): Promise<void>;
   /** Resolves to the exit code once the daemon has stopped. */
   done: Promise<number>;
   layout: DaemonLayout;
@@ -16,8 +25,12 @@ export interface Daemon {
 
 type ThreadMsg = { type: 'ready' } | { type: 'listening'; where: string[] } | { type: 'error'; message: string } | { type: 'stopped' };
 
+/** Threads that have exited (a message to them gets no answer). */
+const exited = new WeakSet<Worker>();
+
 function startThread(file: string, data: object, name: string, log: Logger): { worker: Worker; first: Promise<ThreadMsg> } {
   const worker = new Worker(new URL(file, import.meta.url), { workerData: data, name });
+  worker.once('exit', () => exited.add(worker));
   const first = new Promise<ThreadMsg>((resolve) => {
     const onMsg = (m: ThreadMsg) => {
       worker.off('message', onMsg);
@@ -32,6 +45,7 @@ function startThread(file: string, data: object, name: string, log: Logger): { w
 }
 
 function waitFor(worker: Worker, type: string, ms: number): Promise<boolean> {
+  if (exited.has(worker)) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => { worker.off('message', onMsg); resolve(false); }, ms);
     const onMsg = (m: ThreadMsg) => {
@@ -97,14 +111,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const done = new Promise<number>((r) => { resolveDone = r; });
   let stopping: Promise<void> | null = null;
 
-  for (const w of workers) {
+  // A worker that dies takes its clients with it; the daemon stops with EXIT_WORKER_DIED rather
+  // than serve on with part of its listeners gone (README, "Failures").
+  workers.forEach((w, i) => {
     w.on('exit', (code) => {
-      if (!stopping) {
-        log.error(`a worker thread exited unexpectedly (code ${code}); stopping`);
-        void stop('worker exit');
-      }
+      if (stopping) return;
+      log.error(`worker#${i} died (thread exit code ${code}): stopping the daemon with exit status ${EXIT_WORKER_DIED}`);
+      void stop(`worker#${i} died`, EXIT_WORKER_DIED);
     });
-  }
+  });
   // An app thread that dies (it went around the guard on process.exit, or ran out of memory) takes
   // no client with it silently: the workers close its clients with 1011 and answer its endpoints
   // with 503, the main thread initialises its rings again and starts a new thread of the app
@@ -128,6 +143,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         if (stopping) return;
         initAppRings(a);
         Atomics.store(core.i32, layout.apps[a].wake >>> 2, 0);
+        Atomics.store(core.i32, (layout.apps[a].wake + APP_STOP_OFFSET) >>> 2, 0);
         const started = startThread('./app-thread.ts', { index: a, module, memory, config, layout }, `app ${name}`, log);
         apps[a] = started.worker;
         watchApp(a, started.worker);
@@ -162,17 +178,25 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   }, 250) : null;
   watchdog?.unref();
 
-  function stop(reason = 'stop requested'): Promise<void> {
+  function stop(reason = 'stop requested', code = 0): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
       log.notice(`stopping (${reason}): closing connections with 1001, waiting up to ${config.shutdown_wait_ws}s`);
       if (watchdog) clearInterval(watchdog);
       const grace = Math.max(1, config.shutdown_wait_ws) * 1000 + 3000;
-      await Promise.all(workers.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'stopped', grace); }));
-      await Promise.all(apps.map((a) => { a.postMessage({ type: 'stop' }); return waitFor(a, 'stopped', 5000); }));
+      const workersStopped = await Promise.all(workers.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'stopped', grace); }));
+      workersStopped.forEach((ok, i) => { if (!ok) log.warning(`worker#${i} did not stop within ${grace / 1000}s: terminating it`); });
+      // The stop flag and a wake-up reach an app thread even while it blocks waiting for outbound
+      // room that no stopped worker will free.
+      const appsStopped = await Promise.all(apps.map((thread, a) => {
+        const wake = layout.apps[a].wake;
+        Atomics.store(core.i32, (wake + APP_STOP_OFFSET) >>> 2, 1);
+        new WakeWord(core, wake).wake();
+        return waitFor(thread, 'stopped', 5000);
+      }));
+      appsStopped.forEach((ok, a) => { if (!ok) log.warning(`app ${config.apps[a].name} did not stop within 5s: terminating its thread`); });
       await killAll();
-      log.notice('stopped');
-      resolveDone(0);
+      resolveDone(code);
     })();
     return stopping;
   }

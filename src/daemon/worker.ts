@@ -9,6 +9,7 @@ import { createLogger } from '../log.ts';
 import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
 import { WorkerService } from './worker/service.ts';
+import { faultHook, FAULT_ENV } from './worker/faults.ts';
 
 export interface WorkerInit {
   index: number;
@@ -26,6 +27,7 @@ const service = new WorkerService({
   config: init.config,
   layout: init.layout,
   log,
+  fault: faultHook(process.env[FAULT_ENV]),
 });
 const port = parentPort!;
 

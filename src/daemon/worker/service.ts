@@ -22,6 +22,7 @@ import { Handshakes } from './handshake.ts';
 import { InboundBudget } from './budget.ts';
 import { Housekeeping, HOUSEKEEPING_MS } from './housekeeping.ts';
 import { listenAll } from './listen.ts';
+import type { FaultHook } from './faults.ts';
 
 export interface WorkerDeps {
   index: number;
@@ -29,6 +30,8 @@ export interface WorkerDeps {
   config: Config;
   layout: DaemonLayout;
   log: Logger;
+  /** Tests only (faults.ts). */
+  fault?: FaultHook | null;
 }
 
 export class WorkerService {
@@ -88,7 +91,7 @@ export class WorkerService {
     clients.connect(this.#output, inbound, budget);
     this.#input = new WsInput({
       core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
-      inbound, output: this.#output, clients, budget, log,
+      inbound, output: this.#output, clients, budget, log, fault: d.fault,
     });
     this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log });
     this.#handshakes = new Handshakes({
@@ -141,8 +144,15 @@ export class WorkerService {
   #onData(c: Conn, chunk: Buffer): void {
     c.lastRx = Date.now();
     c.pingSent = false;
-    if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
-    else this.#handshakes.onData(c, chunk);
+    try {
+      if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
+      else this.#handshakes.onData(c, chunk);
+    } catch (err) {
+      // A bug met while handling one client's input costs that client, not the worker.
+      this.#log.error(`client ${c.id || c.socket.remoteAddress}: internal error while handling its input (closing it with 1011): ${(err as Error).stack ?? err}`);
+      if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.clients.abort(c, CloseCode.INTERNAL_ERROR);
+      else c.socket.destroy();
+    }
   }
 
   // -------------------------------------------------------------------------------------------

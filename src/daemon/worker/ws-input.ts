@@ -14,6 +14,7 @@ import type { Logger } from '../../log.ts';
 import { Conn, Phase } from './conn.ts';
 import type { Output } from './output.ts';
 import type { InboundBudget } from './budget.ts';
+import type { FaultHook } from './faults.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { Clients } from './clients.ts';
 
@@ -29,6 +30,8 @@ export interface WsInputOptions {
   clients: Clients;
   budget: InboundBudget;
   log: Logger;
+  /** Tests only (faults.ts). */
+  fault?: FaultHook | null;
 }
 
 export class WsInput {
@@ -42,6 +45,7 @@ export class WsInput {
   readonly #clients: Clients;
   readonly #budget: InboundBudget;
   readonly #log: Logger;
+  readonly #fault: FaultHook | null;
 
   constructor(o: WsInputOptions) {
     this.#core = o.core;
@@ -54,6 +58,7 @@ export class WsInput {
     this.#clients = o.clients;
     this.#budget = o.budget;
     this.#log = o.log;
+    this.#fault = o.fault ?? null;
   }
 
   /** The decoder state block of a connection slot. */
@@ -93,6 +98,7 @@ export class WsInput {
           const last = (flags & DataFlag.LAST) !== 0;
           const kind = (flags & DataFlag.TEXT) !== 0 ? DataKind.UTF8 : DataKind.BIN;
           if (first && last) {
+            if (this.#fault !== null) this.#fault(u8.subarray(ptr, ptr + len));
             const rec = this.#inbound.reserve(c.appIndex, IN_HEADER_SIZE + len);
             this.#inbound.writeHeader(rec, Inbound.READ, kind, c.endpointId, c.id);
             if (rec.u8 === u8) core.exports.copy(rec.ptr + IN_HEADER_SIZE, ptr, len);
