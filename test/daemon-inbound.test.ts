@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { connect, upgradeRequest, clientFrame, closed } from './helpers/client.ts';
 import { sleep, withDeadline } from './helpers/deadline.ts';
+import { withDaemon } from './helpers/daemon-exit.ts';
 import { Opcode, CloseCode } from '../src/core/codes.ts';
 import type WebSocket from 'ws';
 
@@ -93,28 +94,35 @@ function echoProbe(ws: WebSocket) {
   };
 }
 
-const Inbound = suite<{ d?: RunningDaemon; sockets: net.Socket[] }>('daemon inbound memory', { sockets: [] });
+const Inbound = suite('daemon inbound memory');
 
-Inbound.after.each(async (ctx) => {
-  for (const s of ctx.sockets) s.destroy();
-  ctx.sockets = [];
-  if (!ctx.d) return;
-  const code = await ctx.d.stop();
-  assert.is(code, 0, `exit status; output:\n${ctx.d.output().slice(-3000)}`);
-  ctx.d = undefined;
-});
+/**
+ * Starts the daemon, runs `body` with a list to put raw sockets in, destroys them, then stops the
+ * daemon and asserts exit status 0 (helpers/daemon-exit.ts).
+ */
+async function withAttack(opts: Parameters<typeof startDaemon>[0], body: (d: RunningDaemon, sockets: net.Socket[]) => Promise<void>): Promise<void> {
+  const d = await startDaemon(opts);
+  const sockets: net.Socket[] = [];
+  await withDaemon(d, async () => {
+    try {
+      await body(d, sockets);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+}
 
-Inbound('unfinished large messages: RSS stays bounded, the largest are closed with 1013, echoes go on', async (ctx) => {
+Inbound('unfinished large messages: RSS stays bounded, the largest are closed with 1013, echoes go on', () => withAttack(
+  { config: { max_ws_msg_size: 4 * MiB, max_worker_inbound_size: 8 * MiB } }, async (d, sockets) => {
   // 64 attackers × 3.5 MiB of a 4 MiB frame = 224 MiB sent; the worker may hold 8 MiB (×1.25
   // between two checks). Reading and decoding that much at full speed also grows the threads' V8
   // heaps and leaves garbage not yet collected: 45-85 MiB here whatever the budget. So the bound
   // is 120 MiB; without the budget the daemon grew by more than what was sent.
-  const d = ctx.d = await startDaemon({ config: { max_ws_msg_size: 4 * MiB, max_worker_inbound_size: 8 * MiB } });
   const ws = await connect(d.url());
   const base = rssMiB(d.proc.pid!);
   const probe = echoProbe(ws);
   const attackers = await Promise.all(Array.from({ length: 64 }, () => rawClient(d.port)));
-  ctx.sockets.push(...attackers.map((a) => a.socket));
+  sockets.push(...attackers.map((a) => a.socket));
   const header = Buffer.alloc(14);
   header[0] = 0x80 | Opcode.BINARY;
   header[1] = 0x80 | 127;
@@ -134,10 +142,9 @@ Inbound('unfinished large messages: RSS stays bounded, the largest are closed wi
   assert.ok(r.sent >= 20 && r.echoed === r.sent, `echoes: ${r.echoed} of ${r.sent}`);
   assert.match(d.output(), /max_worker_inbound_size/);
   ws.close();
-});
+}));
 
-Inbound('one-byte fragments: RSS grows with the payload, not with the fragment count', async (ctx) => {
-  const d = ctx.d = await startDaemon();
+Inbound('one-byte fragments: RSS grows with the payload, not with the fragment count', () => withAttack({}, async (d, sockets) => {
   const ws = await connect(d.url());
   const base = rssMiB(d.proc.pid!);
   const probe = echoProbe(ws);
@@ -145,7 +152,7 @@ Inbound('one-byte fragments: RSS grows with the payload, not with the fragment c
   const frag = clientFrame(Opcode.CONTINUATION, Buffer.of(0x62), false);
   const run = Buffer.concat([clientFrame(Opcode.BINARY, Buffer.of(0x62), false), ...Array.from({ length: 49_999 }, () => frag)]);
   const attackers = await Promise.all(Array.from({ length: 20 }, () => rawClient(d.port)));
-  ctx.sockets.push(...attackers.map((a) => a.socket));
+  sockets.push(...attackers.map((a) => a.socket));
   await Promise.all(attackers.map((a) => writeAll(a.socket, [run])));
   await sleep(1500);
   const grown = rssMiB(d.proc.pid!) - base;
@@ -167,12 +174,12 @@ Inbound('one-byte fragments: RSS grows with the payload, not with the fragment c
   assert.is(whole.length, 1000);
   assert.is(whole[999], 999 & 0xff);
   ws.close();
-});
+}));
 
-Inbound('a message trickled past ws_msg_timeout is dropped with 1008, though idle_timeout never fires', async (ctx) => {
-  const d = ctx.d = await startDaemon({ config: { ws_msg_timeout: 1, idle_timeout: 30, ping_interval: 10 } });
+Inbound('a message trickled past ws_msg_timeout is dropped with 1008, though idle_timeout never fires', () => withAttack(
+  { config: { ws_msg_timeout: 1, idle_timeout: 30, ping_interval: 10 } }, async (d, sockets) => {
   const a = await rawClient(d.port);
-  ctx.sockets.push(a.socket);
+  sockets.push(a.socket);
   a.socket.write(clientFrame(Opcode.TEXT, 'a', false));
   const started = Date.now();
   while (!a.ended && Date.now() - started < 5000) {
@@ -192,6 +199,6 @@ Inbound('a message trickled past ws_msg_timeout is dropped with 1008, though idl
   const c = closed(ws);
   ws.close(1000);
   assert.is((await c).code, 1000);
-});
+}));
 
 Inbound.run();

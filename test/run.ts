@@ -42,6 +42,26 @@ const files = collect(testDir, []).filter(
 type Result = { file: string; passed: number; failed: number; skipped: number; ms: number; note?: string };
 const ANSI = /\x1b\[[0-9;]*m/g;
 
+/** SIGKILLs every process of a group; true if there was one. */
+function killGroup(pgid: number | undefined): boolean {
+  if (pgid === undefined) return false;
+  try {
+    process.kill(-pgid, 'SIGKILL');
+    return true;
+  } catch {
+    return false; // ESRCH: the group is empty
+  }
+}
+
+/** Process groups of the test files running now (killed too if this runner is interrupted). */
+const running = new Set<number>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    for (const pgid of running) killGroup(pgid);
+    process.exit(130);
+  });
+}
+
 function runFile(file: string): Promise<Result> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -49,7 +69,10 @@ function runFile(file: string): Promise<Result> {
       cwd: root,
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: whatever it started (daemons, servers) is killed with it.
+      detached: true,
     });
+    if (child.pid !== undefined) running.add(child.pid);
     let out = '';
     const chunks: Buffer[] = [];
     const onData = (b: Buffer) => { chunks.push(b); };
@@ -58,10 +81,13 @@ function runFile(file: string): Promise<Result> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup(child.pid);
     }, timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // A daemon the file started and did not stop must not outlive it (nor hold its port).
+      const leftovers = killGroup(child.pid);
+      if (child.pid !== undefined) running.delete(child.pid);
       out = Buffer.concat(chunks).toString('utf8');
       process.stdout.write(`\n=== ${relative(root, file)}\n${out}`);
       const plain = out.replace(ANSI, '');
@@ -82,6 +108,7 @@ function runFile(file: string): Promise<Result> {
       else if (code !== 0 && failed === 0) { note = `exit ${code ?? signal} after its tests`; failed = 1; }
       else if (total === 0 && skipped === 0) { note = 'ran no tests'; failed = 1; }
       else if (failed > reports) { note = `${failed - reports} failed without a report (a before hook threw?)`; }
+      if (leftovers) note = (note ? note + '; ' : '') + 'killed processes it left running';
       resolve({ file, passed, failed, skipped, ms: Date.now() - started, note });
     });
   });
