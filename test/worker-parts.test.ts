@@ -1,0 +1,173 @@
+// Parts of the worker thread (src/daemon/worker/*) on their own, over a real core and real rings
+// but without sockets or threads: the inbound producer (staging, the pending queue and its
+// pause/resume, an app that goes down), the output queues, and the SNI lookup.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type net from 'node:net';
+import { ringCore, initRing } from './fixtures/ring-setup.ts';
+import { InboundProducer } from '../src/daemon/worker/inbound.ts';
+import { Output } from '../src/daemon/worker/output.ts';
+import { Conn, Phase } from '../src/daemon/worker/conn.ts';
+import { contextForName } from '../src/daemon/worker/listen.ts';
+import { Inbound, IN_HEADER_SIZE, IN_CLIENT_ID } from '../src/daemon/records.ts';
+import { createLogger } from '../src/log.ts';
+import type { EndpointTable, EndpointSpec, HeadAccumulator } from '../src/http/upgrade.ts';
+
+const log = createLogger('test', 'error');
+
+async function producer(capacities: number[]) {
+  const rc = await ringCore('shared', capacities);
+  const rings = capacities.map((_, i) => initRing(rc, i));
+  const paused: [number, boolean][] = [];
+  const p = new InboundProducer({
+    core: rc.core, rings, appNames: capacities.map((_, i) => `app${i}`), log,
+    pauseClients: (app, on) => paused.push([app, on]),
+  });
+  return { rc, rings, p, paused };
+}
+
+/** Writes one READ record of `len` payload bytes for client `id` of `app`. */
+function produce(p: InboundProducer, app: number, id: number, len: number): void {
+  const rec = p.reserve(app, IN_HEADER_SIZE + len);
+  p.writeHeader(rec, Inbound.READ, 0, 7, id);
+  rec.u8.fill(id & 0xff, rec.ptr + IN_HEADER_SIZE, rec.ptr + IN_HEADER_SIZE + len);
+  p.commit(app, rec);
+}
+
+const Producer = suite('InboundProducer');
+
+Producer('stages records and publishes them at once, in order, with their headers', async () => {
+  const { rc, rings, p } = await producer([4096]);
+  produce(p, 0, 11, 5);
+  produce(p, 0, 12, 9);
+  assert.is(rings[0].peek(), 0, 'nothing is visible before publish');
+  p.publish();
+  const f64 = new Float64Array(rc.core.memory.buffer);
+  for (const [id, len] of [[11, 5], [12, 9]]) {
+    const at = rings[0].peek();
+    assert.ok(at !== 0);
+    assert.is(rings[0].peekSize(), IN_HEADER_SIZE + len);
+    assert.is(rc.core.u8[at], Inbound.READ);
+    assert.is(rc.core.dv.getUint16(at + 2, true), 7);
+    assert.is(f64[(at + IN_CLIENT_ID) >>> 3], id);
+    rings[0].consume();
+  }
+  assert.is(p.nextSeq(0), 2);
+});
+
+Producer('keeps records for a full ring in order, pauses that app, and resumes once they went in', async () => {
+  const { rings, p, paused } = await producer([256, 256]);
+  let n = 0;
+  while (!p.isPaused(0)) produce(p, 0, ++n, 40);
+  produce(p, 0, ++n, 40);
+  assert.equal(paused, [[0, true]]);
+  assert.ok(p.pendingBytes === 2 * (IN_HEADER_SIZE + 40), `pending ${p.pendingBytes}`);
+  assert.is(p.isPaused(1), false, 'the other app is not affected');
+  produce(p, 1, 100, 10);
+  p.publish();
+  // The app frees its ring; the waiting records follow, in order.
+  const seen: number[] = [];
+  for (let round = 0; round < 10 && seen.length < n; round++) {
+    for (let at = rings[0].peek(); at !== 0; at = rings[0].peek()) {
+      seen.push(at);
+      rings[0].consume();
+    }
+    rings[0].releaseConsumed();
+    p.flushPending();
+  }
+  assert.is(seen.length, n);
+  assert.is(p.pendingBytes, 0);
+  p.resumeApps();
+  assert.equal(paused, [[0, true], [0, false]]);
+  assert.is(p.pausedApps, 0);
+});
+
+Producer('forgets the staged and waiting records of an app that went down', async () => {
+  const { rings, p } = await producer([256]);
+  while (!p.isPaused(0)) produce(p, 0, 1, 40);
+  produce(p, 0, 1, 40);
+  assert.ok(p.pendingBytes > 0);
+  p.dropApp(0);
+  assert.is(p.pendingBytes, 0);
+  assert.is(p.isPaused(0), false);
+  assert.is(p.pausedApps, 0);
+  p.appUp(0);
+  assert.is(p.nextSeq(0), 0);
+  assert.ok(rings[0].peek() !== 0, 'what was published before stays for the old thread (main re-initialises the ring)');
+});
+
+Producer('never publishes what was staged for an app that went down', async () => {
+  const { rings, p } = await producer([4096]);
+  produce(p, 0, 1, 10);
+  p.dropApp(0);
+  p.publish();
+  assert.is(rings[0].peek(), 0, 'the main thread may re-initialise the ring: nothing of the old thread appears in it');
+});
+
+const Queues = suite('Output');
+
+interface FakeSocket { writes: Buffer[]; writableLength: number; destroyed: boolean; ended: boolean; write(b: Buffer): boolean; end(): void; cork(): void; uncork(): void }
+function fakeConn(slot: number): Conn & { socket: FakeSocket } {
+  const socket: FakeSocket = {
+    writes: [], writableLength: 0, destroyed: false, ended: false,
+    write(b) { this.writes.push(Buffer.from(b)); return true; },
+    end() { this.ended = true; }, cork() {}, uncork() {},
+  };
+  const c = new Conn(slot, socket as unknown as net.Socket, null as unknown as EndpointTable<EndpointSpec>, null as unknown as HeadAccumulator);
+  c.phase = Phase.WS;
+  return c as Conn & { socket: FakeSocket };
+}
+
+Queues('joins one client\'s frames into one write, slices of shared memory included, then ends it', async () => {
+  const rc = await ringCore('shared', [64]);
+  const u8 = rc.core.u8;
+  u8.set([9, 8, 7], 1000);
+  const over: number[] = [];
+  const out = new Output(u8, 1 << 20, (c) => over.push(c.slot));
+  const a = fakeConn(1), b = fakeConn(2);
+  out.queue(a, Buffer.from([1, 2]), 0, 2);
+  out.queue(a, null, 1000, 3);
+  out.queue(b, Buffer.from([5]), 0, 1);
+  out.end(a);
+  assert.equal(a.socket.writes, [], 'nothing before the flush');
+  out.flush();
+  assert.equal(a.socket.writes, [Buffer.from([1, 2, 9, 8, 7])]);
+  assert.equal(b.socket.writes, [Buffer.from([5])]);
+  assert.ok(a.socket.ended);
+  assert.is(b.socket.ended, false);
+  assert.equal(over, []);
+  assert.is(a.qCount + a.qBytes + b.qCount + b.qBytes, 0);
+});
+
+Queues('reports a client whose unsent bytes pass the limit', async () => {
+  const rc = await ringCore('shared', [64]);
+  const over: [number, number][] = [];
+  const out = new Output(rc.core.u8, 100, (c, bytes) => { over.push([c.slot, bytes]); c.closeSent = true; });
+  const a = fakeConn(3);
+  a.socket.writableLength = 90;
+  out.queue(a, Buffer.alloc(10), 0, 10);
+  assert.equal(over, []);
+  out.queue(a, Buffer.alloc(1), 0, 1);
+  assert.equal(over, [[3, 101]]);
+  out.queue(a, Buffer.alloc(1), 0, 1);
+  assert.is(over.length, 1, 'once');
+});
+
+const Sni = suite('contextForName');
+
+Sni('prefers an exact name, falls back to a one-level wildcard, is case-insensitive', () => {
+  const certs = [
+    { id: 'wild', hostnames: ['*.example.com'] },
+    { id: 'exact', hostnames: ['api.example.com'] },
+    { id: 'other', hostnames: ['example.org'] },
+  ];
+  assert.is(contextForName(certs, 'api.example.com')?.id, 'exact');
+  assert.is(contextForName(certs, 'WWW.Example.com')?.id, 'wild');
+  assert.is(contextForName(certs, 'a.b.example.com'), undefined, 'one label only');
+  assert.is(contextForName(certs, 'example.com'), undefined);
+  assert.is(contextForName(certs, 'example.org')?.id, 'other');
+});
+
+Producer.run();
+Queues.run();
+Sni.run();
