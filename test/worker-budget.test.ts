@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { InboundBudget } from '../src/daemon/worker/budget.ts';
 import { Conn, Phase } from '../src/daemon/worker/conn.ts';
 import { CloseCode, DataKind } from '../src/core/codes.ts';
-import { MIN_CHUNK } from '../src/core/assembler.ts';
+import { FIRST_CHUNK } from '../src/core/assembler.ts';
 import { createLogger } from '../src/log.ts';
 import type { EndpointTable, EndpointSpec, HeadAccumulator } from '../src/http/upgrade.ts';
 
@@ -36,6 +36,7 @@ function setup(limit: number, opts: { msgTimeoutS?: number; pending?: number; ap
 }
 
 const piece = (n: number) => new Uint8Array(n);
+const SIZES = [30, 70, 90, 100, 110];
 const KiB = 1024;
 
 const Budget = suite('InboundBudget');
@@ -45,9 +46,9 @@ Budget('counts partial messages by the memory they take, and releases it when th
   const a = conn(1);
   budget.begin(a, DataKind.BIN, 0);
   budget.append(a, piece(10));
-  assert.is(budget.held, MIN_CHUNK);
+  assert.is(budget.held, FIRST_CHUNK);
   budget.append(a, piece(100 * KiB));
-  assert.is(budget.held, MIN_CHUNK + 100 * KiB - (MIN_CHUNK - 10));
+  assert.is(budget.held, 100 * KiB + 10, 'the rest of the first chunk, then one exact chunk');
   assert.is(budget.holders, 1);
   budget.release(a);
   assert.is(budget.held, 0);
@@ -59,14 +60,14 @@ Budget('counts records waiting for a full ring', () => {
   assert.is(budget.held, 5000);
 });
 
-Budget('pauses the largest holders when over budget, until the rest hold at most a quarter', () => {
+Budget('pauses the largest holders when over budget, until the rest hold at most an eighth', () => {
   const { budget, closed } = setup(400 * KiB);
   const cs = [1, 2, 3, 4, 5].map(conn);
   cs.forEach((c) => budget.begin(c, DataKind.BIN, 0));
-  // 5 holders of 60, 70, 80, 90, 100 KiB: 400 KiB, at the limit, nobody paused.
-  cs.forEach((c, i) => budget.append(c, piece((60 + 10 * i) * KiB)));
+  // 5 holders of 30, 70, 90, 100, 110 KiB: 400 KiB, at the limit, nobody paused.
+  cs.forEach((c, i) => budget.append(c, piece(SIZES[i] * KiB)));
   assert.equal(cs.map((c) => c.socket.paused), [false, false, false, false, false]);
-  // One more KiB for the smallest: over. The largest are paused until the rest hold <= 100 KiB.
+  // 8 KiB more for the smallest: over. The largest are paused until the rest hold <= 50 KiB.
   budget.append(cs[0], piece(8 * KiB));
   assert.equal(cs.map((c) => c.socket.paused), [false, true, true, true, true]);
   assert.equal(cs.map((c) => c.budgetPaused), [false, true, true, true, true]);
@@ -77,10 +78,10 @@ Budget('closes the largest holders with 1013 at the tick until under budget, the
   const { budget, closed } = setup(400 * KiB);
   const cs = [1, 2, 3, 4, 5].map(conn);
   cs.forEach((c) => budget.begin(c, DataKind.BIN, 0));
-  cs.forEach((c, i) => budget.append(c, piece((60 + 10 * i) * KiB)));
+  cs.forEach((c, i) => budget.append(c, piece(SIZES[i] * KiB)));
   budget.append(cs[0], piece(8 * KiB));
   budget.tick(1000);
-  assert.equal(closed, [[5, CloseCode.TRY_AGAIN_LATER]], 'the largest (100 KiB) goes');
+  assert.equal(closed, [[5, CloseCode.TRY_AGAIN_LATER]], 'the largest (110 KiB) goes');
   assert.ok(budget.held <= 400 * KiB);
   assert.is(cs[4].msg!.bytes, 0, 'its partial message is dropped');
   assert.equal(cs.slice(0, 4).map((c) => c.socket.paused), [false, false, false, false], 'the others are read again');
@@ -93,7 +94,7 @@ Budget('does not resume a client whose app ring is full', () => {
   budget.begin(a, DataKind.BIN, 0);
   budget.begin(b, DataKind.BIN, 0);
   budget.append(a, piece(90 * KiB));
-  budget.append(b, piece(20 * KiB));
+  budget.append(b, piece(12 * KiB));
   assert.ok(a.socket.paused && a.budgetPaused);
   assert.ok(!b.socket.paused);
   budget.release(b); // b's message completed: back under the budget
@@ -128,6 +129,39 @@ Budget('forgets a closed socket', () => {
   assert.is(budget.holders, 0);
   budget.tick(0);
   assert.ok(a.socket.paused, 'a forgotten socket is not resumed');
+});
+
+Budget('drops partial messages to make room for at most half the budget of waiting records', () => {
+  // 200 KiB of records wait for a full ring, more than the whole budget: closing partial messages
+  // cannot help beyond half of it, so those holding at most 50 KiB together stay.
+  const { budget, closed } = setup(100 * KiB, { pending: 200 * KiB });
+  const cs = [1, 2, 3].map(conn);
+  cs.forEach((c) => budget.begin(c, DataKind.BIN, 0));
+  [10, 30, 40].forEach((k, i) => budget.append(cs[i], piece(k * KiB)));
+  budget.tick(0);
+  assert.equal(closed, [[3, CloseCode.TRY_AGAIN_LATER]], 'the largest (40 KiB): 80 -> 40 KiB, under 50');
+  assert.is(budget.holders, 2);
+});
+
+Budget('does not count time a client is not read from against ws_msg_timeout', () => {
+  let full = false;
+  const closed: number[] = [];
+  const budget = new InboundBudget({
+    limit: 1 << 20, msgTimeoutS: 1, pendingBytes: () => 0, appPaused: () => full,
+    close: (c) => { closed.push(c.id); c.phase = Phase.DEAD; }, log: createLogger('test', 'error'),
+  });
+  const c = conn(1);
+  budget.tick(0);
+  budget.begin(c, DataKind.BIN, 0);
+  budget.append(c, piece(10));
+  full = true; // its app's ring is full: the worker does not read from it
+  for (let t = 500; t <= 5000; t += 500) budget.tick(t);
+  assert.equal(closed, [], 'paused for 5 s, never timed out');
+  full = false;
+  budget.tick(5500);
+  assert.equal(closed, []);
+  budget.tick(6000);
+  assert.equal(closed, [1], 'a second of reading time later it is');
 });
 
 Budget.run();

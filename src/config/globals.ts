@@ -1,5 +1,6 @@
 // The top-level scalar keys: log_level, the numeric keys with fixed ranges, the keys whose default
 // or minimum derives from max_ws_msg_size, and the rule between the two timers.
+import { MAX_SLACK } from '../core/assembler.ts';
 import { LOG_LEVELS, isLogLevel, type LogLevel } from '../log.ts';
 import { describe, type Collector } from './collector.ts';
 import { optNumber, type Props } from './readers.ts';
@@ -71,8 +72,9 @@ export function readMessageSizes(c: Collector, g: Props, maxMsg: number | null):
     { integer: true, min: olMin, max: MAX_CLIENT_OUTBOUND.max, unit: 'bytes' }, ` (max_ws_msg_size + ${MAX_FRAME_HEADER_SIZE})`);
   const outboundLimit = ol === undefined ? Math.max(MAX_CLIENT_OUTBOUND.default, olMin) : ol;
 
+  // A largest message gathered in pieces takes its payload plus less than MAX_SLACK.
   const ib = optNumber(c, g, 'max_worker_inbound_size', '$',
-    { integer: true, min: maxMsg, max: MAX_WORKER_INBOUND.max, unit: 'bytes' }, ' (max_ws_msg_size)');
+    { integer: true, min: maxMsg + MAX_SLACK, max: MAX_WORKER_INBOUND.max, unit: 'bytes' }, ' (max_ws_msg_size + 4096)');
   const inboundBudget = ib === undefined ? Math.min(Math.max(MAX_WORKER_INBOUND.default, 2 * maxMsg), MAX_WORKER_INBOUND.max) : ib;
 
   const ringMin = 2 * (maxMsg + RING_RECORD_OVERHEAD);

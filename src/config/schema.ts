@@ -94,7 +94,7 @@ export const FRAME_CHAIN = { integer: true, max: 2 ** 31 - 1, factor: 1.25 } as 
 export const MAX_CLIENT_OUTBOUND = { integer: true, max: 64 * GiB, default: 16 * MiB } as const;
 
 /**
- * max_worker_inbound_size: at least max_ws_msg_size (a largest message must fit); default the
+ * max_worker_inbound_size: at least max_ws_msg_size + 4096 (a largest message must fit); default the
  * larger of 128 MiB and 2 × max_ws_msg_size.
  */
 export const MAX_WORKER_INBOUND = { integer: true, max: 64 * GiB, default: 128 * MiB } as const;

@@ -2,14 +2,22 @@
 // its last piece arrives. The one reassembler of the project: the daemon's workers, the stream
 // decoder (browsers, tools) and the bench client all use it.
 //
-// Memory: the payload bytes plus less than MIN_CHUNK, however the message is cut up. Pieces are
-// copied into chunks of at least MIN_CHUNK bytes; a chunk is allocated only when the last one is
-// full, and then exactly as large as the piece that did not fit (or MIN_CHUNK). A message sent as
-// 100,000 one-byte fragments costs about 25 chunks, not 100,000 objects; one sent in 64 KiB reads
-// costs one exact chunk per read. No Node API: this file also runs in browsers.
+// Memory: the payload bytes plus less than MAX_SLACK, however the message is cut up. Pieces are
+// copied into chunks; a chunk is allocated only when the last one is full, and then as large as
+// the piece that did not fit or, if larger, the bytes gathered so far (at least FIRST_CHUNK, at
+// most MAX_SLACK): small messages take small chunks, and a message sent as 100,000 one-byte
+// fragments costs about 30 chunks, not 100,000 objects; one sent in 64 KiB reads costs one exact
+// chunk per read. No Node API: this file also runs in browsers (the daemon passes Node's faster
+// Buffer.allocUnsafe as the allocator).
 
-/** The smallest chunk: the most a message can hold beyond its payload. */
-export const MIN_CHUNK = 4096;
+/** The first chunk of a message whose first piece is smaller. */
+export const FIRST_CHUNK = 256;
+/** The largest chunk not sized by its piece: the most a message holds beyond its payload. */
+export const MAX_SLACK = 4096;
+
+/** Allocates a chunk of exactly `size` bytes (contents need not be zeroed). */
+export type ChunkAlloc = (size: number) => Uint8Array;
+const zeroed: ChunkAlloc = (size) => new Uint8Array(size);
 
 export class MessageAssembler {
   readonly #chunks: Uint8Array[] = [];
@@ -21,13 +29,18 @@ export class MessageAssembler {
   #capacity = 0;
   /** The message's data kind as the caller defines it (text or binary), set by start(). */
   kind = 0;
+  readonly #alloc: ChunkAlloc;
+
+  constructor(alloc: ChunkAlloc = zeroed) {
+    this.#alloc = alloc;
+  }
 
   /** Payload bytes gathered so far. */
   get bytes(): number {
     return this.#bytes;
   }
 
-  /** Bytes of memory the gathered pieces take (payload + less than MIN_CHUNK). */
+  /** Bytes of memory the gathered pieces take (payload + less than MAX_SLACK). */
   get capacity(): number {
     return this.#capacity;
   }
@@ -57,8 +70,9 @@ export class MessageAssembler {
         if (n === 0) return 0;
       }
     }
-    const size = n > MIN_CHUNK ? n : MIN_CHUNK;
-    const chunk = new Uint8Array(size);
+    const grown = this.#capacity < FIRST_CHUNK ? FIRST_CHUNK : this.#capacity < MAX_SLACK ? this.#capacity : MAX_SLACK;
+    const size = n > grown ? n : grown;
+    const chunk = this.#alloc(size);
     chunk.set(from === 0 ? piece : piece.subarray(from), 0);
     chunks.push(chunk);
     this.#tailUsed = n;
@@ -89,9 +103,9 @@ export class MessageAssembler {
     const extra = lastPiece ? lastPiece.length : 0;
     const chunks = this.#chunks;
     let out: Uint8Array;
-    if (extra === 0 && chunks.length === 1) {
-      // One chunk: hand it out without a copy (a view of the used part).
-      out = chunks[0].subarray(0, this.#tailUsed);
+    if (extra === 0 && chunks.length === 1 && this.#tailUsed === chunks[0].length) {
+      // One full chunk: hand it out without a copy.
+      out = chunks[0];
     } else {
       out = new Uint8Array(this.#bytes + extra);
       const at = this.copyTo(out, 0);

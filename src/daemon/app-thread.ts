@@ -46,6 +46,7 @@ const stopFlag = new Int32Array(core.memory.buffer, init.layout.apps[appIndex].w
 const stopRequested = () => Atomics.load(stopFlag, 0) !== 0;
 /** How long one blocking wait for outbound room lasts before the stop flag is looked at again. */
 const OUT_WAIT_SLICE_MS = 100;
+let droppedOnStop = false;
 const inRings: Ring[] = [];
 const outRings: Ring[] = [];
 for (let w = 0; w < W; w++) {
@@ -68,12 +69,15 @@ function reserveOut(w: number, size: number): number {
   const started = Date.now();
   let warned = started;
   for (;;) {
+    // Stopping: the worker may be gone already; the record is dropped (and every later one at once).
+    if (stopRequested()) {
+      droppedOnStop = true;
+      return 0;
+    }
     ptr = ring.reserveBlocking(size, wake, OUT_WAIT_SLICE_MS);
     const now = Date.now();
     beat[0] = now; // waiting for room is back-pressure, not a stall
     if (ptr !== 0) return ptr;
-    // Stopping: the worker may be gone already; the record is dropped.
-    if (stopRequested()) return 0;
     if (now - warned >= 1000) {
       warned = now;
       log.warning(`outbound ring of worker#${w} full for ${((now - started) / 1000).toFixed(0)}s: waiting`);
@@ -338,4 +342,8 @@ while (!stopRequested()) {
   if (timerAt !== 0 && (timerWakes || trafficSinceTimer)) timeout = Math.max(0, Math.min(timeout, timerAt - performance.now()));
   await wake.waitAsync(timeout);
 }
-parentPort!.postMessage({ type: 'stopped' });
+// A note rides on the answer: the thread's own log lines may not get out before it is ended.
+parentPort!.postMessage({
+  type: 'stopped',
+  ...(droppedOnStop ? { note: 'it was waiting for outbound room when asked to stop; what it still sent was dropped' } : {}),
+});

@@ -23,7 +23,7 @@ export interface Daemon {
   layout: DaemonLayout;
 }
 
-type ThreadMsg = { type: 'ready' } | { type: 'listening'; where: string[] } | { type: 'error'; message: string } | { type: 'stopped' };
+type ThreadMsg = { type: 'ready' } | { type: 'listening'; where: string[] } | { type: 'error'; message: string } | { type: 'stopped'; note?: string };
 
 /** Threads that have exited (a message to them gets no answer). */
 const exited = new WeakSet<Worker>();
@@ -41,6 +41,7 @@ function startThread(file: string, data: object, name: string, log: Logger): { w
     worker.once('exit', (code) => resolve({ type: 'error', message: `${name} exited with code ${code} during start-up` }));
   });
   worker.on('error', (err) => log.error(`${name} crashed: ${err.stack ?? err}`));
+  worker.on('message', (m: ThreadMsg) => { if (m.type === 'stopped' && m.note) log.info(`${name} stopped: ${m.note}`); });
   return { worker, first };
 }
 
@@ -80,7 +81,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   const apps: Worker[] = [];
   const workers: Worker[] = [];
+  /** Set while main itself ends the threads: those exits are no crash. */
+  let terminating = false;
   const killAll = async () => {
+    terminating = true;
     await Promise.all([...workers, ...apps].map((t) => t.terminate()));
   };
 
@@ -113,12 +117,20 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   // A worker that dies takes its clients with it; the daemon stops with EXIT_WORKER_DIED rather
   // than serve on with part of its listeners gone (README, "Failures").
+  // Also while stopping: a worker that crashes then still makes the exit status 70.
+  let workerDied = false;
   workers.forEach((w, i) => {
-    w.on('exit', (code) => {
-      if (stopping) return;
-      log.error(`worker#${i} died (thread exit code ${code}): stopping the daemon with exit status ${EXIT_WORKER_DIED}`);
-      void stop(`worker#${i} died`, EXIT_WORKER_DIED);
-    });
+    let gone = false;
+    const died = (why: string) => {
+      if (terminating || gone) return;
+      gone = workerDied = true;
+      log.error(`worker#${i} died (${why}): ${stopping ? 'the daemon is stopping' : 'stopping the daemon'} with exit status ${EXIT_WORKER_DIED}`);
+      if (!stopping) void stop(`worker#${i} died`, EXIT_WORKER_DIED);
+    };
+    // 'error' is an uncaught exception (the thread is ending); a non-zero exit without one is a
+    // crash too (out of memory, process.exit in the thread).
+    w.once('error', () => died('uncaught exception'));
+    w.on('exit', (code) => { if (code !== 0) died(`thread exit code ${code}`); });
   });
   // An app thread that dies (it went around the guard on process.exit, or ran out of memory) takes
   // no client with it silently: the workers close its clients with 1011 and answer its endpoints
@@ -196,7 +208,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       }));
       appsStopped.forEach((ok, a) => { if (!ok) log.warning(`app ${config.apps[a].name} did not stop within 5s: terminating its thread`); });
       await killAll();
-      resolveDone(code);
+      resolveDone(workerDied ? EXIT_WORKER_DIED : code);
     })();
     return stopping;
   }

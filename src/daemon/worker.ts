@@ -9,7 +9,7 @@ import { createLogger } from '../log.ts';
 import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
 import { WorkerService } from './worker/service.ts';
-import { faultHook, FAULT_ENV } from './worker/faults.ts';
+import { parseFaults, FAULT_ENV } from './worker/faults.ts';
 
 export interface WorkerInit {
   index: number;
@@ -21,13 +21,14 @@ export interface WorkerInit {
 
 const init = workerData as WorkerInit;
 const log = createLogger(`worker#${init.index}`, init.config.log_level);
+const faults = parseFaults(process.env[FAULT_ENV]);
 const service = new WorkerService({
   index: init.index,
   core: instantiateCore(init.module, init.memory),
   config: init.config,
   layout: init.layout,
   log,
-  fault: faultHook(process.env[FAULT_ENV]),
+  fault: faults.onMessage,
 });
 const port = parentPort!;
 
@@ -38,6 +39,7 @@ port.on('message', async (msg: { type: string; app?: number }) => {
   } else if (msg.type === 'app-up' && msg.app !== undefined) {
     service.appUp(msg.app);
   } else if (msg.type === 'stop') {
+    faults.onStop();
     await service.stop();
     port.postMessage({ type: 'stopped' });
   }

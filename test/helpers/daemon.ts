@@ -88,7 +88,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
+  // 'close', not 'exit': by then everything the daemon wrote has been read, so output() is complete.
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => {
     rmSync(dir, { recursive: true, force: true });
     resolve(code);
   }));
@@ -108,7 +109,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     output: () => out,
     waitFor,
     async stop(signal = 'SIGTERM', ms = 15000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      if (proc.exitCode !== null || proc.signalCode !== null) return exited;
       proc.kill(signal);
       const t = setTimeout(() => proc.kill('SIGKILL'), ms);
       const code = await exited;

@@ -3,17 +3,22 @@
 // records waiting for room in a full inbound ring) stays bounded however many clients send large
 // or slow messages (docs/design.md, "Inbound memory").
 //
-//   - A partial message costs its payload plus less than MIN_CHUNK (core/assembler.ts).
+//   - A partial message costs its payload plus less than MAX_SLACK (core/assembler.ts).
 //   - When what the worker holds passes the budget, it stops reading from the clients with the
-//     largest partial messages, until those it still reads from hold at most a quarter of the
-//     budget: they can finish their messages; the paused ones cannot grow.
-//   - Each housekeeping tick, while the worker is still over the budget, the largest partial
-//     messages are dropped and their clients closed with 1013 (Try Again Later); then every
-//     paused client is resumed. So the worker holds at most 1.25 × the budget between two ticks.
+//     largest partial messages, until those it still reads from hold at most an eighth of the
+//     budget: they can finish their messages; the paused ones cannot grow. (Sorted once until the
+//     next tick; after that, a client that grows past the eighth is paused itself: O(1) a chunk.)
+//   - Each housekeeping tick, while still over, the largest partial messages are dropped and their
+//     clients closed with 1013 (Try Again Later); then every paused client is resumed. Records
+//     waiting for a full ring count, but they are the slow app's to drain: partial messages are
+//     dropped to make room for at most half the budget of them. So between two ticks the worker
+//     holds at most 1.125 × the budget of partial messages, plus the waiting records.
 //   - A message not finished within ws_msg_timeout of its first frame is dropped and its client
-//     closed with 1008 (Policy Violation): a client cannot hold memory by trickling.
+//     closed with 1008 (Policy Violation): a client cannot hold memory by trickling. Time during
+//     which the worker itself does not read from the client (a full ring, the budget) is not
+//     counted, to the nearest tick.
 import { CloseCode } from '../../core/codes.ts';
-import { MessageAssembler } from '../../core/assembler.ts';
+import { MessageAssembler, type ChunkAlloc } from '../../core/assembler.ts';
 import type { Logger } from '../../log.ts';
 import { Conn, Phase } from './conn.ts';
 
@@ -29,6 +34,8 @@ export interface BudgetOptions {
   /** Closes a client with a code, not reading from it again (clients.ts abort). */
   close(c: Conn, code: number): void;
   log: Logger;
+  /** Chunk allocator for the assemblers (default: zeroed Uint8Arrays). */
+  alloc?: ChunkAlloc;
 }
 
 export class InboundBudget {
@@ -39,6 +46,12 @@ export class InboundBudget {
   readonly #paused = new Set<Conn>();
   /** Memory taken by all partial messages. */
   #partial = 0;
+  /** The part of #partial held by clients still read from. */
+  #reading = 0;
+  /** When tick last ran (-1: never). */
+  #lastTick = -1;
+  /** #pauseLargest has sorted the holders since the last tick. */
+  #sorted = false;
 
   constructor(o: BudgetOptions) {
     this.#o = o;
@@ -56,8 +69,8 @@ export class InboundBudget {
 
   /** The first piece of a message that does not end in this read: `c` starts holding one. */
   begin(c: Conn, kind: number, now: number): MessageAssembler {
-    const m = c.msg ??= new MessageAssembler();
-    this.#partial -= m.reset();
+    this.release(c);
+    const m = c.msg ??= new MessageAssembler(this.#o.alloc);
     m.kind = kind;
     c.msgStartedAt = now;
     this.#holders.add(c);
@@ -69,45 +82,60 @@ export class InboundBudget {
     const grew = c.msg!.append(piece);
     if (grew === 0) return;
     this.#partial += grew;
-    if (this.#partial + this.#o.pendingBytes() > this.#o.limit) this.#pauseLargest();
+    if (c.budgetPaused) return;
+    this.#reading += grew;
+    if (this.#partial + this.#o.pendingBytes() <= this.#o.limit || this.#reading <= this.#o.limit / 8) return;
+    if (!this.#sorted) this.#pauseLargest();
+    else this.#pause(c);
   }
 
   /** `c`'s message is complete (copied out) or must be forgotten: its memory is released. */
   release(c: Conn): void {
     if (c.msg === null || !this.#holders.delete(c)) return;
-    this.#partial -= c.msg.reset();
+    const freed = c.msg.reset();
+    this.#partial -= freed;
+    if (!c.budgetPaused) this.#reading -= freed;
   }
 
   /** The socket is gone. */
   forget(c: Conn): void {
     this.release(c);
-    this.#paused.delete(c);
+    if (this.#paused.delete(c)) c.budgetPaused = false;
   }
 
   /** Housekeeping: deadlines, then the budget (see the file comment). */
   tick(now: number): void {
-    const timeoutMs = this.#o.msgTimeoutS * 1000;
+    const o = this.#o;
+    const dt = this.#lastTick < 0 ? 0 : now - this.#lastTick;
+    this.#lastTick = now;
+    this.#sorted = false;
+    const timeoutMs = o.msgTimeoutS * 1000;
     if (timeoutMs > 0) {
       for (const c of this.#holders) {
+        // Time the worker did not read from this client does not count against it.
+        if (c.budgetPaused || o.appPaused(c.appIndex)) { c.msgStartedAt += dt; continue; }
         if (now - c.msgStartedAt < timeoutMs) continue;
-        this.#o.log.info(`client ${c.id}: message not finished within ws_msg_timeout (${this.#o.msgTimeoutS}s): closing with 1008`);
+        o.log.info(`client ${c.id}: message not finished within ws_msg_timeout (${o.msgTimeoutS}s): closing with 1008`);
         this.#drop(c, CloseCode.POLICY_VIOLATION);
       }
     }
-    if (this.held > this.#o.limit) {
+    const pending = o.pendingBytes();
+    if (this.#partial + pending > o.limit) {
+      const room = o.limit - Math.min(pending, o.limit / 2);
       const largest = [...this.#holders].sort((a, b) => b.msg!.capacity - a.msg!.capacity);
       let closed = 0;
       for (const c of largest) {
-        if (this.held <= this.#o.limit) break;
+        if (this.#partial <= room) break;
         this.#drop(c, CloseCode.TRY_AGAIN_LATER);
         closed++;
       }
-      if (closed) this.#o.log.notice(`inbound bytes held passed max_worker_inbound_size (${this.#o.limit}): closed the ${closed} client(s) with the largest partial messages (1013)`);
+      if (closed) o.log.notice(`inbound bytes held passed max_worker_inbound_size (${o.limit}): closed the ${closed} client(s) with the largest partial messages (1013)`);
     }
     if (this.#paused.size > 0) {
       for (const c of this.#paused) {
         c.budgetPaused = false;
-        if (c.phase !== Phase.DEAD && !this.#o.appPaused(c.appIndex)) c.socket.resume();
+        if (c.msg !== null && this.#holders.has(c)) this.#reading += c.msg.capacity;
+        if (c.phase !== Phase.DEAD && !o.appPaused(c.appIndex)) c.socket.resume();
       }
       this.#paused.clear();
     }
@@ -118,20 +146,22 @@ export class InboundBudget {
     this.#o.close(c, code);
   }
 
-  /** Over the budget: stop reading from the largest holders until the rest hold ≤ limit / 4. */
+  /** Over the budget: stop reading from the largest holders until the rest hold ≤ limit / 8. */
   #pauseLargest(): void {
+    this.#sorted = true;
     const reading = [...this.#holders].filter((c) => !c.budgetPaused);
-    let readingBytes = 0;
-    for (const c of reading) readingBytes += c.msg!.capacity;
-    const allowance = this.#o.limit / 4;
-    if (readingBytes <= allowance) return;
     reading.sort((a, b) => b.msg!.capacity - a.msg!.capacity);
+    const allowance = this.#o.limit / 8;
     for (const c of reading) {
-      if (readingBytes <= allowance) break;
-      readingBytes -= c.msg!.capacity;
-      c.budgetPaused = true;
-      c.socket.pause();
-      this.#paused.add(c);
+      if (this.#reading <= allowance) break;
+      this.#pause(c);
     }
+  }
+
+  #pause(c: Conn): void {
+    this.#reading -= c.msg!.capacity;
+    c.budgetPaused = true;
+    c.socket.pause();
+    this.#paused.add(c);
   }
 }

@@ -86,10 +86,15 @@ export class Clients {
     this.armDeadline(c, this.#closeWaitMs);
   }
 
-  /** Closes `c` with `code` (our close frame, then the TCP connection): the server's own decision. */
-  closeWith(c: Conn, code: number): void {
+  /** Queues our close frame with `code` (the server's own decision; see sendClose). */
+  sendCloseCode(c: Conn, code: number): void {
     c.closeCode = code;
     this.sendClose(c, encodeCloseFrame(code));
+  }
+
+  /** Closes `c` with `code` (our close frame, then the TCP connection): the server's own decision. */
+  closeWith(c: Conn, code: number): void {
+    this.sendCloseCode(c, code);
     this.finishTcp(c);
   }
 
@@ -100,8 +105,7 @@ export class Clients {
    * our close frame before the socket is destroyed.
    */
   abort(c: Conn, code: number): void {
-    c.closeCode = code;
-    this.sendClose(c, encodeCloseFrame(code));
+    this.sendCloseCode(c, code);
     c.socket.pause();
     c.phase = Phase.DEAD;
     this.#output.end(c);
@@ -126,10 +130,12 @@ export class Clients {
     this.armDeadline(c, this.#closeWaitMs);
   }
 
-  /** The peer half-closed: finish our side too. */
+  /** The peer half-closed: finish our side too; a partial message can never be finished now. */
   onEnd(c: Conn): void {
     c.phase = Phase.DEAD;
+    this.#budget.release(c);
     this.#output.end(c);
+    this.armDeadline(c, this.#closeWaitMs);
   }
 
   /** The socket is closed: free the slot, tell the app (unless it closed the client itself). */
@@ -157,8 +163,10 @@ export class Clients {
   /** Stops or resumes reading from every client of an app. */
   pauseApp(app: number, paused: boolean): void {
     for (const c of this.ofApp[app]) {
+      // A dead (closing) socket keeps reading, so that the peer's FIN is seen.
+      if (c.phase === Phase.DEAD) continue;
       if (paused) c.socket.pause();
-      else if (c.phase !== Phase.DEAD && !c.budgetPaused) c.socket.resume();
+      else if (!c.budgetPaused) c.socket.resume();
     }
   }
 }

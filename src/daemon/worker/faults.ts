@@ -6,6 +6,8 @@
 //                                 that client is closed with 1011, the worker serves on
 //   RINGSOCKET_TEST_FAULT=worker  an uncaught exception in the worker thread: the thread dies and
 //                                 the daemon stops with EXIT_WORKER_DIED (main.ts)
+//   RINGSOCKET_TEST_FAULT=stop    the worker thread dies when it is asked to stop (no trigger
+//                                 message): the daemon still exits with EXIT_WORKER_DIED
 
 export const FAULT_TRIGGER = 'ringsocket-test-fault';
 export const FAULT_ENV = 'RINGSOCKET_TEST_FAULT';
@@ -21,16 +23,24 @@ function isTrigger(p: Uint8Array): boolean {
   return true;
 }
 
-/** The hook for a RINGSOCKET_TEST_FAULT value (undefined or '' = none); throws for an unknown one. */
-export function faultHook(mode: string | undefined): FaultHook | null {
-  if (!mode) return null;
+const crashError = (mode: string) => new Error(`injected crash (${FAULT_ENV}=${mode})`);
+const crash = (mode: string) => setImmediate(() => { throw crashError(mode); });
+
+export interface Faults {
+  /** Sees every single-frame message's payload (null: no fault on messages). */
+  onMessage: FaultHook | null;
+  /** Called when the main thread asks the worker to stop. */
+  onStop(): void;
+}
+
+/** The faults for a RINGSOCKET_TEST_FAULT value (undefined or '' = none); throws for an unknown one. */
+export function parseFaults(mode: string | undefined): Faults {
+  const none: Faults = { onMessage: null, onStop() {} };
+  if (!mode) return none;
   if (mode === 'client') {
-    return (p) => { if (isTrigger(p)) throw new Error(`injected fault (${FAULT_ENV}=client)`); };
+    return { ...none, onMessage: (p) => { if (isTrigger(p)) throw new Error(`injected fault (${FAULT_ENV}=client)`); } };
   }
-  if (mode === 'worker') {
-    return (p) => {
-      if (isTrigger(p)) setImmediate(() => { throw new Error(`injected crash (${FAULT_ENV}=worker)`); });
-    };
-  }
-  throw new Error(`${FAULT_ENV}=${mode}: unknown mode (client or worker)`);
+  if (mode === 'worker') return { ...none, onMessage: (p) => { if (isTrigger(p)) crash(mode); } };
+  if (mode === 'stop') return { ...none, onStop: () => { throw crashError(mode); } };
+  throw new Error(`${FAULT_ENV}=${mode}: unknown mode (client, worker or stop)`);
 }

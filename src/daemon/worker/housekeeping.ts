@@ -1,7 +1,7 @@
 // Housekeeping, every HOUSEKEEPING_MS: server pings and the idle timeout, the worker-wide budget
 // of unsent bytes (max_worker_outbound_size), and the inbound budget's deadlines (budget.ts).
 import { CloseCode, Opcode } from '../../core/codes.ts';
-import { encodeControlFrame, encodeCloseFrame } from '../frames.ts';
+import { encodeControlFrame } from '../frames.ts';
 import type { Logger } from '../../log.ts';
 import { Phase } from './conn.ts';
 import type { Clients } from './clients.ts';
@@ -45,8 +45,7 @@ export class Housekeeping {
       // A client is pinged before it can be found idle, however late this tick runs.
       if (idleMs > 0 && quiet >= idleMs && (pingMs === 0 || c.pingSent)) {
         log.info(`client ${c.id}: idle for ${this.#o.idleTimeoutS}s: closing with 1001`);
-        c.closeCode = CloseCode.GOING_AWAY;
-        clients.sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
+        clients.sendCloseCode(c, CloseCode.GOING_AWAY);
       } else if (pingMs > 0 && quiet >= pingMs && !c.pingSent) {
         c.pingSent = true;
         output.write(c, encodeControlFrame(Opcode.PING, Housekeeping.#EMPTY));

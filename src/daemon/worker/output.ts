@@ -77,11 +77,33 @@ export class Output {
   /** Writes every queued frame: one socket.write per client (see the file comment). */
   flush(): void {
     this.#scheduled = false;
-    const n = this.#conn.length;
-    if (n === 0) return;
+    if (this.#conn.length === 0) return;
     this.#flushing = true;
+    try {
+      this.#write();
+    } finally {
+      // Whatever happened, every queue is empty afterwards: nothing is written twice.
+      const touched = this.#touched;
+      for (let i = 0; i < touched.length; i++) {
+        const c = touched[i];
+        c.qOut = null;
+        c.qCount = 0;
+        c.qBytes = 0;
+        c.endQueued = false;
+      }
+      touched.length = 0;
+      this.#conn.length = 0;
+      this.#buf.length = 0;
+      this.#at.length = 0;
+      this.#len.length = 0;
+      this.#flushing = false;
+    }
+  }
+
+  #write(): void {
     const touched = this.#touched;
     const qConn = this.#conn, qBuf = this.#buf, qAt = this.#at, qLen = this.#len;
+    const n = qConn.length;
     const u8 = this.#u8;
     // Give each client its output buffer; a client with one queued Buffer writes it as it is.
     for (let i = 0; i < touched.length; i++) {
@@ -105,21 +127,10 @@ export class Output {
     }
     for (let i = 0; i < touched.length; i++) {
       const c = touched[i];
-      if (!c.socket.destroyed) {
-        if (c.qOut !== null) c.socket.write(c.qOut);
-        else if (c.qCount > 1) c.socket.uncork();
-        if (c.endQueued) c.socket.end();
-      }
-      c.qOut = null;
-      c.qCount = 0;
-      c.qBytes = 0;
-      c.endQueued = false;
+      if (c.socket.destroyed) continue;
+      if (c.qOut !== null) c.socket.write(c.qOut);
+      else if (c.qCount > 1) c.socket.uncork();
+      if (c.endQueued) c.socket.end();
     }
-    touched.length = 0;
-    qConn.length = 0;
-    qBuf.length = 0;
-    qAt.length = 0;
-    qLen.length = 0;
-    this.#flushing = false;
   }
 }

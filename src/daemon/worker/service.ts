@@ -7,7 +7,6 @@ import type net from 'node:net';
 import type { Core } from '../../core/wasm.ts';
 import { Ring, WakeWord } from '../../core/ring.ts';
 import { CloseCode } from '../../core/codes.ts';
-import { encodeCloseFrame } from '../frames.ts';
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
 import type { DaemonLayout } from '../layout.ts';
@@ -86,6 +85,8 @@ export class WorkerService {
       appPaused: (app) => inbound.isPaused(app),
       close: (c, code) => clients.abort(c, code),
       log,
+      // Pooled and not zeroed: every byte of a chunk is written before it is read.
+      alloc: (size) => Buffer.allocUnsafe(size),
     });
     this.budget = budget;
     clients.connect(this.#output, inbound, budget);
@@ -133,26 +134,37 @@ export class WorkerService {
     socket.on('close', l.close);
   }
 
-  /** Socket listeners, one set per worker: Node calls them with the socket as `this`. */
+  /**
+   * Socket listeners, one set per worker: Node calls them with the socket as `this`. Each runs in
+   * a try: a bug met while handling one client costs that client, not the worker.
+   */
   readonly #listeners = ((svc: WorkerService) => ({
-    data(this: ConnSocket, chunk: Buffer) { svc.#onData(this[CONN], chunk); },
-    end(this: ConnSocket) { svc.clients.onEnd(this[CONN]); },
+    data(this: ConnSocket, chunk: Buffer) {
+      const c = this[CONN];
+      try { svc.#onData(c, chunk); } catch (err) { svc.#clientFault(c, 'its input', err); }
+    },
+    end(this: ConnSocket) {
+      const c = this[CONN];
+      try { svc.clients.onEnd(c); } catch (err) { svc.#clientFault(c, 'its end', err); }
+    },
     error(this: ConnSocket, err: Error) { svc.#log.debug(`socket ${this[CONN].id || this.remoteAddress}: ${err.message}`); },
-    close(this: ConnSocket) { svc.clients.onClosed(this[CONN]); },
+    close(this: ConnSocket) {
+      const c = this[CONN];
+      try { svc.clients.onClosed(c); } catch (err) { svc.#clientFault(c, 'its close', err); }
+    },
   }))(this);
 
   #onData(c: Conn, chunk: Buffer): void {
     c.lastRx = Date.now();
     c.pingSent = false;
-    try {
-      if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
-      else this.#handshakes.onData(c, chunk);
-    } catch (err) {
-      // A bug met while handling one client's input costs that client, not the worker.
-      this.#log.error(`client ${c.id || c.socket.remoteAddress}: internal error while handling its input (closing it with 1011): ${(err as Error).stack ?? err}`);
-      if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.clients.abort(c, CloseCode.INTERNAL_ERROR);
-      else c.socket.destroy();
-    }
+    if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
+    else this.#handshakes.onData(c, chunk);
+  }
+
+  #clientFault(c: Conn, what: string, err: unknown): void {
+    this.#log.error(`client ${c.id || c.socket.remoteAddress}: internal error while handling ${what} (closing it with 1011): ${(err as Error).stack ?? err}`);
+    if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.clients.abort(c, CloseCode.INTERNAL_ERROR);
+    else c.socket.destroy();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -194,11 +206,10 @@ export class WorkerService {
     this.#inbound.dropApp(app);
     for (const c of this.clients.ofApp[app]) {
       c.appClosed = true; // no CLOSE record: nobody would read it
-      c.socket.resume();
-      if (c.phase === Phase.WS) {
-        c.closeCode = CloseCode.INTERNAL_ERROR;
-        this.clients.sendClose(c, encodeCloseFrame(CloseCode.INTERNAL_ERROR));
-      }
+      if (c.phase === Phase.DEAD) continue; // closing already (an aborted one is not read again)
+      c.budgetPaused = false;
+      c.socket.resume(); // its ring pause is over: read its close reply
+      if (c.phase === Phase.WS) this.clients.sendCloseCode(c, CloseCode.INTERNAL_ERROR);
     }
   }
 
@@ -218,10 +229,7 @@ export class WorkerService {
     for (const s of this.#servers) s.close();
     for (const c of clients.all) {
       if (c.phase === Phase.HTTP) c.socket.destroy();
-      else if (c.phase === Phase.WS) {
-        c.closeCode = CloseCode.GOING_AWAY;
-        clients.sendClose(c, encodeCloseFrame(CloseCode.GOING_AWAY));
-      }
+      else if (c.phase === Phase.WS) clients.sendCloseCode(c, CloseCode.GOING_AWAY);
       // Paused sockets (full ring, inbound budget) must read the peer's close frame or FIN.
       c.budgetPaused = false;
       c.socket.resume();
