@@ -3,6 +3,17 @@
 // where TypeScript type stripping is not on by default, it re-runs the command with
 // --experimental-strip-types; from 22.18 (and on 23.6+, 24) the .ts sources load as they are.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/**
+ * The module to run for `path` (relative to src/, without extension): the TypeScript source in a
+ * checkout of the repository, the compiled dist/ JavaScript in an installed package (which ships
+ * no sources: Node does not strip types under node_modules).
+ */
+export function sourceOrDist(path) {
+  var src = new URL('../src/' + path + '.ts', import.meta.url);
+  return existsSync(src) ? src.href : new URL('../dist/' + path + '.js', import.meta.url).href;
+}
 
 export function ensureNode(entry) {
   var parts = process.versions.node.split('.').map(Number);

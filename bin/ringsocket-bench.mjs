@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ensureNode } from './node-check.mjs';
+import { ensureNode, sourceOrDist } from './node-check.mjs';
 ensureNode('ringsocket-bench');
-const { main } = await import('../src/cli/bench.ts');
+const { main } = await import(sourceOrDist('cli/bench'));
 await main(process.argv.slice(2));

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ensureNode } from './node-check.mjs';
+import { ensureNode, sourceOrDist } from './node-check.mjs';
 ensureNode('ringsocket');
-const { main } = await import('../src/cli/main.ts');
+const { main } = await import(sourceOrDist('cli/main'));
 await main(process.argv.slice(2));

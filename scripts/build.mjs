@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Compiles the two WebAssembly builds of assembly/ (see asconfig.json):
+// Builds what the package ships:
 //   build/ringsocket.shared.wasm  - shared imported memory (threads + SIMD), for the daemon
 //   build/ringsocket.private.wasm - private imported memory, for browsers and single-thread use
-// With --if-needed it does nothing when both outputs are newer than every file in assembly/
-// and asconfig.json.
+//   dist/**/*.js, dist/**/*.d.ts  - src/ compiled to ESM JavaScript and declarations (tsconfig.build.json)
+// With --if-needed (before npm start / npm test, which run src/ as it is) it only builds the two
+// .wasm files, and only when one is older than a file in assembly/ or asconfig.json.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync, mkdirSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,7 +28,8 @@ function newestSource() {
   return newest;
 }
 
-if (process.argv.includes('--if-needed')) {
+const ifNeeded = process.argv.includes('--if-needed');
+if (ifNeeded) {
   const src = newestSource();
   if (outputs.every((o) => existsSync(o) && statSync(o).mtimeMs >= src)) process.exit(0);
 }
@@ -44,3 +46,14 @@ for (const target of targets) {
   }
 }
 console.error(`build: wrote ${outputs.map((o) => o.slice(root.length + 1)).join(', ')}`);
+if (ifNeeded) process.exit(0);
+
+// dist/: emptied first, so that no file of a removed source module is shipped.
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+if (r.status !== 0) {
+  console.error('build: tsc failed (tsconfig.build.json)');
+  process.exit(r.status ?? 1);
+}
+console.error('build: wrote dist/ (JavaScript and declarations of src/)');

@@ -1,6 +1,7 @@
 // The bench's main thread: starts the worker threads, runs the phases (connect, warm-up, measured
 // window, drain, close), samples CPU and memory at the window's edges, prints the live line, and
 // returns the result.
+import { siblingModule } from '../module-url.ts';
 import { Worker } from 'node:worker_threads';
 import type { BenchOptions } from './args.ts';
 import { clientWindow, sampleServer, serverWindow } from './cpu.ts';
@@ -109,7 +110,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
 
   const workers = Array.from({ length: T }, (_, thread) => {
     const data: WorkerInit = { options: o, thread, shared, epochMs };
-    const w = new Worker(new URL('./worker.ts', import.meta.url), { workerData: data });
+    const w = new Worker(siblingModule(import.meta.url, './worker'), { workerData: data });
     w.on('message', (m: ToMain) => {
       latest[m.thread] = m.counters;
       if (m.type === 'done') {

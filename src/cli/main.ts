@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { formatConfigErrors, loadConfig, type Config } from '../config/index.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { initProject, INIT_PORT } from './init.ts';
 
 /** What src/daemon/main.ts provides. */
 export interface DaemonHandle {
@@ -30,6 +31,7 @@ export const DUPLICATE_SIGNAL_MS = 1000;
 export const DEFAULT_CONFIG_PATHS = ['./ringsocket.json', '/etc/ringsocket.json'] as const;
 
 const USAGE = `Usage: ringsocket [options] [config-path]
+       ringsocket init [dir]
 
 Runs the RingSocket WebSocket server daemon in the foreground. Log lines go to stderr.
 
@@ -39,10 +41,12 @@ Runs the RingSocket WebSocket server daemon in the foreground. Log lines go to s
                 (0 = valid, 1 = invalid)
   --help, -h    print this help and exit
   --version, -v print the version and exit
+  init [dir]    write a starter ringsocket.json and app.ts into dir (default: .), keeping any
+                that exist; then "npx ringsocket" there serves the app
 
 SIGTERM or SIGINT stops the daemon gracefully (every client gets close code 1001); another
 signal at least a second later forces an immediate exit with status 1. Exit status: 0 after a clean stop, 1 on a bad
-configuration or a start-up failure, 2 on a usage error.
+configuration or a start-up failure, 2 on a usage error, 70 when a worker thread died.
 `;
 
 function version(): string {
@@ -75,6 +79,17 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
   const out = (s: string) => { process.stdout.write(s); };
   const err = (s: string) => { process.stderr.write(s); };
 
+  if (argv[0] === 'init') {
+    if (argv.length > 2 || (argv[1] ?? '').startsWith('-')) {
+      err('ringsocket: usage: ringsocket init [dir]\n');
+      return exit(2);
+    }
+    const r = initProject(argv[1] ?? '.');
+    for (const p of r.written) out(`wrote ${p}\n`);
+    for (const p of r.kept) out(`kept ${p} (it exists)\n`);
+    out(`next: cd ${r.dir} && npx ringsocket   (then connect to ws://localhost:${INIT_PORT}/hello)\n`);
+    return exit(0);
+  }
   const args = parseArgs(argv);
   if (args.error) {
     err(`ringsocket: ${args.error}\nTry "ringsocket --help".\n`);

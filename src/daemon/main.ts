@@ -7,6 +7,7 @@ import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { planDaemonMemory, APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
 import { WakeWord } from '../core/ring.ts';
+import { siblingModule } from '../module-url.ts';
 
 /**
  * Exit statuses: 0 after a requested stop (SIGTERM/SIGINT) that completed; EXIT_WORKER_DIED when a
@@ -29,7 +30,7 @@ type ThreadMsg = { type: 'ready' } | { type: 'listening'; where: string[] } | { 
 const exited = new WeakSet<Worker>();
 
 function startThread(file: string, data: object, name: string, log: Logger): { worker: Worker; first: Promise<ThreadMsg> } {
-  const worker = new Worker(new URL(file, import.meta.url), { workerData: data, name });
+  const worker = new Worker(siblingModule(import.meta.url, file), { workerData: data, name });
   worker.once('exit', () => exited.add(worker));
   const first = new Promise<ThreadMsg>((resolve) => {
     const onMsg = (m: ThreadMsg) => {
@@ -90,7 +91,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   // Apps first: a worker must never deliver to an app that is not there.
   const appStarts = config.apps.map((app, index) =>
-    startThread('./app-thread.ts', { index, module, memory, config, layout }, `app ${app.name}`, log));
+    startThread('./app-thread', { index, module, memory, config, layout }, `app ${app.name}`, log));
   for (const s of appStarts) apps.push(s.worker);
   const appResults = await Promise.all(appStarts.map((s) => s.first));
   const appErrors = appResults.filter((m) => m.type === 'error') as { message: string }[];
@@ -100,7 +101,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   }
 
   const workerStarts = Array.from({ length: config.worker_c }, (_, index) =>
-    startThread('./worker.ts', { index, module, memory, config, layout }, `worker#${index}`, log));
+    startThread('./worker', { index, module, memory, config, layout }, `worker#${index}`, log));
   for (const s of workerStarts) workers.push(s.worker);
   const workerResults = await Promise.all(workerStarts.map((s) => s.first));
   const workerErrors = workerResults.filter((m) => m.type === 'error') as { message: string }[];
@@ -156,7 +157,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         initAppRings(a);
         Atomics.store(core.i32, layout.apps[a].wake >>> 2, 0);
         Atomics.store(core.i32, (layout.apps[a].wake + APP_STOP_OFFSET) >>> 2, 0);
-        const started = startThread('./app-thread.ts', { index: a, module, memory, config, layout }, `app ${name}`, log);
+        const started = startThread('./app-thread', { index: a, module, memory, config, layout }, `app ${name}`, log);
         apps[a] = started.worker;
         watchApp(a, started.worker);
         r.lastStart = Date.now();
