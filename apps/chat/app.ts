@@ -13,7 +13,9 @@
 //   3     list     binary       nothing
 //
 //   A browser sends "say" as ws.send('\x00' + text), "rename" as ws.send('\x01' + name), and
-//   "whisper" as a Uint8Array: [2, 8 id bytes big-endian, ...UTF-8 bytes].
+//   "whisper" as a Uint8Array: [2, 8 id bytes big-endian, ...UTF-8 bytes]. With the typed client
+//   (ringsocket/client), a page sends them as client.send(say, text), client.send(whisper, id, text)
+//   ...: protocol.ts declares these messages and the events below, for the app and the page alike.
 //
 // Server -> client: text messages, each one JSON object:
 //   {"type":"welcome","id":7,"name":"guest-7"}                      to a new client (open)
@@ -26,17 +28,17 @@
 //   {"type":"error","message":"no client 9"}                        to the sender
 //   {"type":"list","clients":[{"id":7,"name":"ann"},...]}           to the sender (list), by id
 import {
-  defineApp, readSwitch, caseAny, caseUtf8, caseBin, ntoh, str, RS_UTF8, type OpenRs, type ReadRs, type TimerRs,
+  defineApp, readSwitch, caseAny, caseUtf8, caseBin, RS_UTF8, type OpenRs, type ReadRs, type TimerRs,
 } from '../../src/app/index.ts';
+import { say, rename, whisper, list, CLOSE_BAD_NAME, type ChatEvent } from './protocol.ts';
 
-/** The close code for a name the room does not accept. */
-export const CLOSE_BAD_NAME = 4001;
+export { CLOSE_BAD_NAME };
 
 /** Client id -> name, for everyone in the room. Rebuilt by init. */
 let names = new Map<number, string>();
 
 /** Writes one JSON message; the sender call picks the recipients. */
-function json(rs: TimerRs, message: object): TimerRs {
+function json(rs: TimerRs, message: ChatEvent): TimerRs {
   return rs.wStr(JSON.stringify(message));
 }
 
@@ -60,12 +62,12 @@ export default defineApp({
   },
 
   read: readSwitch({
-    0: caseAny([str(1, 1000)], (rs, text) => {
+    [say.case]: caseAny(say.schema, (rs, text) => {
       json(rs, { type: 'say', id: rs.clientId(), name: nameOf(rs), text });
       rs.toEveryExceptCur(RS_UTF8);
     }),
 
-    1: caseUtf8([str(1, 32)], (rs, name) => {
+    [rename.case]: caseUtf8(rename.schema, (rs, name) => {
       // A control character is not a name: close the client with the app's own code.
       if (/[\u0000-\u001f\u007f]/.test(name)) return CLOSE_BAD_NAME;
       const id = rs.clientId();
@@ -76,7 +78,7 @@ export default defineApp({
       return 0;
     }),
 
-    2: caseBin([ntoh.u64, str(1, 1000)], (rs, target, text) => {
+    [whisper.case]: caseBin(whisper.schema, (rs, target, text) => {
       const to = Number(target);
       if (!names.has(to)) return reply(rs, { type: 'error', message: `no client ${target}` });
       json(rs, { type: 'whisper', id: rs.clientId(), name: nameOf(rs), text });
@@ -84,7 +86,7 @@ export default defineApp({
       return reply(rs, { type: 'whispered', to });
     }),
 
-    3: caseBin([], (rs) => {
+    [list.case]: caseBin(list.schema, (rs) => {
       const clients = [...names].map(([id, name]) => ({ id, name })).sort((a, b) => a.id - b.id);
       return reply(rs, { type: 'list', clients });
     }),
@@ -100,7 +102,7 @@ export default defineApp({
   },
 });
 
-function reply(rs: ReadRs, message: object): number {
+function reply(rs: ReadRs, message: ChatEvent): number {
   json(rs, message);
   rs.toCur(RS_UTF8);
   return 0;

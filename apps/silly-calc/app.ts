@@ -6,10 +6,12 @@
 // Out: the int64 sum, in network byte order, as a binary message to every other client of the app
 //      (rs_w_int64_hton + rs_to_every_except_cur(RS_BIN)); then "笑笑?" as a text message to the
 //      sender (rs_w_str(u8"笑笑") + rs_w_uint8(0x3F) + rs_to_cur(RS_UTF8)).
-import { defineApp, readBin, ntoh, RS_BIN, RS_UTF8 } from '../../src/app/index.ts';
+// The messages are declared in protocol.ts, which a page imports too (ringsocket/client).
+import { defineApp, readBin, RS_BIN, RS_UTF8 } from '../../src/app/index.ts';
+import { calcRequest } from './protocol.ts';
 
 export default defineApp({
-  read: readBin([ntoh.i32, ntoh.u16.between(1, 10)], (rs, i32, u16s) => {
+  read: readBin(calcRequest.schema, (rs, i32, u16s) => {
     // The schema has already checked that 1 <= u16s.length <= 10.
     let sum = i32;
     for (let i = 0; i < u16s.length; i++) sum += u16s[i];

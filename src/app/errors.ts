@@ -1,4 +1,6 @@
-// The one error class an app sees from the API: a misuse of a helper, or a bad definition.
+// The error classes of the API: RingSocketAppError, what an app sees (a misuse of a helper, or a
+// bad definition), and RingSocketSchemaError, what encoding values for a read schema or decoding a
+// payload with one throws (src/app/schema.ts; the typed client's encode and decode).
 // Every error carries a stable machine code; the messages name the helper and what was wrong.
 
 export const AppErrorCode = {
@@ -37,5 +39,31 @@ export class RingSocketAppError extends Error {
     super(message);
     this.name = 'RingSocketAppError';
     this.code = code;
+  }
+}
+
+export const SchemaErrorCode = {
+  /** A value that has no encoding in its parameter: a wrong JS type, a number out of range. */
+  BAD_VALUE: 'RS_SCHEMA_BAD_VALUE',
+  /** Values or a payload that do not fit the schema's sizes, counts or UTF-8: the server closes with 4900. */
+  WRONG_SIZE: 'RS_SCHEMA_WRONG_SIZE',
+  /** A message meant to be sent as text whose bytes are not UTF-8: the server closes with 1007. */
+  INVALID_UTF8: 'RS_SCHEMA_INVALID_UTF8',
+} as const;
+export type SchemaErrorCode = (typeof SchemaErrorCode)[keyof typeof SchemaErrorCode];
+
+/**
+ * Thrown by encode() for values the server would refuse (or that have no encoding), before
+ * anything is sent, and by decode() for a payload that does not fit its schema.
+ */
+export class RingSocketSchemaError extends Error {
+  readonly code: SchemaErrorCode;
+  /** The close code the server sends for such a message (4900, 1007), or null: no bytes exist for it. */
+  readonly closeCode: number | null;
+  constructor(code: SchemaErrorCode, closeCode: number | null, message: string) {
+    super(message);
+    this.name = 'RingSocketSchemaError';
+    this.code = code;
+    this.closeCode = closeCode;
   }
 }

@@ -1,8 +1,11 @@
 // Read schemas: the typed counterpart of RS_NET / RS_NTOH / RS_STR and their _STA/_VLA/_HEAP forms.
 //
 // A schema is a tuple of parameters, e.g. [ntoh.i32, ntoh.u16.between(1, 10)]. The callback's
-// parameter types are inferred from it (Args<S>), and compileSchema() turns it into a parser that
+// parameter types are inferred from it (Args<S>), and CompiledSchema turns it into a parser that
 // validates a payload completely (size, element counts, UTF-8) before any argument is produced.
+// The same CompiledSchema is the typed client's encoder (values -> the bytes this parser accepts,
+// refusing what it would refuse) and decoder (its parser, with owned arrays): one copy of the rules.
+// This module and its imports must stay browser-safe (test/client.test.ts walks the import graph).
 //
 // Byte order, exactly as RingSocket defines it:
 //   net.*  = RS_NET:  the bytes are taken as they are, i.e. in the HOST's byte order (no swap).
@@ -10,7 +13,7 @@
 // On little-endian hosts (x86, ARM: every platform Node ships for but s390x/ppc64 BE) net.u16 reads
 // [0x01, 0x02] as 0x0201 and ntoh.u16 reads it as 0x0102.
 import { CloseCode } from '../core/codes.ts';
-import { AppErrorCode, RingSocketAppError } from './errors.ts';
+import { AppErrorCode, RingSocketAppError, RingSocketSchemaError, SchemaErrorCode } from './errors.ts';
 
 /** true on little-endian hosts: the byte order of typed arrays, of net.* and of the wU16()... writers. */
 export const HOST_LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -106,6 +109,25 @@ export type Schema = readonly [] | readonly [...FixedParam[], Param<unknown, boo
 /** The callback arguments a schema produces (after rs). */
 export type Args<S extends readonly Param[]> = {
   -readonly [K in keyof S]: S[K] extends Param<infer T, boolean> ? T : never;
+};
+
+/** The ScalarName of a typed array argument type (never for anything else). */
+type ArrayNameOf<T> = { [N in ScalarName]: T extends ArrayView<N> ? N : never }[ScalarName];
+
+/**
+ * What encode() takes for a parameter whose callback argument is T: the same scalar or string,
+ * and for an array the typed array of its element type or a plain array (of bigint for 64-bit).
+ */
+export type ValueIn<T> = T extends number | bigint | string ? T : ArrayView<ArrayNameOf<T>> | readonly ScalarValue<ArrayNameOf<T>>[];
+/** What decode() gives for a parameter whose callback argument is T: arrays are always owned copies. */
+export type ValueOut<T> = T extends number | bigint | string ? T : ArrayCopy<ArrayNameOf<T>>;
+/** The values encode() takes for a schema, in schema order. */
+export type Values<S extends readonly Param[]> = {
+  -readonly [K in keyof S]: S[K] extends Param<infer T, boolean> ? ValueIn<T> : never;
+};
+/** What decode() returns for a schema: the values in schema order. */
+export type Decoded<S extends readonly Param[]> = {
+  -readonly [K in keyof S]: S[K] extends Param<infer T, boolean> ? ValueOut<T> : never;
 };
 
 const SIZES: Record<ScalarName, number> = {
@@ -207,6 +229,95 @@ function isParam(value: unknown): value is Param {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+/** A lone surrogate: a JS string with one has no UTF-8 encoding (TextEncoder would write U+FFFD). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether `n` elements (bytes for str) fit a parameter: the one count rule, used by the parser
+ * for the variable-length last parameter and by the encoder for every parameter.
+ */
+function countFits(p: ParamSpec, n: number): boolean {
+  return n >= p.min && n <= p.max;
+}
+
+/** How a parameter is written in a schema, for messages: ntoh.u16.between(1, 10), str(0, 32) ... */
+export function describeParam(p: ParamSpec): string {
+  switch (p.form) {
+    case ParamForm.SCALAR: return `${p.order}.${p.type}`;
+    case ParamForm.ARRAY: return `${p.order}.${p.type}.array(${p.min})`;
+    case ParamForm.BETWEEN: return `${p.order}.${p.type}.between(${p.min}, ${p.max})`;
+    case ParamForm.STR: return `str(${p.min}, ${p.max})`;
+  }
+}
+
+/** What a scalar of each type accepts, for messages. */
+const EXPECTED: Record<ScalarName, string> = {
+  u8: 'an integer in 0...255', u16: 'an integer in 0...65535', u32: 'an integer in 0...4294967295',
+  i8: 'an integer in -128...127', i16: 'an integer in -32768...32767', i32: 'an integer in -2147483648...2147483647',
+  u64: 'a bigint in 0n...18446744073709551615n', i64: 'a bigint in -9223372036854775808n...9223372036854775807n',
+  f32: 'a number', f64: 'a number',
+};
+
+/** The integer range of the types below 64 bits. */
+const INT_RANGES: Partial<Record<ScalarName, readonly [number, number]>> = {
+  u8: [0, 0xff], u16: [0, 0xffff], u32: [0, 0xffffffff], i8: [-0x80, 0x7f], i16: [-0x8000, 0x7fff], i32: [-0x80000000, 0x7fffffff],
+};
+
+/** Whether `v` is a value of a scalar type: one encoding exists for it, and the parser gives `v` back. */
+function scalarFits(type: ScalarName, v: unknown): boolean {
+  switch (type) {
+    case 'u64': return typeof v === 'bigint' && BigInt.asUintN(64, v) === v;
+    case 'i64': return typeof v === 'bigint' && BigInt.asIntN(64, v) === v;
+    case 'f32': case 'f64': return typeof v === 'number';
+    default: {
+      const [lo, hi] = INT_RANGES[type]!;
+      return typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+    }
+  }
+}
+
+/** A value as a message shows it. */
+function show(v: unknown): string {
+  switch (typeof v) {
+    case 'bigint': return `${v}n`;
+    case 'number': return Object.is(v, -0) ? '-0' : String(v);
+    case 'string': return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+    case 'object':
+      if (v === null) return 'null';
+      if (Array.isArray(v)) return `an array of ${v.length}`;
+      return ArrayBuffer.isView(v) ? `a ${v.constructor.name} of ${(v as Uint8Array).length}` : 'an object';
+    default: return typeof v;
+  }
+}
+
+/** Whether `v` can be read as an array of elements (a plain array or any typed array). */
+function isArrayLike(v: unknown): v is ArrayLike<unknown> {
+  return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+}
+
+function badValue(message: string): RingSocketSchemaError {
+  return new RingSocketSchemaError(SchemaErrorCode.BAD_VALUE, null, message);
+}
+
+function wrongSize(message: string): RingSocketSchemaError {
+  return new RingSocketSchemaError(SchemaErrorCode.WRONG_SIZE, CloseCode.WRONG_SIZE, message);
+}
+
+/** The count of a parameter as a message states it: "1 to 10 elements", "exactly 3 elements". */
+function countText(p: ParamSpec): string {
+  const unit = p.form === ParamForm.STR ? 'bytes of UTF-8' : 'elements';
+  if (p.min === p.max) return `exactly ${p.min} ${unit}`;
+  return p.max === Infinity ? `at least ${p.min} ${unit}` : `${p.min} to ${p.max} ${unit}`;
+}
+
+export interface CompileOptions {
+  /**
+   * Deliver every array parameter as an owned copy, as if declared with .copy() (decode(): its
+   * results outlive the call). Default false: the app's borrowed views and scratch arrays.
+   */
+  readonly owned?: boolean;
+}
 
 /**
  * A compiled schema: validates a payload and fills `args` (args[0] is left for rs).
@@ -223,11 +334,14 @@ export class CompiledSchema {
   readonly last: ParamSpec | null;
   /** One borrowed bytes() parameter: the payload (or its rest after a switch byte) is passed as is. */
   readonly wholePayload: boolean;
+  /** Where the schema is used (read, case 3, encode ...): the start of every message. */
+  readonly where: string;
   private readonly scratch: (AnyTypedArray | null)[];
   private buffer: ArrayBufferLike | null = null;
   private view: DataView = new DataView(new ArrayBuffer(0));
 
-  constructor(schema: readonly unknown[], where: string) {
+  constructor(schema: readonly unknown[], where: string, options: CompileOptions = {}) {
+    this.where = where;
     if (!Array.isArray(schema)) throw badDefinition(`${where}: the schema must be an array of parameters`);
     const params: ParamSpec[] = [];
     let fixed = 0;
@@ -240,9 +354,11 @@ export class CompiledSchema {
       if (last !== null) {
         throw badDefinition(`${where}: schema[${i - 1}] has a variable length, so it must be the last parameter`);
       }
-      if (spec.form === ParamForm.BETWEEN || spec.form === ParamForm.STR) last = spec;
-      else fixed += spec.size * spec.min;
-      params.push(spec);
+      const owned = options.owned === true && !spec.copy && (spec.form === ParamForm.ARRAY || spec.form === ParamForm.BETWEEN);
+      const use = owned ? makeSpec(spec.form, spec.type, spec.order, spec.min, spec.max, true) : spec;
+      if (use.form === ParamForm.BETWEEN || use.form === ParamForm.STR) last = use;
+      else fixed += use.size * use.min;
+      params.push(use);
     });
     this.params = params;
     this.fixedSize = fixed;
@@ -258,17 +374,8 @@ export class CompiledSchema {
    * close code: CloseCode.WRONG_SIZE for a size, count or UTF-8 mismatch.
    */
   parse(payload: Uint8Array, start: number): number {
-    const len = payload.length - start;
-    const last = this.last;
-    let varBytes = 0;
-    if (last === null) {
-      if (len !== this.fixedSize) return CloseCode.WRONG_SIZE;
-    } else {
-      varBytes = len - this.fixedSize;
-      if (varBytes < 0 || varBytes % last.size !== 0) return CloseCode.WRONG_SIZE;
-      const n = varBytes / last.size;
-      if (n < last.min || n > last.max) return CloseCode.WRONG_SIZE;
-    }
+    const varBytes = this.varBytes(payload.length - start);
+    if (varBytes < 0) return CloseCode.WRONG_SIZE;
     const args = this.args;
     if (this.wholePayload) {
       args[1] = start === 0 ? payload : payload.subarray(start);
@@ -310,6 +417,127 @@ export class CompiledSchema {
     return 0;
   }
 
+  /**
+   * The size rule: the fixed parameters must be present, a variable-length last parameter must
+   * hold a whole number of elements that fits its count, and without one nothing may be left over.
+   * Returns the bytes of the variable-length part for a payload of `len` bytes (0 without one), or
+   * -1 when no payload of this schema has that size.
+   */
+  varBytes(len: number): number {
+    const last = this.last;
+    if (last === null) return len === this.fixedSize ? 0 : -1;
+    const v = len - this.fixedSize;
+    if (v < 0 || v % last.size !== 0 || !countFits(last, v / last.size)) return -1;
+    return v;
+  }
+
+  /**
+   * The decoder: parse() on payload[start...], the server's own path, and the values in schema
+   * order. Throws RingSocketSchemaError (RS_SCHEMA_WRONG_SIZE, 4900) for a payload the server would
+   * refuse. Arrays are owned copies only if the schema was compiled with { owned: true }.
+   */
+  decode(payload: Uint8Array, start = 0): unknown[] {
+    const code = this.parse(payload, start);
+    // Keep no reference to the caller's buffer past the call.
+    this.buffer = null;
+    this.view = new DataView(new ArrayBuffer(0));
+    if (code !== 0) {
+      const len = payload.length - start;
+      const why = this.varBytes(len) < 0
+        ? `${len} bytes do not fit ${this.describe()}, which takes ${this.sizeText()}`
+        : `the ${describeParam(this.last!)} part of ${this.describe()} is not valid UTF-8`;
+      throw wrongSize(`${this.where}: ${why}`);
+    }
+    const out = this.args.slice(1);
+    this.args.fill(undefined, 1);
+    return out;
+  }
+
+  /**
+   * The encoder: `values`, one per parameter in schema order, as the payload parse() accepts,
+   * after the switch case byte `caseByte` if it is not null. Checks what parse() checks (every
+   * count and UTF-8 byte length, with the same rule) and what only a sender can get wrong (a
+   * value's JS type and range), and throws RingSocketSchemaError: RS_SCHEMA_WRONG_SIZE (4900) for
+   * values the server would refuse, RS_SCHEMA_BAD_VALUE for values that have no encoding.
+   */
+  encode(values: readonly unknown[], caseByte: number | null = null): Uint8Array<ArrayBuffer> {
+    const where = this.where;
+    const params = this.params;
+    if (!Array.isArray(values) || values.length !== params.length) {
+      throw badValue(`${where}: ${this.describe()} takes ${params.length} value${params.length === 1 ? '' : 's'}, got ${Array.isArray(values) ? values.length : show(values)}`);
+    }
+    if (caseByte !== null && !scalarFits('u8', caseByte)) {
+      throw badValue(`${where}: the case byte must be ${EXPECTED.u8}, got ${show(caseByte)}`);
+    }
+    let size = caseByte === null ? 0 : 1;
+    let text: Uint8Array | null = null;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
+      const v = values[i];
+      const label = `${where}: schema[${i}] (${describeParam(p)})`;
+      let n = 1;
+      if (p.form === ParamForm.SCALAR) {
+        if (!scalarFits(p.type, v)) throw badValue(`${label} takes ${EXPECTED[p.type]}, got ${show(v)}`);
+      } else if (p.form === ParamForm.STR) {
+        if (typeof v !== 'string') throw badValue(`${label} takes a string, got ${show(v)}`);
+        const lone = LONE_SURROGATE.exec(v);
+        if (lone) throw badValue(`${label}: the string has a lone surrogate at index ${lone.index}, which UTF-8 cannot encode`);
+        text = utf8Encoder.encode(v);
+        n = text.length;
+      } else {
+        n = this.checkArray(label, p, v);
+      }
+      if (!countFits(p, n)) throw wrongSize(`${label} takes ${countText(p)}, got ${n}`);
+      size += n * p.size;
+    }
+    const out = new Uint8Array(size);
+    const dv = new DataView(out.buffer);
+    let at = 0;
+    if (caseByte !== null) out[at++] = caseByte;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
+      const le = p.order === 'ntoh' ? false : HOST_LITTLE_ENDIAN;
+      switch (p.form) {
+        case ParamForm.SCALAR:
+          writeScalar(dv, at, p.type, le, values[i] as number | bigint);
+          at += p.size;
+          break;
+        case ParamForm.STR:
+          out.set(text!, at);
+          at += text!.length;
+          break;
+        default:
+          at = writeArray(out, dv, at, p, le, values[i] as ArrayLike<number | bigint>);
+      }
+    }
+    return out;
+  }
+
+  /** Checks an array value's type and every element; returns its length. */
+  private checkArray(label: string, p: ParamSpec, v: unknown): number {
+    const typed = `${CTORS[p.type].name} or an array of ${p.type.endsWith('64') && p.type !== 'f64' ? 'bigint' : 'number'}s`;
+    if (!isArrayLike(v)) throw badValue(`${label} takes a ${typed}, got ${show(v)}`);
+    // A typed array of the parameter's own type holds nothing else.
+    if (v instanceof CTORS[p.type]) return v.length;
+    for (let k = 0; k < v.length; k++) {
+      if (!scalarFits(p.type, v[k])) throw badValue(`${label}: element [${k}] must be ${EXPECTED[p.type]}, got ${show(v[k])}`);
+    }
+    return v.length;
+  }
+
+  /** The schema as written, for messages: [ntoh.i32, ntoh.u16.between(1, 10)]. */
+  describe(): string {
+    return `[${this.params.map(describeParam).join(', ')}]`;
+  }
+
+  /** The payload sizes the schema accepts, for messages: "exactly 8 bytes", "4 bytes and then 1 to 10 elements of 2 bytes". */
+  private sizeText(): string {
+    const last = this.last;
+    if (last === null) return `exactly ${this.fixedSize} bytes`;
+    const fixed = this.fixedSize === 0 ? '' : `${this.fixedSize} bytes and then `;
+    return `${fixed}${countText(last)}${last.size === 1 ? '' : ` of ${last.size} bytes`}`;
+  }
+
   private readArray(i: number, p: ParamSpec, buffer: ArrayBufferLike, dv: DataView, at: number, n: number): AnyTypedArray {
     const Ctor = CTORS[p.type];
     const size = p.size;
@@ -337,6 +565,34 @@ export class CompiledSchema {
     for (let k = 0; k < n; k++, at += size) out[k] = readScalar(dv, at, p.type, le) as never;
     return out;
   }
+}
+
+function writeScalar(dv: DataView, at: number, type: ScalarName, le: boolean, v: number | bigint): void {
+  switch (type) {
+    case 'u8': dv.setUint8(at, v as number); break;
+    case 'u16': dv.setUint16(at, v as number, le); break;
+    case 'u32': dv.setUint32(at, v as number, le); break;
+    case 'u64': dv.setBigUint64(at, v as bigint, le); break;
+    case 'i8': dv.setInt8(at, v as number); break;
+    case 'i16': dv.setInt16(at, v as number, le); break;
+    case 'i32': dv.setInt32(at, v as number, le); break;
+    case 'i64': dv.setBigInt64(at, v as bigint, le); break;
+    case 'f32': dv.setFloat32(at, v as number, le); break;
+    case 'f64': dv.setFloat64(at, v as number, le); break;
+  }
+}
+
+/** Writes a checked array value at `at`; returns the offset after it. */
+function writeArray(out: Uint8Array, dv: DataView, at: number, p: ParamSpec, le: boolean, v: ArrayLike<number | bigint>): number {
+  const n = v.length;
+  const size = p.size;
+  // A typed array of the parameter's type already holds host-order bytes: copy them when no swap is needed.
+  if (v instanceof CTORS[p.type] && (size === 1 || le === HOST_LITTLE_ENDIAN)) {
+    out.set(new Uint8Array(v.buffer, v.byteOffset, n * size), at);
+    return at + n * size;
+  }
+  for (let k = 0; k < n; k++, at += size) writeScalar(dv, at, p.type, le, v[k]);
+  return at;
 }
 
 function readScalar(dv: DataView, at: number, type: ScalarName, le: boolean): number | bigint {
