@@ -11,7 +11,8 @@
 // At load time the module must import exactly `env.memory` and export exactly the functions in
 // CORE_EXPORTS, each with the declared number of parameters. Anything else is a CoreLoadError.
 //
-// This file must stay loadable in a browser: Node modules are imported only when a file: URL is read.
+// This file must stay loadable in a browser: it imports no Node module; a file: URL is read through
+// process.getBuiltinModule('node:fs'), reached only in Node.
 
 import type { CodecExports } from './codec.ts';
 
@@ -259,8 +260,11 @@ async function readSource(source: URL | string | ArrayBuffer | ArrayBufferView):
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   const url = typeof source === 'string' ? new URL(source, import.meta.url) : source;
   if (url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    return new Uint8Array(await readFile(url));
+    // Node (and Deno, Bun): process.getBuiltinModule, not an import, so that no browser, bundler
+    // or import map ever sees a node: specifier in this file (test/codec-browser-safe.test.ts).
+    const fs = globalThis.process?.getBuiltinModule?.('node:fs');
+    if (!fs) throw new CoreLoadError('RS_ERR_CORE_BINARY', `cannot read ${url.href} here (no file system): pass the .wasm bytes or an http(s) URL`);
+    return new Uint8Array(await fs.promises.readFile(url));
   }
   const response = await fetch(url);
   if (!response.ok) throw new CoreLoadError('RS_ERR_CORE_BINARY', `fetching ${url.href} failed: HTTP ${response.status}`);
