@@ -54,7 +54,7 @@ export interface Client extends AsyncIterable<Incoming> {
    * (a value the server would refuse throws RingSocketSchemaError and nothing is sent), as a text
    * or binary message as the form's kind says. Throws RS_CLIENT_NOT_OPEN once closing or closed.
    */
-  send<S extends Schema>(form: MessageForm<S, MessageKind, number | null>, ...values: NoInfer<Values<S>>): void;
+  send<S extends Schema>(form: MessageForm<S, MessageKind, number | null>, ...values: Values<S>): void;
   /** Sends bytes (binary) or a string (text) as they are, unchecked. */
   sendRaw(data: string | ArrayBufferView | ArrayBuffer): void;
   /**
@@ -96,7 +96,7 @@ class Connection implements Client {
     return this.socket.bufferedAmount;
   }
 
-  send<S extends Schema>(form: MessageForm<S, MessageKind, number | null>, ...values: NoInfer<Values<S>>): void {
+  send<S extends Schema>(form: MessageForm<S, MessageKind, number | null>, ...values: Values<S>): void {
     this.checkOpen();
     this.socket.send(encodeMessage(form, ...values));
   }

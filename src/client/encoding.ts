@@ -11,12 +11,12 @@ import { CloseCode } from '../core/codes.ts';
  * the server would refuse (an element count, a string's UTF-8 byte length), RS_SCHEMA_BAD_VALUE
  * for a value with no encoding (a wrong type, an integer out of range, a number for a 64-bit type).
  */
-export function encode<const S extends Schema>(schema: S, ...values: NoInfer<Values<S>>): Uint8Array<ArrayBuffer> {
+export function encode<const S extends Schema>(schema: S, ...values: Values<S>): Uint8Array<ArrayBuffer> {
   return new CompiledSchema(schema, 'encode').encode(values);
 }
 
 /** encode() for a readSwitch case: the case byte (0-255), then the values. */
-export function encodeCase<const S extends Schema>(caseByte: number, schema: S, ...values: NoInfer<Values<S>>): Uint8Array<ArrayBuffer> {
+export function encodeCase<const S extends Schema>(caseByte: number, schema: S, ...values: Values<S>): Uint8Array<ArrayBuffer> {
   return new CompiledSchema(schema, 'encodeCase').encode(values, caseByte);
 }
 
@@ -87,7 +87,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * because the server closes a text message that is not UTF-8 with 1007). Throws like encode().
  */
 export function encodeMessage<S extends Schema, K extends MessageKind>(
-  form: MessageForm<S, K, number | null>, ...values: NoInfer<Values<S>>
+  form: MessageForm<S, K, number | null>, ...values: Values<S>
 ): Encoded<K> {
   const bytes = new CompiledSchema(form.schema, form.case === null ? 'encode' : `encode case ${form.case}`).encode(values, form.case);
   if (form.kind !== 'text') return bytes as Encoded<K>;
