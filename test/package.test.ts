@@ -4,27 +4,17 @@
 // from the installed package serving both apps.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 import WebSocket from 'ws';
-import { root } from './helpers/daemon.ts';
 import { runTsc } from './helpers/tsc.ts';
 import { freePort } from './helpers/ports.ts';
 import { withDeadline } from './helpers/deadline.ts';
+import { npmEnv as env, run, packTarball, installTarball } from './helpers/package.ts';
 
 const Package = suite<{ dir: string; tarball: string; files: string[] }>('package', { dir: '', tarball: '', files: [] });
-
-/** Node 24 (this process's) first on PATH, as npm scripts have it. */
-const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
-
-function run(cmd: string, args: string[], cwd: string, timeoutMs = 240_000): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
-  if (r.error) throw new Error(`${cmd} ${args.join(' ')} could not run: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
 
 Package.before(async (ctx) => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'rs-consumer-'));
@@ -34,10 +24,7 @@ Package.after((ctx) => {
 });
 
 Package('npm pack builds a tarball with the JavaScript, declarations and .wasm builds, and no tests or sources', (ctx) => {
-  const r = run('npm', ['pack', '--json', '--pack-destination', ctx.dir], root);
-  const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
-  ctx.tarball = join(ctx.dir, info[0].filename);
-  ctx.files = info[0].files.map((f) => f.path);
+  ({ tarball: ctx.tarball, files: ctx.files } = packTarball(ctx.dir));
   const has = (p: string) => ctx.files.includes(p);
   for (const p of ['package.json', 'README.md', 'bin/ringsocket.mjs', 'bin/node-check.mjs', 'build/ringsocket.shared.wasm',
     'build/ringsocket.private.wasm', 'dist/app/index.js', 'dist/app/index.d.ts', 'dist/cli/main.js', 'dist/daemon/worker.js',
@@ -49,8 +36,7 @@ Package('npm pack builds a tarball with the JavaScript, declarations and .wasm b
 });
 
 Package('installs into a project outside the repository; init writes a starter', (ctx) => {
-  writeFileSync(join(ctx.dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2));
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ctx.tarball], ctx.dir);
+  installTarball(ctx.dir, ctx.tarball);
   assert.ok(existsSync(join(ctx.dir, 'node_modules', 'ringsocket', 'dist', 'app', 'index.js')));
   const r = run(join(ctx.dir, 'node_modules', '.bin', 'ringsocket'), ['init', 'starter'], ctx.dir);
   assert.match(r.stdout, /wrote .*starter\/ringsocket\.json/);
