@@ -242,7 +242,7 @@ function countFits(p: ParamSpec, n: number): boolean {
 }
 
 /** How a parameter is written in a schema, for messages: ntoh.u16.between(1, 10), str(0, 32) ... */
-export function describeParam(p: ParamSpec): string {
+function describeParam(p: ParamSpec): string {
   switch (p.form) {
     case ParamForm.SCALAR: return `${p.order}.${p.type}`;
     case ParamForm.ARRAY: return `${p.order}.${p.type}.array(${p.min})`;
