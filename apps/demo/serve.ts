@@ -64,6 +64,8 @@ export interface StaticServerOptions {
   mounts: Mount[];
   /** Exact paths answered by a function. */
   routes?: Record<string, Route>;
+  /** Called with each request's decoded path (tests record what a page loaded). */
+  onRequest?: (path: string) => void;
 }
 
 export interface StaticServer {
@@ -104,6 +106,7 @@ export function startStaticServer(opts: StaticServerOptions): Promise<StaticServ
     } catch {
       return send(res, 400, 'text/plain', 'bad path\n', head);
     }
+    opts.onRequest?.(path);
     const route = routes[path];
     if (route) {
       try {
