@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { guardSetup } from './helpers/daemon-exit.ts';
-import { browserFixture, openTestPage, type BrowserFixture } from './helpers/browser.ts';
-import { withDeadline } from './helpers/deadline.ts';
+import { browserFixture, openTestPage, evaluate, type BrowserFixture } from './helpers/browser.ts';
 import { prngU32 } from './helpers/random.ts';
 import { frame as refFrame, close as refClose, closeBody } from './helpers/frames.ts';
 
@@ -79,9 +78,7 @@ guardSetup(Codec, 'installing the package, serving it and starting Chromium', as
 Codec.after(async (ctx) => { await ctx.fx?.dispose(); });
 
 const inPage = <A, R>(ctx: Ctx, what: string, fn: (arg: A) => Promise<R>, arg: A): Promise<R> =>
-  withDeadline(ctx.page!.evaluate(fn, arg), 20_000, what).catch((err: Error) => {
-    throw new Error(`${err.message}\npage problems: ${ctx.problems.join('\n') || 'none'}`);
-  });
+  evaluate(ctx.page!, ctx.problems, what, fn, arg);
 
 Codec('loads as an ES module through the import map: no cross-origin isolation, the .wasm fetched beside the module', async (ctx) => {
   const r = await inPage(ctx, 'loading the codec', async (spec: string) => {

@@ -144,13 +144,27 @@ export function startStaticServer(opts: StaticServerOptions): Promise<StaticServ
   });
 }
 
+/** Runs `fn` without Node's one-time "stripTypeScriptTypes is an experimental feature" warning. */
+function quietly<T>(fn: () => T): T {
+  const emit = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(typeof warning === 'string' ? warning : warning.message).includes('stripTypeScriptTypes')) return;
+    (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return fn();
+  } finally {
+    process.emitWarning = emit;
+  }
+}
+
 /**
  * An app's protocol.ts as a browser module: types stripped (node:module stripTypeScriptTypes) and
  * its one import, src/client/index.ts, pointed at the package's ringsocket/client.
  */
 export function protocolModule(app: string): string {
   const src = readFileSync(join(repoRoot, 'apps', app, 'protocol.ts'), 'utf8');
-  const js = stripTypeScriptTypes(src, { mode: 'strip' });
+  const js = quietly(() => stripTypeScriptTypes(src, { mode: 'strip' }));
   return js.replace(/(\bfrom\s*|\bimport\s*)(['"])([^'"]+)\2/g, (_all, kw: string, q: string, spec: string) => {
     if (spec === '../../src/client/index.ts') return `${kw}${q}ringsocket/client${q}`;
     throw new Error(`apps/${app}/protocol.ts imports ${spec}: the demo page can load only ../../src/client/index.ts (as ringsocket/client)`);

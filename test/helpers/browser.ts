@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { importMapFor, installPackage, type InstalledPackage } from './package.ts';
+import { withDeadline } from './deadline.ts';
 import { startStaticServer, protocolModule, type StaticServer, type Mount } from '../../apps/demo/serve.ts';
 
 /** RS_CHROMIUM overrides the path. */
@@ -108,4 +109,15 @@ export async function openTestPage(browser: Browser, origin: string, path = '/')
   const problems = pageProblems(page);
   await page.goto(origin + path);
   return { page, problems };
+}
+
+/**
+ * Runs `fn(arg)` in the page (playwright's evaluate: `fn` is sent as source, so it may use only
+ * its argument and globals; `import('ringsocket/...')` goes through the page's import map), with a
+ * deadline; a failure carries the page's errors.
+ */
+export function evaluate<A, R>(page: Page, problems: string[], what: string, fn: (arg: A) => Promise<R>, arg: A, ms = 20_000): Promise<R> {
+  return withDeadline(page.evaluate(fn as (arg: unknown) => Promise<R>, arg), ms, what).catch((err: Error) => {
+    throw new Error(`${what}: ${err.message}\npage problems: ${problems.join('\n') || 'none'}`);
+  });
 }
