@@ -10,8 +10,12 @@ import { connectInbox, closed, type Inbox } from './helpers/client.ts';
 const Apps = suite<{ d: RunningDaemon }>('example apps in the daemon');
 
 const life = daemonSuite(Apps, async (ctx) => {
+  // One worker: a client's OPEN record and every later message of the suite go through one ring,
+  // in order. With two, a client has its 101 before the app may have read its OPEN (on the other
+  // worker's ring), and a toEvery from the app reaches only the clients it has seen open: the
+  // tests here would race with that (the e2e tests check the multi-worker guarantees).
   ctx.d = await startDaemon({
-    config: { worker_c: 2 },
+    config: { worker_c: 1 },
     apps: [
       { name: 'silly-calc', app_path: 'apps/silly-calc/app.ts', paths: ['/calc'] },
       { name: 'chat', app_path: 'apps/chat/app.ts', paths: ['/chat'] },
@@ -100,26 +104,8 @@ Apps('chat: join, say to the others only, whisper by id, leave', async ({ d }) =
   await closeAll([a]);
 });
 
-/**
- * Waits until the broadcast app has seen every client open. A client has its 101 before the app
- * has read its OPEN record (on its worker's ring), and toEvery reaches only the clients the app
- * has seen open: so probes go out until every client got one, then a sentinel after which every
- * inbox is empty (one sender's broadcasts reach each client in order).
- */
-async function allSeenOpen(cs: Client[]): Promise<void> {
-  const probes = setInterval(() => cs[0].ws.send('probe'), 50);
-  try {
-    await Promise.all(cs.map(async (c) => { while ((await c.inbox.next()).data.toString() !== 'probe'); }));
-  } finally {
-    clearInterval(probes);
-  }
-  cs[0].ws.send('sync');
-  await Promise.all(cs.map(async (c) => { while ((await c.inbox.next()).data.toString() !== 'sync'); }));
-}
-
 Apps('broadcast: every message reaches every client, the sender included, with its data kind', async ({ d }) => {
   const cs = await clients(d, '/all', 4);
-  await allSeenOpen(cs);
   cs[2].ws.send('to all');
   cs[3].ws.send(Buffer.from([1, 2, 3]));
   for (const c of cs) {
