@@ -242,9 +242,14 @@ Life('takes a signal delivered twice at once (Ctrl-C under npm) as one stop requ
   d.proc.kill('SIGINT');
   d.proc.kill('SIGTERM');
   assert.is(await d.exit, 0, `exit status; stderr:\n${d.err()}`);
-  assert.equal(lines(d.err()).filter((l) => /SIG|stop/.test(l)), [
-    'notice main: SIGINT: shutting down (send it again to force the exit)',
-    'notice main: fake: stop(SIGINT)',
+  // Which of the two the process sees first is up to the kernel and libuv (seen both ways on a
+  // loaded machine); what matters is that there is one stop request.
+  const l = lines(d.err()).filter((x) => /SIG|stop/.test(x));
+  const first = /^notice main: (SIGINT|SIGTERM): shutting down/.exec(l[0] ?? '')?.[1];
+  assert.ok(first, `a shutdown line first: ${l.join(' | ')}`);
+  assert.equal(l, [
+    `notice main: ${first}: shutting down (send it again to force the exit)`,
+    `notice main: fake: stop(${first})`,
     'notice main: stopped (exit status 0)',
   ]);
 });
