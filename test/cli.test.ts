@@ -1,11 +1,11 @@
 // The `ringsocket` command: --help, --version, --check, config lookup, errors, signals, and the
 // Node version gate. Runs bin/ringsocket.mjs (and, for the daemon lifecycle, main() with a fake
 // daemon module) in child processes.
+import { tempDir } from './helpers/tmp.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withDeadline, sleep } from './helpers/deadline.ts';
@@ -16,7 +16,7 @@ const bin = join(root, 'bin', 'ringsocket.mjs');
 const node = join(root, 'node_modules', '.bin', 'node');
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
-const dir = mkdtempSync(join(tmpdir(), 'rs-cli-'));
+const dir = tempDir('rs-cli-');
 writeFileSync(join(dir, 'app.ts'), 'export default {};\n');
 const good = join(dir, 'good.json');
 writeFileSync(good, JSON.stringify({
@@ -104,7 +104,7 @@ Cli('reports a config file that does not exist', async () => {
 });
 
 Cli('uses ./ringsocket.json when no path is given', async () => {
-  const cwd = mkdtempSync(join(tmpdir(), 'rs-cli-cwd-'));
+  const cwd = tempDir('rs-cli-cwd-');
   writeFileSync(join(cwd, 'app.ts'), 'export default {};\n');
   writeFileSync(join(cwd, 'ringsocket.json'), readFileSync(good, 'utf8'));
   assert.equal(await run(['--check'], { cwd }), { code: 0, stdout: `config OK: ${join(cwd, 'ringsocket.json')}\n`, stderr: '' });
@@ -120,7 +120,7 @@ function onlyIf(why: string | null): (name: string, test: () => Promise<void>) =
 
 onlyIf(existsSync('/etc/ringsocket.json') ? '/etc/ringsocket.json exists here, so the "no config found" case cannot happen' : null)(
   'says which paths it tried when no path is given and no config exists', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'rs-cli-empty-'));
+    const empty = tempDir('rs-cli-empty-');
     assert.equal(await run(['--check'], { cwd: empty }), {
       code: 1, stdout: '', stderr: 'ringsocket: no config path given, and none of ./ringsocket.json, /etc/ringsocket.json exists\n',
     });

@@ -1,8 +1,8 @@
 // The configuration loader: defaults, ranges, cross-references, error reports.
+import { tempDir } from './helpers/tmp.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { parseConfig, loadConfig, formatConfigErrors, type ConfigEnv, type ConfigError } from '../src/config/index.ts';
@@ -11,7 +11,7 @@ import { planDaemonMemory } from '../src/daemon/layout.ts';
 import { compileCore, readHeapBase } from '../src/core/wasm.ts';
 import { GLOBAL_KEYS, PORT_KEYS, CERT_KEYS, APP_KEYS, ENDPOINT_KEYS, MiB, GiB } from '../src/config/schema.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'rs-config-'));
+const dir = tempDir('rs-config-');
 const cfgPath = join(dir, 'ringsocket.json');
 writeFileSync(join(dir, 'app.ts'), 'export default {};\n');
 writeFileSync(join(dir, 'other.mjs'), 'export default {};\n');

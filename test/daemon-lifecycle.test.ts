@@ -1,9 +1,9 @@
 // The daemon's threads and lifecycle: several workers, start-up, graceful shutdown, bad configs.
+import { tempDir } from './helpers/tmp.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startDaemon, root, type AppSpec } from './helpers/daemon.ts';
@@ -132,7 +132,7 @@ function runCli(args: string[]): { status: number | null; out: string } {
 }
 
 Start('exits 1 with every config error before opening any port', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rs-bad-'));
+  const dir = tempDir('rs-bad-');
   const f = join(dir, 'bad.json');
   writeFileSync(f, JSON.stringify({
     ports: [{ port_number: 70000, is_unencrypted: true }],
@@ -148,7 +148,7 @@ Start('exits 1 with every config error before opening any port', () => {
 });
 
 Start('exits 1 with a clear error when an app module cannot be loaded', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rs-badapp-'));
+  const dir = tempDir('rs-badapp-');
   const app = join(dir, 'app.mjs');
   writeFileSync(app, 'export default 42;\n');
   const f = join(dir, 'rs.json');
@@ -166,7 +166,7 @@ Start('exits 1 when a port is already taken by another process', async () => {
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
   const port = (blocker.address() as net.AddressInfo).port;
-  const dir = mkdtempSync(join(tmpdir(), 'rs-busy-'));
+  const dir = tempDir('rs-busy-');
   const f = join(dir, 'rs.json');
   writeFileSync(f, JSON.stringify({
     worker_c: 2,
