@@ -10,6 +10,7 @@ import {
 } from '../src/codec/index.ts';
 import type { CodecEvent } from '../src/codec/index.ts';
 import { frame, close, closeBody, concat, cont, text, binary, ping, TEST_MASK } from './helpers/frames.ts';
+import { guardSetup } from './helpers/daemon-exit.ts';
 
 const Api = suite('ringsocket/codec');
 const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -18,7 +19,8 @@ const KEY_U32 = (TEST_MASK[0] | (TEST_MASK[1] << 8) | (TEST_MASK[2] << 16) | (TE
 const OPCODES = { text: 1, binary: 2, ping: 9, pong: 10 } as const;
 
 let codec: Codec;
-Api.before(async () => { codec = await createCodec(); });
+// guardSetup: a failing createCodec() fails every test (uvu drops a bare before hook's error).
+guardSetup(Api, 'createCodec()', async () => { codec = await createCodec(); });
 
 Api('client frames equal the reference builder byte for byte: every length form, both key forms', () => {
   for (const n of [0, 1, 125, 126, 1000, 65535, 65536, 70000]) {
