@@ -42,6 +42,10 @@ Package('installs into a project outside the repository; init writes a starter',
   assert.match(r.stdout, /wrote .*starter\/ringsocket\.json/);
   assert.match(r.stdout, /wrote .*starter\/app\.ts/);
   assert.match(readFileSync(join(ctx.dir, 'starter', 'app.ts'), 'utf8'), /from 'ringsocket'/);
+  assert.match(readFileSync(join(ctx.dir, 'starter', 'ringsocket.json'), 'utf8'), /\/\/\s*"allowed_origins": \["http:\/\/localhost:5173"\]/,
+    'the starter config says how to let a browser page in');
+  const check = run(join(ctx.dir, 'node_modules', '.bin', 'ringsocket'), ['--check', 'starter/ringsocket.json'], ctx.dir);
+  assert.match(check.stdout + check.stderr, /config OK: .*starter\/ringsocket\.json/);
   const again = run(join(ctx.dir, 'node_modules', '.bin', 'ringsocket'), ['init', 'starter'], ctx.dir);
   assert.match(again.stdout, /kept .*app\.ts \(it exists\)/);
 });

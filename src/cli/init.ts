@@ -18,6 +18,10 @@ const CONFIG = `// RingSocket configuration (JSON with comments). Every key: the
       "name": "hello",
       "app_path": "app.ts",
       "endpoints": [
+        // Browsers: list the origins of your pages in each endpoint's "allowed_origins", or a
+        // page's request gets 403 (clients that send no Origin header, such as Node's, are always
+        // accepted). For a page at http://localhost:5173, add to each endpoint below:
+        //   "allowed_origins": ["http://localhost:5173"]
         { "endpoint_id": 1, "url": "ws://localhost:${INIT_PORT}/hello" },
         { "endpoint_id": 2, "url": "ws://127.0.0.1:${INIT_PORT}/hello" },
         { "endpoint_id": 3, "url": "ws://[::1]:${INIT_PORT}/hello" }
