@@ -19,10 +19,14 @@ export function ensureNode(entry) {
   var parts = process.versions.node.split('.').map(Number);
   var major = parts[0], minor = parts[1];
   if (major < 22 || (major === 22 && minor < 12)) {
+    // In a checkout, npm scripts put the node@24 devDependency first on PATH; an installed
+    // package has no such thing to offer.
+    var checkout = existsSync(new URL('../src/cli/main.ts', import.meta.url));
     process.stderr.write(
       'ringsocket: Node ' + process.versions.node + ' is too old; Node >= 22.12 is required ' +
-      '(SO_REUSEPORT in worker threads). Run it through npm (npm start / npx ' + entry +
-      '), which uses the bundled node@24, or install Node 24.\n');
+      '(SO_REUSEPORT in worker threads). ' + (checkout
+        ? 'Run it through npm (npm start / npx ' + entry + '), which uses the bundled node@24, or install Node 24.\n'
+        : 'Install Node 22.12 or later (24 recommended).\n'));
     process.exit(1);
   }
   if (!process.features || !process.features.typescript) {

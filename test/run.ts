@@ -5,8 +5,9 @@
 //   node test/run.ts [substring...]   run only files whose path contains one of the substrings
 // Environment: TEST_FILE_TIMEOUT_S (default 300), TEST_JOBS (default 1).
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +36,10 @@ function collect(dir: string, out: string[]): string[] {
   return out;
 }
 
+// One folder per run, shared by the test files (helpers/package.ts packs the project there once).
+const runDir = mkdtempSync(join(tmpdir(), 'rs-test-run-'));
+process.on('exit', () => rmSync(runDir, { recursive: true, force: true }));
+
 const files = collect(testDir, []).filter(
   (f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)),
 );
@@ -43,10 +48,10 @@ type Result = { file: string; passed: number; failed: number; skipped: number; m
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** SIGKILLs every process of a group; true if there was one. */
-function killGroup(pgid: number | undefined): boolean {
+function killGroup(pgid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): boolean {
   if (pgid === undefined) return false;
   try {
-    process.kill(-pgid, 'SIGKILL');
+    process.kill(-pgid, signal);
     return true;
   } catch {
     return false; // ESRCH: the group is empty
@@ -67,7 +72,7 @@ function runFile(file: string): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [file], {
       cwd: root,
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', RS_TEST_RUN_DIR: runDir },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: whatever it started (daemons, servers) is killed with it.
       detached: true,
@@ -81,7 +86,9 @@ function runFile(file: string): Promise<Result> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid);
+      // SIGTERM first: a file's own handlers (Playwright closes its browsers) clean up; then SIGKILL.
+      killGroup(child.pid, 'SIGTERM');
+      setTimeout(() => killGroup(child.pid), 5000).unref();
     }, timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

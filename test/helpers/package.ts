@@ -2,7 +2,7 @@
 // dist/) installed into a fresh project outside the repository. test/package.test.ts checks the
 // tarball and the install; the browser tests serve the installed copy to Chromium.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { root } from './daemon.ts';
@@ -18,11 +18,47 @@ export function run(cmd: string, args: string[], cwd: string, timeoutMs = 240_00
   return r;
 }
 
-/** `npm pack` of the repository into `destDir`: the tarball's path and the files it holds. */
-export function packTarball(destDir: string): { tarball: string; files: string[] } {
+export interface Packed {
+  tarball: string;
+  files: string[];
+}
+
+function npmPack(destDir: string): Packed {
   const r = run('npm', ['pack', '--json', '--pack-destination', destDir], root);
   const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   return { tarball: join(destDir, info[0].filename), files: info[0].files.map((f) => f.path) };
+}
+
+/**
+ * `npm pack` of the repository (its prepack builds the .wasm files and dist/): a copy of the
+ * tarball in `destDir`, and the files it holds. Under test/run.ts (RS_TEST_RUN_DIR set) the
+ * project is packed once per test run, by whichever file asks first, and the other files reuse
+ * that tarball: one build per run, and no two builds of the checkout at once.
+ */
+export function packTarball(destDir: string): Packed {
+  const runDir = process.env.RS_TEST_RUN_DIR;
+  if (!runDir) return npmPack(destDir);
+  const done = join(runDir, 'packed.json');
+  const lock = join(runDir, 'packing');
+  let mine = false;
+  try {
+    mkdirSync(lock); // atomic: one packer per run
+    mine = true;
+  } catch { /* another file is packing, or has packed */ }
+  if (mine) {
+    const packed = npmPack(runDir);
+    writeFileSync(done, JSON.stringify(packed));
+  } else {
+    const deadline = Date.now() + 240_000;
+    while (!existsSync(done)) {
+      if (Date.now() > deadline) throw new Error('waited 240 s for another test file to pack the project');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  const packed = JSON.parse(readFileSync(done, 'utf8')) as Packed;
+  const tarball = join(destDir, packed.tarball.slice(packed.tarball.lastIndexOf('/') + 1));
+  copyFileSync(packed.tarball, tarball);
+  return { tarball, files: packed.files };
 }
 
 /** A fresh ESM project in `dir` (its package.json), with the tarball installed as a user would. */
