@@ -16,6 +16,7 @@ import { launchChromium, pageProblems, requireChromium } from './helpers/browser
 import { installPackage, importMapFor, npmEnv, type InstalledPackage } from './helpers/package.ts';
 import { freePort } from './helpers/ports.ts';
 import { withDeadline } from './helpers/deadline.ts';
+import { collectOutput, waitForLine } from './helpers/child-output.ts';
 import { startDemoServer, type StaticServer } from '../apps/demo/serve.ts';
 
 type CodecModule = typeof import('../src/codec/index.ts');
@@ -155,16 +156,10 @@ Demo('the demo server as npm run demo runs it: serves the page and stops with it
   // Its own process group, as a terminal's foreground job: Ctrl-C sends SIGINT to the whole group.
   const proc = spawn(process.execPath, [join(root, 'apps/demo/serve.ts'), '--port', String(pagePort), '--config', config,
     '--ws', `ws://127.0.0.1:${wsPort}`, '--package', ctx.installed!.pkg], { cwd: root, env: npmEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  proc.stdout!.on('data', (b) => { out += b; });
-  proc.stderr!.on('data', (b) => { out += b; });
-  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  const output = collectOutput(proc);
   try {
-    await withDeadline(new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => { if (out.includes('demo: open')) { clearInterval(t); resolve(); } }, 50);
-      void exited.then((code) => { clearInterval(t); reject(new Error(`the demo exited (${code}):\n${out}`)); });
-    }), 20_000, `the demo's "open" line; output:\n${out}`);
-    assert.match(out, new RegExp(`demo: open http://127\\.0\\.0\\.1:${pagePort}/ \\(the page connects to ws://127\\.0\\.0\\.1:${wsPort}\\)`));
+    const open = await waitForLine(output, /demo: open/, 20_000);
+    assert.match(open, new RegExp(`demo: open http://127\\.0\\.0\\.1:${pagePort}/ \\(the page connects to ws://127\\.0\\.0\\.1:${wsPort}\\)`));
     const base = `http://127.0.0.1:${pagePort}`;
     const get = async (path: string) => { const r = await fetch(base + path); return { status: r.status, type: r.headers.get('content-type'), body: await r.text() }; };
     assert.match((await get('/')).body, /<script type="importmap">/);
@@ -179,7 +174,10 @@ Demo('the demo server as npm run demo runs it: serves the page and stops with it
       assert.is((await get(p)).status, 404, p);
     }
     process.kill(-proc.pid!, 'SIGINT');
-    const code = await withDeadline(exited, 20_000, `the demo stopping on SIGINT; output:\n${out}`);
+    const code = await withDeadline(output.exited, 20_000, 'the demo stopping on SIGINT').catch((err: Error) => {
+      throw new Error(`${err.message}; output:\n${output.text()}`);
+    });
+    const out = output.text();
     assert.is(code, 0, `the demo's exit status after Ctrl-C; output:\n${out}`);
     assert.match(out, /demo: stopped \(daemon exit status 0\)/);
     assert.match(out, /main: stopped \(exit status 0\)/, 'the daemon stopped cleanly');

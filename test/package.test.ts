@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { runTsc } from './helpers/tsc.ts';
 import { freePort } from './helpers/ports.ts';
 import { withDeadline } from './helpers/deadline.ts';
+import { collectOutput, waitForLine } from './helpers/child-output.ts';
 import { npmEnv as env, run, packTarball, installTarball } from './helpers/package.ts';
 
 const Package = suite<{ dir: string; tarball: string; files: string[] }>('package', { dir: '', tarball: '', files: [] });
@@ -101,15 +102,9 @@ Package('the installed daemon serves the consumer’s apps (npx ringsocket)', as
     ],
   }));
   const daemon = spawn(join(ctx.dir, 'node_modules', '.bin', 'ringsocket'), ['ringsocket.json'], { cwd: ctx.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  daemon.stdout!.on('data', (b) => { out += b; });
-  daemon.stderr!.on('data', (b) => { out += b; });
-  const exited = new Promise<number | null>((resolve) => daemon.on('close', (code) => resolve(code)));
+  const output = collectOutput(daemon);
   try {
-    await withDeadline(new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => { if (/ready: /.test(out)) { clearInterval(t); resolve(); } }, 50);
-      void exited.then((code) => { clearInterval(t); reject(new Error(`the daemon exited (${code}):\n${out}`)); });
-    }), 20_000, `the daemon's ready line; output:\n${out}`);
+    await waitForLine(output, /ready: /, 20_000);
     const talk = (path: string, data: Buffer | string) => withDeadline(new Promise<Buffer>((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
       ws.on('open', () => ws.send(data));
@@ -126,7 +121,8 @@ Package('the installed daemon serves the consumer’s apps (npx ringsocket)', as
   } finally {
     if (daemon.exitCode === null) daemon.kill('SIGTERM');
   }
-  const code = await exited;
+  const code = await output.exited;
+  const out = output.text();
   assert.is(code, 0, out);
   assert.match(out, /client \d+ connected/, 'the starter app ran (its open callback logged)');
 });
