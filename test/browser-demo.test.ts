@@ -140,6 +140,19 @@ Demo('silly-calc from the form: the sum and the reply; a value outside the schem
   await a.page.waitForFunction(() => document.getElementById('calc-error')!.textContent!.includes('WRONG_SIZE'), null, { timeout: 5000 });
   assert.match(await a.page.textContent('#calc-error') ?? '', /RS_SCHEMA_WRONG_SIZE \(the app would close with 4900\)/);
   assert.is((await frames(a.page)).filter((f) => f.dir === 'sent').length, sentBefore, 'no frame was sent for the refused values');
+  // Still open: a valid request afterwards is answered (the sum on the listener, the reply on the
+  // asker), and so is one on chat. Had the page sent a refused value, the daemon would have closed
+  // the connection before answering.
+  await a.page.fill('#calc-i32', '7');
+  await a.page.fill('#calc-u16s', '1, 2');
+  await a.page.click('#calc-send');
+  await a.page.waitForFunction(() => document.getElementById('calc-sum')!.textContent === '10', null, { timeout: 5000 });
+  await a.page.waitForFunction(() => document.getElementById('calc-reply')!.textContent === '笑笑?', null, { timeout: 5000 });
+  const lists = () => a.page.$$eval('#chat-log li', (lis) => lis.filter((li) => li.textContent!.startsWith('here: ')).length);
+  const listsBefore = await lists();
+  await a.page.click('#list-send');
+  await a.page.waitForFunction((n) => Array.from(document.querySelectorAll('#chat-log li')).filter((li) => li.textContent!.startsWith('here: ')).length > n, listsBefore, { timeout: 5000 });
+  assert.is((await frames(a.page)).filter((f) => f.dir === 'sent').length, sentBefore + 2, 'the valid request and the list were sent');
   assert.match(await a.page.textContent('#status') ?? '', /^connected/, 'the connections are still open');
   assert.equal(a.problems, []);
 });
