@@ -16,6 +16,7 @@ import { launchChromium, pageProblems, requireChromium } from './helpers/browser
 import { installPackage, importMapFor, npmEnv, type InstalledPackage } from './helpers/package.ts';
 import { freePort } from './helpers/ports.ts';
 import { withDeadline } from './helpers/deadline.ts';
+import { rawExchange } from './helpers/client.ts';
 import { collectOutput, waitForLine } from './helpers/child-output.ts';
 import { startDemoServer, type StaticServer } from '../apps/demo/serve.ts';
 
@@ -157,6 +158,39 @@ Demo('silly-calc from the form: the sum and the reply; a value outside the schem
   assert.equal(a.problems, []);
 });
 
+/** GET `target` exactly as given (fetch would resolve `..` and `%2e%2e` before sending it). */
+async function rawGet(port: number, target: string): Promise<{ status: number; body: string }> {
+  const res = (await rawExchange(port, [`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`])).toString('latin1');
+  const m = /^HTTP\/1\.1 (\d{3}) /.exec(res);
+  if (!m) throw new Error(`GET ${target}: not an HTTP response: ${JSON.stringify(res.slice(0, 200))}`);
+  return { status: Number(m[1]), body: res.slice(res.indexOf('\r\n\r\n') + 4) };
+}
+
+Demo('the page server serves nothing outside what it serves: traversal in any spelling gets 404 or 400', async (ctx) => {
+  const port = ctx.demo!.port;
+  // What a weakened guard would give away: the '/' mount (apps/demo, .html/.js/.css) reaching the
+  // repository's node_modules/ws/index.js, the '/ringsocket/' mount (dist/ and build/ only) reaching
+  // the package's package.json and the consumer project's.
+  const targets = [
+    '/../../package.json', '/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/%2e%2e%2f%2e%2e%2fpackage.json',
+    '/..%5c..%5cpackage.json', '/.%2e/.%2e/package.json', '/index.html%00', '/index.html%00.js', '/%00', '//etc/passwd',
+    '//../../etc/passwd', `http://127.0.0.1:${port}/../package.json`, `http://127.0.0.1:${port}/..%2f..%2fpackage.json`,
+    '/..%2f..%2fnode_modules%2fws%2findex.js', '/%2e%2e%2f%2e%2e%2fnode_modules/ws/index.js', '/..%5c..%5cnode_modules%5cws%5cindex.js',
+    '/ringsocket/package.json', '/ringsocket/dist/..%2fpackage.json', '/ringsocket/dist/%2e%2e%2fpackage.json',
+    '/ringsocket/dist%2f..%2fpackage.json', '/ringsocket/dist/..%2f..%2f..%2fpackage.json', '/ringsocket/build/..%5c..%5cpackage.json',
+    '/ringsocket/dist/codec/index.js%00', '/serve.ts', '/ringsocket/dist/../package.json',
+  ];
+  for (const target of targets) {
+    const r = await rawGet(port, target);
+    assert.ok(r.status === 404 || r.status === 400, `GET ${target}: status ${r.status}, body ${JSON.stringify(r.body.slice(0, 200))}`);
+    assert.ok(r.body === 'not found\n' || r.body === 'bad path\n', `GET ${target}: ${JSON.stringify(r.body.slice(0, 200))}`);
+  }
+  // the same requests find what is served
+  assert.is((await rawGet(port, '/ringsocket/dist/codec/index.js')).status, 200);
+  assert.is((await rawGet(port, '/%69ndex.html')).status, 200);
+  assert.is((await rawGet(port, `http://127.0.0.1:${port}/demo.js`)).status, 200);
+});
+
 Demo('the demo server as npm run demo runs it: serves the page and stops with its daemon on Ctrl-C (exit status 0)', async (ctx) => {
   const dir = mkdtempSync(join(tmpdir(), 'rs-demo-'));
   const [wsPort, pagePort] = [await freePort(), await freePort()];
@@ -183,9 +217,11 @@ Demo('the demo server as npm run demo runs it: serves the page and stops with it
     assert.not.match(protocol.body, /src\/client|export type|interface /, 'types stripped, import pointed at the package');
     assert.is((await get('/ringsocket/dist/codec/index.js')).status, 200);
     assert.is((await get('/ringsocket/build/ringsocket.private.wasm')).type, 'application/wasm');
+    // (fetch resolves `..` and `%2e%2e` before sending: the traversal test above sends them as they are)
     for (const p of ['/ringsocket/package.json', '/serve.ts', '/ringsocket/dist/../package.json', '/%2e%2e/%2e%2e/package.json', '/ringsocket/dist/%2e%2e/package.json']) {
       assert.is((await get(p)).status, 404, p);
     }
+    assert.is((await rawGet(pagePort, '/..%2f..%2fpackage.json')).status, 404, 'raw traversal on the demo as npm run demo runs it');
     process.kill(-proc.pid!, 'SIGINT');
     const code = await withDeadline(output.exited, 20_000, 'the demo stopping on SIGINT').catch((err: Error) => {
       throw new Error(`${err.message}; output:\n${output.text()}`);
