@@ -4,9 +4,8 @@
 // over a fake WebSocket, close names, and the import graph that keeps the entry browser-safe.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import ts from 'typescript';
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   encode, encodeCase, decode, defineMessage, encodeMessage, connect, closeName, net, ntoh, str, bytes, HOST_LITTLE_ENDIAN,
   RingSocketSchemaError, RingSocketClientError, RingSocketAppError, CloseCode,
@@ -17,6 +16,8 @@ import { CompiledSchema, ParamForm, type ParamSpec, type ScalarName } from '../s
 import { createAppRuntime } from '../src/app/runtime.ts';
 import { createRecordingHost } from '../src/app/testing.ts';
 import { prngU32 } from './helpers/random.ts';
+import { browserSafety } from './helpers/import-graph.ts';
+import { tempDir } from './helpers/tmp.ts';
 import sillyCalc from '../apps/silly-calc/app.ts';
 import { calcRequest, calcSum, CALC_REPLY } from '../apps/silly-calc/protocol.ts';
 import { say, whisper } from '../apps/chat/protocol.ts';
@@ -635,65 +636,39 @@ const Graph = suite('browser-safe import graph');
 
 /** Everything ringsocket/client may load: nothing of Node, nothing of the daemon. */
 const ALLOWED = [/^src\/client\/[^/]+\.ts$/, /^src\/app\/schema\.ts$/, /^src\/app\/errors\.ts$/, /^src\/core\/codes\.ts$/, /^apps\/[^/]+\/protocol\.ts$/];
-/** Node's globals: a browser has none of them. */
-const NODE_GLOBALS = new Set(['Buffer', 'process', 'require', '__dirname', '__filename', 'global', 'setImmediate']);
 
-interface GraphResult { files: string[]; problems: string[] }
-
-/** Walks the imports of `entry` (every import, export-from and import(), type-only ones too). */
-function walk(entry: string, allowed: RegExp[]): GraphResult {
-  const files: string[] = [];
-  const problems: string[] = [];
-  const todo = [resolve(root, entry)];
-  const seen = new Set<string>();
-  while (todo.length > 0) {
-    const file = todo.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const rel = relative(root, file);
-    files.push(rel);
-    if (!allowed.some((re) => re.test(rel))) problems.push(`${rel} is outside the allow-list`);
-    const text = readFileSync(file, 'utf8');
-    for (const { fileName } of ts.preProcessFile(text, true, true).importedFiles) {
-      if (!fileName.startsWith('.')) { problems.push(`${rel} imports "${fileName}"`); continue; }
-      const target = resolve(dirname(file), fileName);
-      if (!existsSync(target)) { problems.push(`${rel} imports "${fileName}", which does not exist`); continue; }
-      todo.push(target);
-    }
-    const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
-    const visit = (node: ts.Node): void => {
-      if (ts.isIdentifier(node) && NODE_GLOBALS.has(node.text) && !isPropertyName(node)) {
-        const { line } = source.getLineAndCharacterOfPosition(node.getStart());
-        problems.push(`${rel}:${line + 1} uses Node's ${node.text}`);
-      }
-      ts.forEachChild(node, visit);
-    };
-    visit(source);
-  }
-  return { files: files.sort(), problems };
-}
-
-/** `x.process`, `{ process: 1 }`, `interface { process }`: a name, not the global. */
-function isPropertyName(node: ts.Identifier): boolean {
-  const p = node.parent;
-  return (ts.isPropertyAccessExpression(p) && p.name === node) || (ts.isPropertyAssignment(p) && p.name === node) ||
-    (ts.isPropertySignature(p) && p.name === node) || (ts.isMethodDeclaration(p) && p.name === node) ||
-    (ts.isMethodSignature(p) && p.name === node) || (ts.isPropertyDeclaration(p) && p.name === node);
-}
+// browserSafety (test/helpers/import-graph.ts) walks every import, export-from and import() of an
+// entry, type-only ones too: any bare specifier (node:, a built-in, a package), a file outside the
+// allow-list or a Node-only global is a problem.
 
 Graph('ringsocket/client and the protocol modules import nothing of Node and nothing outside the allow-list', () => {
   for (const entry of ['src/client/index.ts', 'apps/chat/protocol.ts', 'apps/silly-calc/protocol.ts']) {
-    const { files, problems } = walk(entry, ALLOWED);
+    const { files, problems } = browserSafety(entry, root, ALLOWED);
     assert.equal(problems, [], entry);
     assert.ok(files.includes('src/app/schema.ts') && files.includes('src/core/codes.ts'), `${entry} reaches the shared schema: ${files}`);
   }
 });
 
 Graph('the walk finds what it guards against', () => {
-  const { problems } = walk('src/app/runtime.ts', [/./]);
+  const { problems } = browserSafety('src/app/runtime.ts', root, [/./]);
   assert.ok(problems.some((p) => p.includes('imports "node:')), problems.join('\n'));
-  const { problems: outside } = walk('src/app/index.ts', ALLOWED);
+  const { problems: outside } = browserSafety('src/app/index.ts', root, ALLOWED);
   assert.ok(outside.some((p) => p === 'src/app/define.ts is outside the allow-list'), outside.join('\n'));
+  // Node globals: a member's name is not a use; anything next to it, a shorthand or a local of that name is.
+  const dir = tempDir('rs-client-graph-');
+  writeFileSync(join(dir, 'a.ts'), [
+    'export const a = globalThis.process?.version, b = { process: 1 };',
+    'export interface I { Buffer: number; process(): void; t: typeof globalThis.Buffer }',
+    'export class C { process = 1; get Buffer() { return 1; } }',
+    'export const c = { p: process };', // 4
+    'export class D { q = Buffer; }', // 5
+    'export const d = { require };', // 6
+    'export type E = typeof process.env;', // 7
+    'export function f(global: number) { return global; }', // 8 (twice)
+    'export type F = NodeJS.Process | Buffer;', // 9
+  ].join('\n'));
+  assert.equal(browserSafety(join(dir, 'a.ts'), dir).problems,
+    ['4: process', '5: Buffer', '6: require', '7: process', '8: global', '8: global', '9: Buffer'].map((l) => `a.ts:${l} (a Node-only global)`));
 });
 
 RoundTrip.run();

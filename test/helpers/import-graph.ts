@@ -2,7 +2,8 @@
 // through relative imports (static `import`/`export ... from`, and `import('...')` with a literal
 // specifier), with every specifier each file uses. For checks that an entry point stays
 // browser-safe: no `node:` import, no Node built-in under its bare name, no package a browser
-// would need an import map for, and no Node-only global.
+// would need an import map for, no Node-only global, and (browserSafety with an allow-list)
+// no file outside what the entry may load.
 import ts from 'typescript';
 import { readFileSync, existsSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -71,29 +72,63 @@ export function packageImports(graph: ImportGraph): ImportEdge[] {
 const NODE_GLOBALS = new Set(['Buffer', 'require', '__dirname', '__filename', 'process', 'global', 'setImmediate']);
 
 /**
- * Uses of Node-only globals as bare identifiers (`Buffer.from`, `process.env`, `require(...)`), as
- * "file:line: name". A property access (`globalThis.process?.x`) and a declaration's own name do
- * not count: reaching Node through globalThis with a check is how a shared module stays portable.
+ * `x.process`, `{ process: 1 }`, `interface { process(): void }`, `A.Buffer` in a type: the name of
+ * a property, method or qualified member, not the global. Only the name itself: the value or type
+ * next to it (`{ p: process }`, `class { p = process }`, `process.env`'s `process`) is still a use.
+ */
+function isMemberName(node: ts.Identifier): boolean {
+  const p = node.parent;
+  return ((ts.isPropertyAccessExpression(p) || ts.isPropertyAssignment(p) || ts.isPropertySignature(p) || ts.isPropertyDeclaration(p) ||
+    ts.isMethodDeclaration(p) || ts.isMethodSignature(p) || ts.isGetAccessorDeclaration(p) || ts.isSetAccessorDeclaration(p)) && p.name === node) ||
+    (ts.isQualifiedName(p) && p.right === node);
+}
+
+/**
+ * Uses of Node-only globals as bare identifiers (`Buffer.from`, `process.env`, `require(...)`,
+ * `{ process }`, a type `Buffer`), as "file:line: name". The name of a property, method or
+ * qualified member does not count (reaching Node through `globalThis.process?.x` with a check is
+ * how a shared module stays portable); a variable, parameter or function of one of these names
+ * does (it would hide the global from a reader, and its uses are uses of the name).
  */
 export function nodeGlobals(graph: ImportGraph, root: string): string[] {
   const found: string[] = [];
   for (const file of graph.files) {
     const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
     const visit = (node: ts.Node): void => {
-      if (ts.isIdentifier(node) && NODE_GLOBALS.has(node.text)) {
-        const parent = node.parent;
-        const isPropertyName = (ts.isPropertyAccessExpression(parent) && parent.name === node) ||
-          (ts.isPropertyAssignment(parent) && parent.name === node) || ts.isPropertySignature(parent) ||
-          ts.isMethodDeclaration(parent) || ts.isPropertyDeclaration(parent) || ts.isQualifiedName(parent);
-        const isDeclared = (ts.isVariableDeclaration(parent) || ts.isParameter(parent) || ts.isFunctionDeclaration(parent)) && parent.name === node;
-        if (!isPropertyName && !isDeclared) {
-          const { line } = src.getLineAndCharacterOfPosition(node.getStart());
-          found.push(`${relative(root, file)}:${line + 1}: ${node.text}`);
-        }
+      if (ts.isIdentifier(node) && NODE_GLOBALS.has(node.text) && !isMemberName(node)) {
+        const { line } = src.getLineAndCharacterOfPosition(node.getStart());
+        found.push(`${relative(root, file)}:${line + 1}: ${node.text}`);
       }
       ts.forEachChild(node, visit);
     };
     visit(src);
   }
   return found;
+}
+
+/** Reachable files (relative to `root`) that match none of `allowed`. */
+export function outsideAllowList(graph: ImportGraph, root: string, allowed: RegExp[]): string[] {
+  return graph.files.map((f) => relative(root, f)).filter((rel) => !allowed.some((re) => re.test(rel)));
+}
+
+export interface BrowserSafety {
+  /** Every reachable file, relative to root, sorted. */
+  files: string[];
+  /** Everything a browser could not load as it is, one line each; [] when the entry is browser-safe. */
+  problems: string[];
+}
+
+/**
+ * The checks above together, for an entry that must load in a browser as it is: any import of a
+ * package or a Node module (every bare specifier), a Node-only global, and, with `allowed`, any
+ * reachable file outside the allow-list (paths relative to `root`).
+ */
+export function browserSafety(entry: string, root: string, allowed?: RegExp[]): BrowserSafety {
+  const graph = importGraph(resolve(root, entry));
+  const problems = [
+    ...packageImports(graph).map((e) => `${relative(root, e.from)} imports "${e.specifier}"`),
+    ...(allowed ? outsideAllowList(graph, root, allowed).map((f) => `${f} is outside the allow-list`) : []),
+    ...nodeGlobals(graph, root).map((g) => `${g} (a Node-only global)`),
+  ];
+  return { files: graph.files.map((f) => relative(root, f)).sort(), problems };
 }
