@@ -4,7 +4,7 @@
 // from the installed package serving both apps.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,12 +74,14 @@ export default defineApp({
 });
 `;
 
+/** The consumer's tsconfig: strict, the shipped declarations checked too, no @types/node. */
+const tsconfig = (files: string[], lib = ['es2023', 'dom']) => JSON.stringify({
+  compilerOptions: { target: 'es2023', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: [], skipLibCheck: false, lib },
+  files,
+});
+
 Package('the shipped declarations type-check the consumer’s app, inferred callback types included', async (ctx) => {
   writeFileSync(join(ctx.dir, 'sum.ts'), TYPED_APP);
-  const tsconfig = (files: string[]) => JSON.stringify({
-    compilerOptions: { target: 'es2023', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: [], skipLibCheck: false, lib: ['es2023', 'dom'] },
-    files,
-  });
   writeFileSync(join(ctx.dir, 'tsconfig.json'), tsconfig(['sum.ts', 'starter/app.ts']));
   const ok = await runTsc(['-p', join(ctx.dir, 'tsconfig.json')]);
   assert.is(ok.code, 0, ok.out);
@@ -89,6 +91,108 @@ Package('the shipped declarations type-check the consumer’s app, inferred call
   assert.is.not(bad.code, 0, 'a wrong type for a schema value is a compile error');
   assert.match(bad.out, /bad\.ts\(5,11\): error TS2322: Type 'number' is not assignable to type 'string'/);
   assert.match(bad.out, /bad\.ts\(6,11\): error TS2322: Type 'string' is not assignable to type 'number'/);
+});
+
+const PAGE = `// A page's code (or any client's) against ringsocket/client and ringsocket/codec.
+import { connect, encode, decode, defineMessage, encodeMessage, ntoh, str, RingSocketSchemaError, type Client } from 'ringsocket/client';
+import { createCodec, readFrameHeader, CloseCode, type Codec, type CodecEvent } from 'ringsocket/codec';
+
+export const request = defineMessage({ kind: 'binary', schema: [ntoh.i32, ntoh.u16.between(1, 10)] });
+export const hello = defineMessage({ kind: 'text', schema: [str(1, 32)] });
+const sum = [ntoh.i64] as const;
+
+export function roundTrip(): { i: number; u16s: number[]; text: string } {
+  const bytes: Uint8Array<ArrayBuffer> = encode(request.schema, -5, [1, 2, 65535]);
+  const [i, u16s] = decode(request.schema, bytes);
+  const text: string = encodeMessage(hello, 'hi');
+  try {
+    encode(request.schema, 1, [70000]);
+  } catch (err) {
+    if (!(err instanceof RingSocketSchemaError)) throw err;
+  }
+  return { i, u16s: [...u16s], text };
+}
+
+export async function frames(): Promise<{ frame: Uint8Array; masked: boolean; events: CodecEvent[]; closeCode: number }> {
+  const codec: Codec = await createCodec();
+  const frame: Uint8Array = codec.frame('text', 'hi', Uint8Array.of(1, 2, 3, 4));
+  const events = codec.decode(frame, { from: 'client' });
+  return { frame, masked: readFrameHeader(frame)?.masked ?? false, events, closeCode: CloseCode.NORMAL };
+}
+
+export async function askSum(url: string | URL, signal?: AbortSignal): Promise<bigint> {
+  const client: Client = await connect(url);
+  signal?.addEventListener('abort', () => client.close());
+  client.send(request, 1, [2]);
+  for await (const m of client) if (typeof m !== 'string') return decode(sum, m)[0];
+  throw new Error('closed before the sum');
+}
+`;
+
+const BAD_PAGE = `import { encode, decode, ntoh } from 'ringsocket/client';
+import { createCodec } from 'ringsocket/codec';
+
+const schema = [ntoh.i32, ntoh.u16.between(1, 10)] as const;
+encode(schema, 'five', [1]); // a string for the int32
+const wrong: string = decode(schema, new Uint8Array(8))[0]; // the int32 is a number
+void wrong;
+void (await createCodec()).frame('close', 'x'); // close frames are close()'s
+`;
+
+Package('ringsocket/client and ringsocket/codec type-check in the consumer’s code with lib es2023 + dom (app-only code needs no dom)', async (ctx) => {
+  writeFileSync(join(ctx.dir, 'page.ts'), PAGE);
+  writeFileSync(join(ctx.dir, 'tsconfig.page.json'), tsconfig(['page.ts']));
+  const ok = await runTsc(['-p', join(ctx.dir, 'tsconfig.page.json')]);
+  assert.is(ok.code, 0, ok.out);
+  writeFileSync(join(ctx.dir, 'bad-page.ts'), BAD_PAGE);
+  writeFileSync(join(ctx.dir, 'tsconfig.bad-page.json'), tsconfig(['bad-page.ts']));
+  const bad = await runTsc(['-p', join(ctx.dir, 'tsconfig.bad-page.json')]);
+  assert.is.not(bad.code, 0, 'wrong values for a message are compile errors');
+  assert.match(bad.out, /bad-page\.ts\(5,16\): error TS2345: Argument of type 'string' is not assignable to parameter of type 'number'/);
+  assert.match(bad.out, /bad-page\.ts\(6,7\): error TS2322: Type 'number' is not assignable to type 'string'/);
+  assert.match(bad.out, /bad-page\.ts\(8,34\): error TS2345: Argument of type '"close"' is not assignable to parameter of type 'FrameKind'/);
+  // The documented requirement: the client and codec declarations use the DOM lib's WebSocket,
+  // URL, AbortSignal and WebAssembly; an app alone does not.
+  writeFileSync(join(ctx.dir, 'tsconfig.page-nodom.json'), tsconfig(['page.ts'], ['es2023']));
+  const nodom = await runTsc(['-p', join(ctx.dir, 'tsconfig.page-nodom.json')]);
+  assert.is.not(nodom.code, 0, 'without the DOM lib the client and codec declarations do not type-check');
+  assert.match(nodom.out, /ringsocket\/dist\/(client|codec)\/[a-z]+\.d\.ts\(\d+,\d+\): error TS(2304: Cannot find name 'URL'|2503: Cannot find namespace 'WebAssembly')/);
+  writeFileSync(join(ctx.dir, 'tsconfig.app-nodom.json'), tsconfig(['sum.ts', 'starter/app.ts'], ['es2023']));
+  const app = await runTsc(['-p', join(ctx.dir, 'tsconfig.app-nodom.json')]);
+  assert.is(app.code, 0, `an app-only project type-checks without the DOM lib:\n${app.out}`);
+});
+
+Package('nothing but the exports is importable; ringsocket/client and ringsocket/codec load and work in Node', (ctx) => {
+  // As a user would try it: node -e "import('ringsocket/dist/app/index.js')" in the project.
+  for (const spec of ['ringsocket/dist/app/index.js', 'ringsocket/dist/codec/index.js', 'ringsocket/dist/client/index.js',
+    'ringsocket/src/app/index.ts', 'ringsocket/src/client/index.ts', 'ringsocket/build/ringsocket.private.wasm', 'ringsocket/bin/ringsocket.mjs']) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import(${JSON.stringify(spec)})`], { cwd: ctx.dir, env, encoding: 'utf8', timeout: 30_000 });
+    assert.is.not(r.status, 0, `import('${spec}') fails`);
+    assert.match(r.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/, `import('${spec}'): ${r.stderr}`);
+  }
+  const script = `
+    const { encode, decode, encodeMessage, defineMessage, ntoh, str, RingSocketSchemaError } = await import('ringsocket/client');
+    const { createCodec, readFrameHeader } = await import('ringsocket/codec');
+    await import('ringsocket');
+    const schema = [ntoh.i32, ntoh.u16.between(1, 10)];
+    const bytes = encode(schema, -5, [1, 2, 65535]);
+    const [i, u16s] = decode(schema, bytes);
+    let refused = null;
+    try { encode(schema, 1, [70000]); } catch (err) { refused = err instanceof RingSocketSchemaError ? err.code : String(err); }
+    const codec = await createCodec();
+    const frame = codec.frame('binary', bytes, Uint8Array.of(1, 2, 3, 4));
+    const events = codec.decode(frame, { from: 'client' });
+    console.log(JSON.stringify({
+      bytes: Buffer.from(bytes).toString('hex'), i, u16s: [...u16s], refused,
+      text: encodeMessage(defineMessage({ kind: 'text', schema: [str(1, 32)] }), 'hi'),
+      frame: Buffer.from(frame).toString('hex'), masked: readFrameHeader(frame).masked,
+      events: events.map((e) => [e.type, Buffer.from(e.data).toString('hex')]),
+    }));`;
+  const r = run(process.execPath, ['--input-type=module', '-e', script], ctx.dir);
+  assert.equal(JSON.parse(r.stdout), {
+    bytes: 'fffffffb00010002ffff', i: -5, u16s: [1, 2, 65535], refused: 'RS_SCHEMA_BAD_VALUE', text: 'hi',
+    frame: '828a01020304fefdfcff01030306fefd', masked: true, events: [['binary', 'fffffffb00010002ffff']],
+  });
 });
 
 Package('the installed daemon serves the consumer’s apps (npx ringsocket)', async (ctx) => {
