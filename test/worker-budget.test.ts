@@ -164,4 +164,21 @@ Budget('does not count time a client is not read from against ws_msg_timeout', (
   assert.equal(closed, [1], 'a second of reading time later it is');
 });
 
+Budget('unpause gives a paused holder its bytes back, so a later release leaves the count at zero', () => {
+  const { budget } = setup(10 * KiB);
+  const a = conn(1);
+  budget.begin(a, DataKind.BIN, 0);
+  budget.append(a, piece(20 * KiB));
+  assert.ok(a.budgetPaused);
+  assert.is(budget.readingBytes, 0, 'a paused holder is not counted as read from');
+  budget.unpause(a); // e.g. the worker closes it, or stops
+  assert.is(a.budgetPaused, false);
+  assert.is(budget.readingBytes, 20 * KiB);
+  budget.release(a);
+  assert.is(budget.readingBytes, 0, 'never negative: every path through the budget keeps the count');
+  assert.is(budget.held, 0);
+  budget.unpause(a);
+  assert.is(budget.readingBytes, 0, 'unpausing a client that is not paused changes nothing');
+});
+
 Budget.run();

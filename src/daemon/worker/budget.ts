@@ -67,6 +67,11 @@ export class InboundBudget {
     return this.#holders.size;
   }
 
+  /** Bytes of the partial messages of clients still read from (the pause rule's measure). */
+  get readingBytes(): number {
+    return this.#reading;
+  }
+
   /** The first piece of a message that does not end in this read: `c` starts holding one. */
   begin(c: Conn, kind: number, now: number): MessageAssembler {
     this.release(c);
@@ -103,6 +108,18 @@ export class InboundBudget {
     if (this.#paused.delete(c)) c.budgetPaused = false;
   }
 
+  /**
+   * `c` is no longer held back by the budget (it is being closed, or the worker stops, and must
+   * be read from to see its peer's close). The one place that clears budgetPaused for a client
+   * still holding a message, so that its bytes count as read from again. The caller resumes the
+   * socket.
+   */
+  unpause(c: Conn): void {
+    if (!this.#paused.delete(c)) return;
+    c.budgetPaused = false;
+    if (c.msg !== null && this.#holders.has(c)) this.#reading += c.msg.capacity;
+  }
+
   /** Housekeeping: deadlines, then the budget (see the file comment). */
   tick(now: number): void {
     const o = this.#o;
@@ -131,13 +148,9 @@ export class InboundBudget {
       }
       if (closed) o.log.notice(`inbound bytes held passed max_worker_inbound_size (${o.limit}): closed the ${closed} client(s) with the largest partial messages (1013)`);
     }
-    if (this.#paused.size > 0) {
-      for (const c of this.#paused) {
-        c.budgetPaused = false;
-        if (c.msg !== null && this.#holders.has(c)) this.#reading += c.msg.capacity;
-        if (c.phase !== Phase.DEAD && !o.appPaused(c.appIndex)) c.socket.resume();
-      }
-      this.#paused.clear();
+    for (const c of [...this.#paused]) {
+      this.unpause(c);
+      if (c.phase !== Phase.DEAD && !o.appPaused(c.appIndex)) c.socket.resume();
     }
   }
 

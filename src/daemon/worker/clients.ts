@@ -124,8 +124,7 @@ export class Clients {
     c.phase = Phase.DEAD;
     // A paused socket (full ring, inbound budget) would never see the peer's FIN: read on, and
     // drop what comes (nothing is decoded in this phase).
-    c.budgetPaused = false;
-    c.socket.resume();
+    this.readAgain(c);
     this.#output.end(c);
     this.armDeadline(c, this.#closeWaitMs);
   }
@@ -158,6 +157,12 @@ export class Clients {
       }
     }
     if (this.all.size === 0) this.onEmpty?.();
+  }
+
+  /** Reads from `c` again whatever held it back (a full ring, the budget): its close must be seen. */
+  readAgain(c: Conn): void {
+    this.#budget.unpause(c);
+    c.socket.resume();
   }
 
   /** Stops or resumes reading from every client of an app. */

@@ -207,9 +207,8 @@ export class WorkerService {
     for (const c of this.clients.ofApp[app]) {
       c.appClosed = true; // no CLOSE record: nobody would read it
       if (c.phase === Phase.DEAD) continue; // closing already (an aborted one is not read again)
-      c.budgetPaused = false;
-      c.socket.resume(); // its ring pause is over: read its close reply
       if (c.phase === Phase.WS) this.clients.sendCloseCode(c, CloseCode.INTERNAL_ERROR);
+      this.clients.readAgain(c); // its ring pause is over: read its close reply
     }
   }
 
@@ -231,8 +230,7 @@ export class WorkerService {
       if (c.phase === Phase.HTTP) c.socket.destroy();
       else if (c.phase === Phase.WS) clients.sendCloseCode(c, CloseCode.GOING_AWAY);
       // Paused sockets (full ring, inbound budget) must read the peer's close frame or FIN.
-      c.budgetPaused = false;
-      c.socket.resume();
+      clients.readAgain(c);
     }
     if (clients.all.size > 0) {
       await new Promise<void>((resolve) => {
