@@ -2,11 +2,10 @@
 // thread per app and `worker_c` worker threads, and stops them in order.
 import { Worker } from 'node:worker_threads';
 import { compileCore, createMemory, instantiateCore, readHeapBase } from '../core/wasm.ts';
-import { Ring, ringMaxRecord, roundUpRingCapacity } from '../core/ring.ts';
+import { Ring, WakeWord, ringMaxRecord, roundUpRingCapacity } from '../core/ring.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { planDaemonMemory, APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
-import { WakeWord } from '../core/ring.ts';
 import { siblingModule } from '../module-url.ts';
 
 /**
@@ -18,7 +17,7 @@ import { siblingModule } from '../module-url.ts';
 export const EXIT_WORKER_DIED = 70;
 
 export interface Daemon {
-  stop(reason?: string, code?: number): Promise<void>;
+  stop(reason?: string): Promise<void>;
   /** Resolves to the exit code once the daemon has stopped. */
   done: Promise<number>;
   layout: DaemonLayout;
@@ -126,7 +125,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       if (terminating || gone) return;
       gone = workerDied = true;
       log.error(`worker#${i} died (${why}): ${stopping ? 'the daemon is stopping' : 'stopping the daemon'} with exit status ${EXIT_WORKER_DIED}`);
-      if (!stopping) void stop(`worker#${i} died`, EXIT_WORKER_DIED);
+      if (!stopping) void stop(`worker#${i} died`);
     };
     // 'error' is an uncaught exception (the thread is ending); a non-zero exit without one is a
     // crash too (out of memory, process.exit in the thread).
@@ -191,7 +190,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   }, 250) : null;
   watchdog?.unref();
 
-  function stop(reason = 'stop requested', code = 0): Promise<void> {
+  function stop(reason = 'stop requested'): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
       log.notice(`stopping (${reason}): closing connections with 1001, waiting up to ${config.shutdown_wait_ws}s`);
@@ -209,7 +208,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       }));
       appsStopped.forEach((ok, a) => { if (!ok) log.warning(`app ${config.apps[a].name} did not stop within 5s: terminating its thread`); });
       await killAll();
-      resolveDone(workerDied ? EXIT_WORKER_DIED : code);
+      // The one source of the exit status: a worker that died, whenever, makes it 70.
+      resolveDone(workerDied ? EXIT_WORKER_DIED : 0);
     })();
     return stopping;
   }
