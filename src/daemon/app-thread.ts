@@ -311,12 +311,10 @@ function runTimerIfDue(): void {
   publishOut();
 }
 
-// The main thread stops an app through its stop flag (it reaches a thread blocked in Atomics.wait);
-// this listener also keeps the thread's event loop alive while the loop below awaits waitAsync
-// (a pending waitAsync does not).
-parentPort!.on('message', (msg: { type: string }) => {
-  if (msg.type === 'stop') Atomics.store(stopFlag, 0, 1);
-});
+// The main thread stops an app through its stop flag (it reaches a thread blocked in Atomics.wait,
+// where a message would not) and sends it no message. This listener is here only to keep the
+// thread's event loop alive while the loop below awaits waitAsync (a pending waitAsync does not).
+parentPort!.on('message', () => {});
 
 parentPort!.postMessage({ type: 'ready' });
 
