@@ -74,20 +74,25 @@ export default defineApp({
 });
 `;
 
-/** The consumer's tsconfig: strict, the shipped declarations checked too, no @types/node. */
-const tsconfig = (files: string[], lib = ['es2023', 'dom']) => JSON.stringify({
-  compilerOptions: { target: 'es2023', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: [], skipLibCheck: false, lib },
-  files,
-});
+/**
+ * tsc over `files` of the consumer project `dir`, with a tsconfig of its own (tsconfig.<name>.json):
+ * strict, the shipped declarations checked too, no @types/node.
+ */
+function typecheck(dir: string, name: string, files: string[], lib = ['es2023', 'dom']) {
+  const config = join(dir, `tsconfig.${name}.json`);
+  writeFileSync(config, JSON.stringify({
+    compilerOptions: { target: 'es2023', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: [], skipLibCheck: false, lib },
+    files,
+  }));
+  return runTsc(['-p', config]);
+}
 
 Package('the shipped declarations type-check the consumer’s app, inferred callback types included', async (ctx) => {
   writeFileSync(join(ctx.dir, 'sum.ts'), TYPED_APP);
-  writeFileSync(join(ctx.dir, 'tsconfig.json'), tsconfig(['sum.ts', 'starter/app.ts']));
-  const ok = await runTsc(['-p', join(ctx.dir, 'tsconfig.json')]);
+  const ok = await typecheck(ctx.dir, 'app', ['sum.ts', 'starter/app.ts']);
   assert.is(ok.code, 0, ok.out);
   writeFileSync(join(ctx.dir, 'bad.ts'), BAD_APP);
-  writeFileSync(join(ctx.dir, 'tsconfig.bad.json'), tsconfig(['bad.ts']));
-  const bad = await runTsc(['-p', join(ctx.dir, 'tsconfig.bad.json')]);
+  const bad = await typecheck(ctx.dir, 'bad', ['bad.ts']);
   assert.is.not(bad.code, 0, 'a wrong type for a schema value is a compile error');
   assert.match(bad.out, /bad\.ts\(5,11\): error TS2322: Type 'number' is not assignable to type 'string'/);
   assert.match(bad.out, /bad\.ts\(6,11\): error TS2322: Type 'string' is not assignable to type 'number'/);
@@ -141,24 +146,20 @@ void (await createCodec()).frame('close', 'x'); // close frames are close()'s
 
 Package('ringsocket/client and ringsocket/codec type-check in the consumer’s code with lib es2023 + dom (app-only code needs no dom)', async (ctx) => {
   writeFileSync(join(ctx.dir, 'page.ts'), PAGE);
-  writeFileSync(join(ctx.dir, 'tsconfig.page.json'), tsconfig(['page.ts']));
-  const ok = await runTsc(['-p', join(ctx.dir, 'tsconfig.page.json')]);
+  const ok = await typecheck(ctx.dir, 'page', ['page.ts']);
   assert.is(ok.code, 0, ok.out);
   writeFileSync(join(ctx.dir, 'bad-page.ts'), BAD_PAGE);
-  writeFileSync(join(ctx.dir, 'tsconfig.bad-page.json'), tsconfig(['bad-page.ts']));
-  const bad = await runTsc(['-p', join(ctx.dir, 'tsconfig.bad-page.json')]);
+  const bad = await typecheck(ctx.dir, 'bad-page', ['bad-page.ts']);
   assert.is.not(bad.code, 0, 'wrong values for a message are compile errors');
   assert.match(bad.out, /bad-page\.ts\(5,16\): error TS2345: Argument of type 'string' is not assignable to parameter of type 'number'/);
   assert.match(bad.out, /bad-page\.ts\(6,7\): error TS2322: Type 'number' is not assignable to type 'string'/);
   assert.match(bad.out, /bad-page\.ts\(8,34\): error TS2345: Argument of type '"close"' is not assignable to parameter of type 'FrameKind'/);
   // The documented requirement: the client and codec declarations use the DOM lib's WebSocket,
   // URL, AbortSignal and WebAssembly; an app alone does not.
-  writeFileSync(join(ctx.dir, 'tsconfig.page-nodom.json'), tsconfig(['page.ts'], ['es2023']));
-  const nodom = await runTsc(['-p', join(ctx.dir, 'tsconfig.page-nodom.json')]);
+  const nodom = await typecheck(ctx.dir, 'page-nodom', ['page.ts'], ['es2023']);
   assert.is.not(nodom.code, 0, 'without the DOM lib the client and codec declarations do not type-check');
   assert.match(nodom.out, /ringsocket\/dist\/(client|codec)\/[a-z]+\.d\.ts\(\d+,\d+\): error TS(2304: Cannot find name 'URL'|2503: Cannot find namespace 'WebAssembly')/);
-  writeFileSync(join(ctx.dir, 'tsconfig.app-nodom.json'), tsconfig(['sum.ts', 'starter/app.ts'], ['es2023']));
-  const app = await runTsc(['-p', join(ctx.dir, 'tsconfig.app-nodom.json')]);
+  const app = await typecheck(ctx.dir, 'app-nodom', ['sum.ts', 'starter/app.ts'], ['es2023']);
   assert.is(app.code, 0, `an app-only project type-checks without the DOM lib:\n${app.out}`);
 });
 
