@@ -76,8 +76,15 @@ export function defineMessage<const S extends Schema, const K extends MessageKin
   const c = form.case ?? null;
   if (c !== null && !(Number.isInteger(c) && c >= 0 && c <= 255)) throw bad(`defineMessage: case must be an integer in 0...255, got ${String(c)}`);
   new CompiledSchema(form.schema, 'defineMessage'); // throws if the schema is not valid
-  return Object.freeze({ kind: form.kind, case: c as C, schema: Object.freeze([...form.schema]) as unknown as S });
+  const defined = Object.freeze({ kind: form.kind, case: c as C, schema: Object.freeze([...form.schema]) as unknown as S });
+  // Compiled once here, not on every send (encode keeps no per-call state in a CompiledSchema;
+  // the form and its schema are frozen, so the compiled one cannot go stale).
+  encoders.set(defined, new CompiledSchema(defined.schema, c === null ? 'encode' : `encode case ${c}`));
+  return defined;
 }
+
+/** The compiled schema of each form defineMessage made. */
+const encoders = new WeakMap<object, CompiledSchema>();
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -89,7 +96,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function encodeMessage<S extends Schema, K extends MessageKind>(
   form: MessageForm<S, K, number | null>, ...values: Values<S>
 ): Encoded<K> {
-  const bytes = new CompiledSchema(form.schema, form.case === null ? 'encode' : `encode case ${form.case}`).encode(values, form.case);
+  const compiled = encoders.get(form) ?? new CompiledSchema(form.schema, form.case === null ? 'encode' : `encode case ${form.case}`);
+  const bytes = compiled.encode(values, form.case);
   if (form.kind !== 'text') return bytes as Encoded<K>;
   try {
     return utf8.decode(bytes) as Encoded<K>;
