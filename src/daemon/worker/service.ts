@@ -21,6 +21,7 @@ import { Handshakes } from './handshake.ts';
 import { InboundBudget } from './budget.ts';
 import { Housekeeping, HOUSEKEEPING_MS } from './housekeeping.ts';
 import { listenAll } from './listen.ts';
+import { userReadHook, type InstallUserRead } from './user-read.ts';
 import type { FaultHook } from './faults.ts';
 
 export interface WorkerDeps {
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   log: Logger;
   /** Tests only (faults.ts). */
   fault?: FaultHook | null;
+  /** false: read through 'data' events even where reads into the scratch work (tests). */
+  userRead?: boolean;
 }
 
 export class WorkerService {
@@ -46,6 +49,9 @@ export class WorkerService {
   readonly #outbound: OutboundDrain;
   readonly #handshakes: Handshakes;
   readonly #housekeeping: Housekeeping;
+  /** Plain sockets read straight into the read scratch (user-read.ts); null: 'data' events. */
+  readonly #userRead: InstallUserRead | null;
+  readonly #scratchView: Uint8Array;
   #servers: net.Server[] = [];
   #ticker: NodeJS.Timeout | null = null;
   #stopping = false;
@@ -94,6 +100,8 @@ export class WorkerService {
       core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
       inbound, output: this.#output, clients, budget, log, fault: d.fault,
     });
+    this.#userRead = d.userRead === false ? null : userReadHook();
+    this.#scratchView = core.u8.subarray(region.scratch, region.scratch + region.scratchSize);
     this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log });
     this.#handshakes = new Handshakes({
       core, clients, inbound: this.#inbound, appDown: this.#appDown,
@@ -128,7 +136,9 @@ export class WorkerService {
     // Shared listeners (no closures per connection: idle memory); the socket carries its Conn.
     (socket as ConnSocket)[CONN] = c;
     const l = this.#listeners;
-    socket.on('data', l.data);
+    // TLS sockets decrypt into Buffers of their own: they keep the 'data' events.
+    if (this.#userRead !== null && !(socket as { encrypted?: boolean }).encrypted) this.#userRead(socket, this.#scratchView, l.read);
+    else socket.on('data', l.data);
     socket.on('end', l.end);
     socket.on('error', l.error);
     socket.on('close', l.close);
@@ -142,6 +152,11 @@ export class WorkerService {
     data(this: ConnSocket, chunk: Buffer) {
       const c = this[CONN];
       try { svc.#onData(c, chunk); } catch (err) { svc.#clientFault(c, 'its input', err); }
+    },
+    /** A read into the scratch (user-read.ts): decoded where it lies, before the next read. */
+    read(this: net.Socket, n: number) {
+      const c = (this as ConnSocket)[CONN];
+      try { svc.#onRead(c, n); } catch (err) { svc.#clientFault(c, 'its input', err); }
     },
     end(this: ConnSocket) {
       const c = this[CONN];
@@ -159,6 +174,18 @@ export class WorkerService {
     c.pingSent = false;
     if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
     else this.#handshakes.onData(c, chunk);
+  }
+
+  #onRead(c: Conn, n: number): void {
+    c.lastRx = Date.now();
+    c.pingSent = false;
+    if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.decodeScratch(c, n);
+    else if (c.phase === Phase.HTTP) {
+      // The request head is kept across reads (http/head.ts): it gets a copy of its own.
+      const chunk = Buffer.allocUnsafe(n);
+      chunk.set(this.#scratchView.subarray(0, n));
+      this.#handshakes.onData(c, chunk);
+    }
   }
 
   #clientFault(c: Conn, what: string, err: unknown): void {

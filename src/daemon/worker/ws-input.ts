@@ -79,6 +79,11 @@ export class WsInput {
     }
   }
 
+  /** Decodes the first n bytes of the scratch, where a socket read put them (user-read.ts). */
+  decodeScratch(c: Conn, n: number): void {
+    this.#decode(c, this.#scratch, this.#scratch + n);
+  }
+
   #decode(c: Conn, start: number, end: number): void {
     const core = this.#core;
     const u8 = this.#u8;
