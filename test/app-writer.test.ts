@@ -8,15 +8,35 @@ import { createRecordingHost } from '../src/app/testing.ts';
 
 const Writers = suite('app writers');
 
-/** The bytes one read callback sends with toCur after running `write`. */
-function written(write: (rs: ReadRs) => void): number[] {
-  const host = createRecordingHost();
+/**
+ * A shared memory with a small write area in it, as the daemon gives each app (writer.ts
+ * WriteArea); `copies` counts the area's copy calls.
+ */
+function sharedArea(size = 256, offset = 4096) {
+  const memory = new Uint8Array(new SharedArrayBuffer(64 * 1024));
+  const area = { memory, offset, size, copies: 0, copy(dst: number, src: number, len: number) { area.copies++; memory.copyWithin(dst, src, src + len); } };
+  return area;
+}
+
+/** The bytes one read callback sends with toCur after running `write`, with `host`. */
+function writtenWith(host: ReturnType<typeof createRecordingHost>, write: (rs: ReadRs) => void, payload: Uint8Array<ArrayBufferLike> = new Uint8Array(0)): number[] {
   const rt = createAppRuntime(defineApp({ read: readAny([bytes()], (rs) => { write(rs); rs.toCur(RS_BIN); }) }), host);
   rt.open(1, 1, { family: 4, address: '127.0.0.1', port: 1 });
-  rt.read(1, 1, DataKind.BIN, new Uint8Array(0));
+  rt.read(1, 1, DataKind.BIN, payload);
   const s = host.sends();
   assert.is(s.length, 1, host.logs().join('\n'));
   return [...s[0].bytes];
+}
+
+/**
+ * The bytes one read callback sends with toCur after running `write`: the same with a private
+ * write buffer and with one in a (256-byte) shared write area, which longer messages outgrow.
+ */
+function written(write: (rs: ReadRs) => void): number[] {
+  const own = writtenWith(createRecordingHost(), write);
+  const inArea = writtenWith({ ...createRecordingHost(), writeArea: sharedArea() }, write);
+  assert.equal(inArea, own, 'the same bytes from a write buffer in a shared area');
+  return own;
 }
 
 /** The host-order bytes of a big-endian byte list. */
@@ -132,5 +152,51 @@ Writers('writes long strings through the slow path exactly', () => {
   const s = '笑'.repeat(5000) + 'a';
   assert.equal(written((rs) => rs.wStr(s)), [...new TextEncoder().encode(s)]);
 });
+
+Writers('in a shared write area, a read payload from the same memory is copied with the area\'s copy', () => {
+  const area = sharedArea(4096);
+  const payload = area.memory.subarray(20000, 20000 + 3000);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+  const host = { ...createRecordingHost(), writeArea: area };
+  const out = writtenWith(host, (rs) => { rs.wU8(9).wBytes(payload).wU8(10); }, payload);
+  assert.equal(out, [9, ...payload, 10]);
+  assert.is(area.copies, 1, 'one copy inside the shared memory');
+  // The message was assembled in the area itself.
+  assert.equal([...area.memory.subarray(area.offset, area.offset + 3)], [9, payload[0], payload[1]]);
+});
+
+Writers('a message larger than the shared area is assembled privately; the next one is back in the area', () => {
+  const area = sharedArea(256);
+  const host = { ...createRecordingHost(), writeArea: area };
+  const big = Uint8Array.from({ length: 1000 }, (_, i) => i & 0xff);
+  const rt = createAppRuntime(defineApp({
+    read: readAny([bytes()], (rs, data) => {
+      if (data.length === 0) rs.wBytes(big).toCur(RS_BIN);
+      else rs.wBytes(data).toCur(RS_BIN);
+    }),
+  }), host);
+  rt.open(1, 1, { family: 4, address: '127.0.0.1', port: 1 });
+  rt.read(1, 1, DataKind.BIN, new Uint8Array(0));
+  rt.read(1, 1, DataKind.BIN, Uint8Array.of(1, 2, 3));
+  const s = host.sends();
+  assert.equal([...s[0].bytes], [...big]);
+  assert.equal([...s[1].bytes], [1, 2, 3]);
+  assert.equal([...area.memory.subarray(area.offset, area.offset + 3)], [1, 2, 3], 'the second message was written in the area');
+});
+
+Writers('strings and numbers land in a shared area at its offset, in both byte orders', () => {
+  const area = sharedArea(512, 4099); // an odd offset: the DataView must start at the area
+  const host = { ...createRecordingHost(), writeArea: area };
+  const out = writtenWith(host, (rs) => rs.wStr('héllo 笑').wU32Hton(0x01020304).wF64Hton(-2).wU16(0x0102));
+  const expect = [...new TextEncoder().encode('héllo 笑'), 1, 2, 3, 4, 0xc0, 0, 0, 0, 0, 0, 0, 0, ...host16(0x0102)];
+  assert.equal(out, expect);
+  assert.equal([...area.memory.subarray(area.offset, area.offset + expect.length)], expect);
+  assert.is(area.memory[area.offset - 1], 0, 'nothing written before the area');
+});
+
+/** The host-order bytes of a u16. */
+function host16(v: number): number[] {
+  return HOST_LITTLE_ENDIAN ? [v & 0xff, v >> 8] : [v >> 8, v & 0xff];
+}
 
 Writers.run();

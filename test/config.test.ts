@@ -263,9 +263,9 @@ Errors('refuses a config whose shared memory exceeds 4 GiB, naming the keys to l
     path: '$',
     message: 'the shared memory would need 4.01 GiB, more than the 4 GiB a WebAssembly memory can hold: rings 4 GiB ' +
       '(4 workers × 1 app × (inbound_ring_buf_size 300 MiB → 512 MiB + outbound_ring_buf_size 512 MiB)), worker read scratch 4 MiB ' +
-      '(worker_c × worker_rbuf_size), connection states 2.13 MiB (fd_alloc_c); ' +
+      '(worker_c × worker_rbuf_size), connection states 2.13 MiB (fd_alloc_c), app write buffers 1 MiB (wbuf_size of each app); ' +
       'lower worker_c, inbound_ring_buf_size and outbound_ring_buf_size (or max_ws_msg_size, which sets their default ' +
-      'and minimum), worker_rbuf_size or fd_alloc_c',
+      'and minimum), worker_rbuf_size, fd_alloc_c or wbuf_size',
   }]);
   assert.equal(check({ ...doc, worker_c: 3 }).errors, []);
 });
@@ -553,15 +553,18 @@ Load('estimates exactly the shared memory the daemon lays out, from a heapBase a
     const est = estimateSharedMemory(c);
     const layout = planDaemonMemory(c, STATIC_RESERVE);
     assert.is(est.total, layout.bytes, `estimate = layout for ${JSON.stringify(extra)}`);
-    assert.is(est.rings + est.workerScratch + est.decoderStates + est.wakeLines, est.total - STATIC_RESERVE, 'the parts add up');
+    assert.is(est.rings + est.workerScratch + est.decoderStates + est.wakeLines + est.appWrite, est.total - STATIC_RESERVE, 'the parts add up');
     assert.ok(planDaemonMemory(c, heapBase).bytes <= est.total, 'the real layout is no larger');
   }
 });
 
-Load('leaves the apps\' write buffers (JavaScript memory of each app thread) out of the shared memory', () => {
+Load('counts each app\'s write buffer (wbuf_size) in the shared memory', () => {
   const small = check({ ...minimal(), apps: [{ ...minimal().apps[0], wbuf_size: 64 }] }).config!;
   const large = check({ ...minimal(), apps: [{ ...minimal().apps[0], wbuf_size: 16 * MiB }] }).config!;
-  assert.is(estimateSharedMemory(small).total, estimateSharedMemory(large).total);
+  assert.is(estimateSharedMemory(large).appWrite - estimateSharedMemory(small).appWrite, 16 * MiB - 64);
+  const layout = planDaemonMemory(large, STATIC_RESERVE);
+  assert.is(layout.apps[0].writeSize, 16 * MiB);
+  assert.ok(layout.apps[0].write >= STATIC_RESERVE && layout.apps[0].write + 16 * MiB <= layout.bytes, 'inside the memory');
 });
 
 Load('documents every key in the README', () => {

@@ -18,7 +18,7 @@ import type { Config } from '../config/types.ts';
 import { AppErrorCode, RingSocketAppError } from './errors.ts';
 import { isApp, ReadKind, type App, type ReadCase } from './define.ts';
 import { CompiledSchema } from './schema.ts';
-import { WriteBuffer } from './writer.ts';
+import { WriteBuffer, type WriteArea } from './writer.ts';
 import type { CallbackResult, ClientAddr, ClientIdLike, DeepReadonly, Rs } from './types.ts';
 
 /** Who receives a message. Only valid during the host.send() call (the runtime reuses it). */
@@ -44,6 +44,11 @@ export interface AppHost {
   closeClient(clientId: number, code: number): void;
   /** One log line from the app (already filtered by log_level). */
   log(level: LogLevel, message: string): void;
+  /**
+   * Where the write buffer lives: a region of the shared memory the host sends from (writer.ts
+   * WriteArea). Absent: a private array of wbuf_size bytes.
+   */
+  readonly writeArea?: WriteArea | null;
 }
 
 export interface TimerSpec {
@@ -141,7 +146,7 @@ class AppContext implements Rs {
     this.frozenConfig = deepFreeze(structuredClone(config)) as DeepReadonly<Config>;
     const appConf = config.apps?.find((a) => a.name === host.appName);
     const limit = config.max_ws_msg_size ?? DEFAULT_MAX_MSG;
-    this.wbuf = new WriteBuffer(appConf?.wbuf_size ?? DEFAULT_WBUF, limit);
+    this.wbuf = new WriteBuffer(appConf?.wbuf_size ?? DEFAULT_WBUF, limit, host.writeArea ?? null);
     this.data = new Uint8Array(appDataSize);
     this.logRank = logLevelRank(config.log_level ?? 'notice');
   }

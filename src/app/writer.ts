@@ -37,6 +37,22 @@ function toBig64(method: string, value: bigint | number, signed: boolean): bigin
   return value;
 }
 
+/**
+ * A region of a shared memory that the write buffer lives in (the daemon gives each app one, in
+ * the WebAssembly memory that also holds the rings). Bytes written there reach an outbound ring
+ * with one WebAssembly `memory.copy`, and bytes taken from an inbound ring (rs.wBytes of a read
+ * payload) get there the same way: JavaScript's copies into or out of shared memory are several
+ * times slower. A message larger than the region is assembled in a private array instead.
+ */
+export interface WriteArea {
+  /** The whole shared memory; the other addresses are offsets into it. */
+  readonly memory: Uint8Array;
+  readonly offset: number;
+  readonly size: number;
+  /** Copies len bytes from src to dst inside `memory`. */
+  copy(dst: number, src: number, len: number): void;
+}
+
 export class WriteBuffer {
   /** The bytes written so far are bytes[0 ... length). */
   bytes: Uint8Array;
@@ -49,16 +65,37 @@ export class WriteBuffer {
   /** max_ws_msg_size: the largest message the buffer may hold. */
   readonly limit: number;
   private dv: DataView;
+  private readonly area: WriteArea | null;
+  /** The area's bytes, which the buffer returns to after a message that outgrew them. */
+  private readonly home: Uint8Array | null;
+  private readonly homeDv: DataView | null;
 
-  constructor(initialSize: number, limit: number) {
+  /** `area`: the shared region to write in (see WriteArea); its size replaces `initialSize`. */
+  constructor(initialSize: number, limit: number, area: WriteArea | null = null) {
     this.limit = limit;
-    this.bytes = new Uint8Array(Math.max(64, Math.min(initialSize, limit)));
-    this.dv = new DataView(this.bytes.buffer);
+    if (area !== null && area.size >= 64) {
+      this.area = area;
+      this.bytes = area.memory.subarray(area.offset, area.offset + Math.min(area.size, limit));
+    } else {
+      this.area = null;
+      this.bytes = new Uint8Array(Math.max(64, Math.min(initialSize, limit)));
+    }
+    this.dv = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    this.home = this.area !== null ? this.bytes : null;
+    this.homeDv = this.area !== null ? this.dv : null;
   }
 
+  /**
+   * Empties the buffer. A message that was handed on stays valid until the next write: a grown
+   * private array is not written again, and the shared area only by the next message.
+   */
   reset(): void {
     this.length = 0;
     this.knownText = true;
+    if (this.home !== null && this.bytes !== this.home) {
+      this.bytes = this.home;
+      this.dv = this.homeDv!;
+    }
   }
 
   /** Makes room for n more bytes and returns the offset to write them at. */
@@ -79,6 +116,7 @@ export class WriteBuffer {
       grown.set(this.bytes.subarray(0, at));
       this.bytes = grown;
       this.dv = new DataView(grown.buffer);
+      // Until reset(): this message is assembled in private memory.
     }
     this.length = need;
     return at;
@@ -93,7 +131,9 @@ export class WriteBuffer {
     const n = view.length;
     if (n === 0) return;
     const at = this.room('wBytes', n);
-    this.bytes.set(view, at);
+    const a = this.area;
+    if (a !== null && view.buffer === a.memory.buffer && this.bytes.buffer === view.buffer) a.copy(this.bytes.byteOffset + at, view.byteOffset, n);
+    else this.bytes.set(view, at);
     this.knownText = false;
   }
 

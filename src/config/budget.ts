@@ -44,9 +44,10 @@ export function fitWorkers(c: Collector, env: ConfigEnv, { num: v, inboundRing, 
       `rings ${formatBytes(est.rings)} (${w} worker${w === 1 ? '' : 's'}${auto ? ' (worker_c auto)' : ''} × ${a} app${a === 1 ? '' : 's'} × ` +
       `(${ringText('inbound_ring_buf_size', inboundRing)} + ${ringText('outbound_ring_buf_size', outboundRing)})), ` +
       `worker read scratch ${formatBytes(est.workerScratch)} (worker_c × worker_rbuf_size), ` +
-      `connection states ${formatBytes(est.decoderStates)} (fd_alloc_c); ` +
+      `connection states ${formatBytes(est.decoderStates)} (fd_alloc_c), ` +
+      `app write buffers ${formatBytes(est.appWrite)} (wbuf_size of each app); ` +
       'lower worker_c, inbound_ring_buf_size and outbound_ring_buf_size (or max_ws_msg_size, which sets their default and minimum), ' +
-      'worker_rbuf_size or fd_alloc_c');
+      'worker_rbuf_size, fd_alloc_c or wbuf_size');
     return undefined;
   }
   return workers;

@@ -1,9 +1,8 @@
 // An up-front size of the daemon's shared WebAssembly memory, so that a config that cannot fit is
 // refused with the keys to lower before any thread starts. It is not a second model of the memory:
 // it runs the daemon's own layout planner (src/daemon/layout.ts planDaemonMemory), unbounded, from
-// STATIC_RESERVE, so it is the layout the daemon will make (test/memory-estimate.test.ts). Only
-// the regions in that layout count: an app's write buffer (wbuf_size) is a JavaScript buffer in
-// its own thread, not shared memory.
+// STATIC_RESERVE, so it is the layout the daemon will make (test/memory-estimate.test.ts). Each
+// app's write buffer (wbuf_size) is part of it.
 import { planDaemonMemory, type DaemonMemorySizes, type MemoryParts } from '../daemon/layout.ts';
 import { KiB, WASM_MEMORY_MAX_BYTES } from './schema.ts';
 

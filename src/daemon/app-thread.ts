@@ -151,9 +151,17 @@ function byWorker(ids: readonly number[]): number[][] {
   return groups;
 }
 
+const appRegion = init.layout.apps[appIndex];
 const host: AppHost = {
   appName: appConf.name,
   config,
+  // The write buffer in the shared memory: a message reaches the ring with one memory.copy.
+  writeArea: {
+    memory: u8,
+    offset: appRegion.write,
+    size: appRegion.writeSize,
+    copy: (dst, src, len) => core.exports.copy(dst, src, len),
+  },
   send(dataKind, payload, to: Recipients) {
     const opcode = dataKind === DataKind.UTF8 ? Opcode.TEXT : Opcode.BINARY;
     switch (to.kind) {

@@ -31,23 +31,26 @@ export interface MemoryParts {
   decoderStates: number;
   /** One wake line per worker and per app. */
   wakeLines: number;
+  /** Each app's write buffer (its wbuf_size): messages are assembled there and copied into rings. */
+  appWrite: number;
 }
 
 export interface DaemonLayout {
   bytes: number;
   parts: MemoryParts;
   workers: WorkerRegion[];
-  apps: { wake: number }[];
+  /** Per app: its wake line, and its write buffer (writer.ts WriteArea) of writeSize bytes at write. */
+  apps: { wake: number; write: number; writeSize: number }[];
   /** inbound[w][a]: worker w produces, app a consumes. */
   inbound: RingAddr[][];
   /** outbound[w][a]: app a produces, worker w consumes. */
   outbound: RingAddr[][];
 }
 
-/** The config values the layout depends on (a Config has them all); only the number of apps counts. */
+/** The config values the layout depends on (a Config has them all); of the apps, their wbuf_size. */
 export type DaemonMemorySizes =
   Pick<Config, 'worker_c' | 'slotsPerWorker' | 'worker_rbuf_size' | 'inbound_ring_buf_size' | 'outbound_ring_buf_size'> &
-  { readonly apps: readonly unknown[] };
+  { readonly apps: readonly { readonly wbuf_size: number }[] };
 
 const WAKE_LINE = 64;
 /** An app's heartbeat (f64, ms since the epoch) sits in its wake word's line at this offset. */
@@ -65,7 +68,7 @@ export const APP_STOP_OFFSET = 16;
  */
 export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { unbounded = false } = {}): DaemonLayout {
   const plan = new MemoryPlan(heapBase, { unbounded });
-  const parts: MemoryParts = { rings: 0, workerScratch: 0, decoderStates: 0, wakeLines: 0 };
+  const parts: MemoryParts = { rings: 0, workerScratch: 0, decoderStates: 0, wakeLines: 0, appWrite: 0 };
   const alloc = (part: keyof MemoryParts, bytes: number): number => {
     const before = plan.bytes;
     const at = plan.alloc(bytes);
@@ -85,7 +88,11 @@ export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { u
       slots,
     });
   }
-  const apps = sizes.apps.map(() => ({ wake: alloc('wakeLines', WAKE_LINE) }));
+  const apps = sizes.apps.map((app) => ({
+    wake: alloc('wakeLines', WAKE_LINE),
+    write: alloc('appWrite', app.wbuf_size),
+    writeSize: app.wbuf_size,
+  }));
   const ring = (capacity: number): RingAddr => ({
     header: alloc('rings', RING_HEADER_SIZE),
     data: alloc('rings', capacity),
