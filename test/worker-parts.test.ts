@@ -153,6 +153,35 @@ Queues('reports a client whose unsent bytes pass the limit', async () => {
   assert.is(over.length, 1, 'once');
 });
 
+Queues('reuses its output slab while sockets take every byte, and leaves it to a socket that kept some', async () => {
+  const rc = await ringCore('shared', [64]);
+  const u8 = rc.core.u8;
+  const out = new Output(u8, 1 << 20, () => {});
+  const a = fakeConn(1), b = fakeConn(2);
+  // The fake socket keeps what it was given (not a copy), as Node does with what the kernel did not take.
+  const kept: Buffer[] = [];
+  b.socket.write = function (buf: Buffer) { kept.push(buf); this.writableLength += buf.length; return true; };
+  const flushFrame = (c: typeof a, bytes: number[]) => {
+    u8.set(bytes, 2000);
+    out.queue(c, null, 2000, bytes.length);
+    out.flush();
+  };
+  const keepWrites = (c: typeof a) => { const seen: Buffer[] = []; c.socket.write = function (buf: Buffer) { seen.push(buf); return true; }; return seen; };
+  const seenA = keepWrites(a);
+  flushFrame(a, [1, 2, 3]);
+  flushFrame(a, [4, 5, 6]);
+  assert.is(seenA.length, 2);
+  assert.is(seenA[0].buffer, seenA[1].buffer, 'the second flush wrote from the same slab');
+  assert.equal([...seenA[1]], [4, 5, 6]);
+  flushFrame(b, [7, 8, 9]); // b keeps it: the slab is b's now
+  flushFrame(a, [10, 11, 12]);
+  assert.equal([...kept[0]], [7, 8, 9], 'what b kept is not overwritten by the next flush');
+  assert.is.not(seenA[2].buffer, kept[0].buffer, 'the next flush took a new slab');
+  flushFrame(b, [13, 14, 15]); // b has bytes pending: a Buffer of its own, not the slab
+  assert.is.not(kept[1].buffer, seenA[2].buffer);
+  assert.equal([...kept[1]], [13, 14, 15]);
+});
+
 const Sni = suite('contextForName');
 
 Sni('prefers an exact name, falls back to a one-level wildcard, is case-insensitive', () => {

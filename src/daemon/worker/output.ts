@@ -10,6 +10,12 @@ import { Conn, Phase } from './conn.ts';
 const JOIN_LIMIT = 64 * 1024;
 /** Queued bytes for one client at which the queue is flushed at once (see queue). */
 const EARLY_FLUSH = 1024 * 1024;
+/**
+ * The output slab: frames copied out of the shared memory for a flush are put here instead of in
+ * a new Buffer each, when the client's socket has nothing pending (see #take). A new Buffer per
+ * frame meant a malloc, and for large frames external memory that V8 collects with a full GC.
+ */
+const SLAB_SIZE = 1024 * 1024;
 
 /**
  * A private copy of [start, end) of `u8` (the shared memory). Buffer.allocUnsafe + set is about
@@ -34,6 +40,10 @@ export class Output {
   readonly #touched: Conn[] = [];
   #scheduled = false;
   #flushing = false;
+  #slab: Buffer | null = null;
+  #slabOff = 0;
+  /** Clients written from the slab in this flush: if one of them did not take it all, it is left to them. */
+  readonly #slabUsers: Conn[] = [];
   readonly #flushNow = () => this.flush();
 
   constructor(u8: Uint8Array, maxClientBytes: number, onOverflow: (c: Conn, bytes: number) => void) {
@@ -79,9 +89,12 @@ export class Output {
     this.#scheduled = false;
     if (this.#conn.length === 0) return;
     this.#flushing = true;
+    let written = false;
     try {
       this.#write();
+      written = true;
     } finally {
+      this.#settleSlab(written);
       // Whatever happened, every queue is empty afterwards: nothing is written twice.
       const touched = this.#touched;
       for (let i = 0; i < touched.length; i++) {
@@ -100,6 +113,36 @@ export class Output {
     }
   }
 
+  /**
+   * n bytes for a frame (or a client's joined frames) to `c`: a piece of the slab when the
+   * socket has nothing pending, else a new Buffer. Node keeps a reference to what it could not
+   * hand to the kernel at once; #settleSlab gives the slab up in that case.
+   */
+  #take(c: Conn, n: number): Buffer {
+    const sock = c.socket;
+    if (n > SLAB_SIZE - this.#slabOff || sock.writableLength !== 0 || (sock as { encrypted?: boolean }).encrypted) return Buffer.allocUnsafe(n);
+    const slab = this.#slab ?? (this.#slab = Buffer.allocUnsafeSlow(SLAB_SIZE));
+    const at = this.#slabOff;
+    // 8-byte steps: copies start aligned.
+    this.#slabOff = (at + n + 7) & ~7;
+    this.#slabUsers.push(c);
+    return slab.subarray(at, at + n);
+  }
+
+  /**
+   * After a flush: every socket that wrote from the slab normally took its bytes into the kernel
+   * during the write (nothing pending); then the slab is reused from the start. A socket that kept
+   * some (a full kernel buffer) still points into it, so the next flush starts a new slab.
+   */
+  #settleSlab(written: boolean): void {
+    const users = this.#slabUsers;
+    let kept = !written;
+    for (let i = 0; i < users.length && !kept; i++) if (users[i].socket.writableLength !== 0) kept = true;
+    users.length = 0;
+    if (kept) this.#slab = null;
+    this.#slabOff = 0;
+  }
+
   #write(): void {
     const touched = this.#touched;
     const qConn = this.#conn, qBuf = this.#buf, qAt = this.#at, qLen = this.#len;
@@ -108,7 +151,7 @@ export class Output {
     // Give each client its output buffer; a client with one queued Buffer writes it as it is.
     for (let i = 0; i < touched.length; i++) {
       const c = touched[i];
-      if (c.qCount > 1 && c.qBytes <= JOIN_LIMIT) c.qOut = Buffer.allocUnsafe(c.qBytes);
+      if (c.qCount > 1 && c.qBytes <= JOIN_LIMIT) c.qOut = this.#take(c, c.qBytes);
       c.qOff = 0;
     }
     for (let i = 0; i < n; i++) {
@@ -120,7 +163,11 @@ export class Output {
         else out.set(u8.subarray(qAt[i], qAt[i] + qLen[i]), c.qOff);
         c.qOff += qLen[i];
       } else if (!c.socket.destroyed) {
-        const b = buf !== null ? buf : copyOut(u8, qAt[i], qAt[i] + qLen[i]);
+        let b = buf;
+        if (b === null) {
+          b = this.#take(c, qLen[i]);
+          b.set(u8.subarray(qAt[i], qAt[i] + qLen[i]));
+        }
         if (c.qCount > 1 && c.qOff++ === 0) c.socket.cork();
         c.socket.write(b);
       }
