@@ -1,9 +1,14 @@
-// Handshake refusals over real sockets: a complete HTTP response with the right status, then close.
+// Handshakes over real sockets: refusals (a complete HTTP response with the right status, then
+// close), heads that arrive in pieces, the peer address the app is told, and the peer address lookup.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { once } from 'node:events';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { daemonSuite, withDaemon } from './helpers/daemon-exit.ts';
-import { rawExchange, upgradeRequest, connect, closed } from './helpers/client.ts';
+import { rawExchange, upgradeRequest, connect, connectInbox, closed, clientFrame } from './helpers/client.ts';
+import { Opcode } from '../src/core/codes.ts';
+import { peerAddress } from '../src/daemon/worker/handshake.ts';
 
 const Hs = suite<{ d: RunningDaemon }>('daemon handshake');
 const hs = daemonSuite(Hs, async (ctx) => {
@@ -11,6 +16,7 @@ const hs = daemonSuite(Hs, async (ctx) => {
     apps: [
       { name: 'echo', app_path: 'apps/echo/app.ts', paths: ['/echo'] },
       { name: 'web', app_path: 'apps/echo/app.ts', paths: ['/web'], allowed_origins: ['https://good.example'] },
+      { name: 'peer', app_path: 'test/fixtures/apps/peer/app.ts', paths: ['/peer'] },
     ],
     config: { max_http_head_size: 2048 },
   });
@@ -52,6 +58,32 @@ for (const [what, req, status, header] of cases) {
     if (header) assert.ok(r.headers.has(header), `has ${header}`);
   });
 }
+
+Hs('completes a head that arrives in pieces, and decodes the frame behind its last piece', async ({ d }) => {
+  const req = upgradeRequest(d.port, '/echo');
+  const last = Buffer.concat([Buffer.from(req.slice(40), 'latin1'), clientFrame(Opcode.TEXT, 'hi')]);
+  const out = await rawExchange(d.port, [req.slice(0, 10), 50, req.slice(10, 40), 50, last, 300, clientFrame(Opcode.CLOSE, Buffer.from([0x03, 0xe8]))]);
+  const text = out.toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  const frames = out.subarray(text.indexOf('\r\n\r\n') + 4);
+  assert.equal([...frames.subarray(0, 4)], [0x81, 2, 0x68, 0x69], 'the echo of "hi"');
+  assert.equal([...frames.subarray(4, 8)], [0x88, 2, 0x03, 0xe8], 'the close reply');
+});
+
+Hs('refuses with 431 a head that passes max_http_head_size across pieces', async ({ d }) => {
+  const req = upgradeRequest(d.port, '/echo', { 'X-Big': 'a'.repeat(3000) });
+  const r = parse(await rawExchange(d.port, [req.slice(0, 1000), 50, req.slice(1000, 2500)]));
+  assert.is(r.status, 431);
+});
+
+Hs('tells the app the address and port the client connected from', async ({ d }) => {
+  const { ws, inbox } = await connectInbox(d.url('/peer'));
+  const addr = JSON.parse((await inbox.next()).data.toString());
+  const local = (ws as unknown as { _socket: net.Socket })._socket.localPort;
+  assert.equal(addr, { family: 4, address: '127.0.0.1', port: local });
+  ws.close();
+  await closed(ws);
+});
 
 Hs('accepts an allowed Origin, and a query string', async ({ d }) => {
   const ws = await connect(`${d.url('/web')}?room=1`, { origin: 'https://good.example' });
@@ -106,3 +138,31 @@ Slots('answers 503 when fd_alloc_c connections are open, and serves again once o
 });
 
 Slots.run();
+
+const Peer = suite('peerAddress');
+
+Peer('asks the handle for the peer, IPv4 and IPv6, and caches nothing on the socket', async () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    const server = net.createServer();
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(0, host, () => resolve(true));
+    });
+    if (!listening) continue; // no IPv6 loopback here
+    const accepted = once(server, 'connection');
+    const client = net.connect((server.address() as net.AddressInfo).port, host);
+    await once(client, 'connect');
+    const [s] = (await accepted) as [net.Socket];
+    const p = peerAddress(s);
+    assert.equal({ address: p.address, port: p.port }, { address: host, port: client.localPort });
+    assert.is((s as unknown as { _peername?: unknown })._peername, undefined, 'nothing cached on the socket');
+    assert.equal([s.remoteAddress, s.remotePort], [host, client.localPort], 'remoteAddress still answers');
+    client.destroy();
+    s.destroy();
+    server.close();
+  }
+  const p = peerAddress(new net.Socket());
+  assert.equal({ address: p.address, port: p.port }, { address: undefined, port: undefined }, 'no handle: remoteAddress');
+});
+
+Peer.run();

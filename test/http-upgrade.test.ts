@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { Buffer } from 'node:buffer';
 import {
   EndpointTable, HEAD_INCOMPLETE, HeadAccumulator, HttpRefusal, STATUS_TEXT, acceptKey, buildErrorResponse,
-  buildRefusalResponse, buildSwitchingProtocols, findHeadEnd, hasToken, hostHeaderForms, isValidKey,
+  buildRefusalResponse, buildSwitchingProtocols, findHeadEnd, hasToken, headInOneChunk, hostHeaderForms, isValidKey,
   parseRequestHead, processHandshake, validateUpgrade,
 } from '../src/http/upgrade.ts';
 import type { EndpointSpec, Refusal, RequestHead } from '../src/http/upgrade.ts';
@@ -574,6 +574,24 @@ Head('hands back views of a single complete chunk without copying', () => {
   assert.is(r.head.length, bytes.length - 5);
   assert.is(r.rest.byteOffset, bytes.byteOffset + bytes.length - 5);
   assert.is(Buffer.from(r.rest).toString(), 'FRAME');
+});
+
+Head('headInOneChunk: the head and the rest of one chunk as views, or null when the head is not all there', () => {
+  const bytes = request({ trailing: raw('FRAME') });
+  const r = headInOneChunk(bytes, MAX_HEAD);
+  assert.ok(r);
+  assert.is(r!.head.buffer, bytes.buffer);
+  assert.is(r!.head.length, bytes.length - 5);
+  assert.is(Buffer.from(r!.rest).toString(), 'FRAME');
+  assert.is(headInOneChunk(bytes.subarray(0, bytes.length - 8), MAX_HEAD), null, 'no empty line yet');
+  assert.is(headInOneChunk(bytes, bytes.length - 6), null, 'a head longer than the limit is not found');
+  assert.is(headInOneChunk(new Uint8Array(0), MAX_HEAD), null);
+  // What the worker does: an accumulator only for a head that was not in its first chunk.
+  const acc = new HeadAccumulator(MAX_HEAD);
+  assert.is(acc.push(bytes.subarray(0, 20)).done, false);
+  const whole = acc.push(bytes.subarray(20));
+  assert.ok(whole.done);
+  if (whole.done) assert.is(Buffer.from(whole.head).toString('latin1'), Buffer.from(r!.head).toString('latin1'));
 });
 
 Head('ignores empty chunks and rejects a bad limit', () => {

@@ -1,6 +1,7 @@
 // Parts of the worker thread (src/daemon/worker/*) on their own, over a real core and real rings
 // but without sockets or threads: the inbound producer (staging, the pending queue and its
-// pause/resume, an app that goes down), the output queues, and the SNI lookup.
+// pause/resume, an app that goes down), the output queues, the connection state (Conn), the client
+// registry, and the SNI lookup.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type net from 'node:net';
@@ -8,6 +9,9 @@ import { ringCore, initRing } from './fixtures/ring-setup.ts';
 import { InboundProducer } from '../src/daemon/worker/inbound.ts';
 import { Output } from '../src/daemon/worker/output.ts';
 import { Conn, Phase } from '../src/daemon/worker/conn.ts';
+import { Clients } from '../src/daemon/worker/clients.ts';
+import type { InboundBudget } from '../src/daemon/worker/budget.ts';
+import { CloseCode } from '../src/core/codes.ts';
 import { contextForName } from '../src/daemon/worker/listen.ts';
 import { Inbound, IN_HEADER_SIZE, IN_CLIENT_ID } from '../src/daemon/records.ts';
 import { createLogger } from '../src/log.ts';
@@ -182,6 +186,72 @@ Queues('reuses its output slab while sockets take every byte, and leaves it to a
   assert.equal([...kept[1]], [13, 14, 15]);
 });
 
+const State = suite('Conn');
+
+State('the flags, the close code and the times read back what was set, each on its own', () => {
+  const c = fakeConn(0);
+  assert.is(c.closeCode, CloseCode.ABNORMAL);
+  const flags = ['budgetPaused', 'closeSent', 'closeReceived', 'appClosed', 'pingSent', 'endQueued'] as const;
+  for (const f of flags) assert.is(c[f], false, f);
+  for (const f of flags) {
+    c[f] = true;
+    for (const g of flags) assert.is(c[g], g === f, `${g} after setting ${f}`);
+    assert.is(c.closeCode, CloseCode.ABNORMAL, `the close code after setting ${f}`);
+    c[f] = false;
+  }
+  c.closeSent = true;
+  c.pingSent = true;
+  for (const code of [CloseCode.NORMAL, 4999, 65535, 0]) {
+    c.closeCode = code;
+    assert.is(c.closeCode, code);
+    assert.ok(c.closeSent && c.pingSent && !c.appClosed, `the flags after close code ${code}`);
+  }
+  const now = Date.now();
+  // Now, later than the small-integer range (12 days), and before the module was loaded.
+  for (const t of [now, now + 1, now + 20 * 86_400_000, now - 60_000]) {
+    c.lastRx = t;
+    c.msgStartedAt = t + 7;
+    assert.is(c.lastRx, t);
+    assert.is(c.msgStartedAt, t + 7);
+  }
+  c.msgStartedAt = now;
+  c.msgStartedAt += 500;
+  assert.is(c.msgStartedAt, now + 500);
+});
+
+const Registry = suite('Clients');
+
+Registry('all: every connection with a socket, before, after and without its handshake', () => {
+  const clients = new Clients({ worker: 0, apps: 1, slots: 4, closeWaitS: 1 });
+  const forgotten: number[] = [];
+  const budget = { forget: (c: Conn) => forgotten.push(c.slot) } as unknown as InboundBudget;
+  clients.connect(null as unknown as Output, null as unknown as InboundProducer, budget);
+  const make = () => {
+    const c = fakeConn(clients.takeSlot()!);
+    c.phase = Phase.HTTP;
+    clients.add(c);
+    return c;
+  };
+  const a = make(), b = make(), c = make();
+  assert.is(clients.all.size, 3);
+  clients.open(b, 0, 1);
+  assert.is(clients.all.size, 3, 'an open client is counted once');
+  assert.equal(new Set(clients.all), new Set([a, b, c]));
+  assert.is(clients.byId.get(b.id), b);
+  b.appClosed = true; // no CLOSE record for the app
+  clients.onClosed(b);
+  clients.onClosed(a);
+  assert.equal([...clients.all], [c]);
+  assert.is(clients.byId.size, 0);
+  let empty = false;
+  clients.onEmpty = () => { empty = true; };
+  clients.onClosed(c);
+  assert.is(clients.all.size, 0);
+  assert.ok(empty, 'onEmpty after the last one');
+  assert.equal(forgotten, [b.slot, a.slot, c.slot]);
+  assert.is(clients.takeSlot(), c.slot, 'slots are given back');
+});
+
 const Sni = suite('contextForName');
 
 Sni('prefers an exact name, falls back to a one-level wildcard, is case-insensitive', () => {
@@ -199,4 +269,6 @@ Sni('prefers an exact name, falls back to a one-level wildcard, is case-insensit
 
 Producer.run();
 Queues.run();
+State.run();
+Registry.run();
 Sni.run();

@@ -28,8 +28,25 @@ type ThreadMsg = { type: 'ready' } | { type: 'listening'; where: string[] } | { 
 /** Threads that have exited (a message to them gets no answer). */
 const exited = new WeakSet<Worker>();
 
-function startThread(file: string, data: object, name: string, log: Logger): { worker: Worker; first: Promise<ThreadMsg> } {
-  const worker = new Worker(siblingModule(import.meta.url, file), { workerData: data, name });
+/**
+ * The young generation (V8's new space: two semi-spaces and the new large-object space) of each
+ * thread, in MiB. Without a limit a worker thread here gets 192 MiB (64 MiB semi-spaces), and V8
+ * grows the new space while much of what is allocated survives, as in a burst of handshakes: after
+ * 10,000 connections the worker's new space had grown from 4 to 27 MB and the app thread's from 2
+ * to 6 MB, committed and resident with almost nothing in use. V8 gives it back only in a memory-reducing GC,
+ * which a daemon that goes quiet never runs. These limits alone took the idle connection cost from
+ * about 4.9 to 2.8 kB of RSS; the price is more frequent scavenges (the broadcast benchmark: about
+ * 2% more server CPU, the echo ones within noise; docs/performance.md, "Idle memory per connection
+ * (issue 10)"). The app thread's limit is the larger one: it runs the user's code, which may
+ * allocate more per message.
+ */
+export const WORKER_YOUNG_GEN_MB = 6;
+export const APP_YOUNG_GEN_MB = 12;
+
+function startThread(file: string, data: object, name: string, youngGenMb: number, log: Logger): { worker: Worker; first: Promise<ThreadMsg> } {
+  const worker = new Worker(siblingModule(import.meta.url, file), {
+    workerData: data, name, resourceLimits: { maxYoungGenerationSizeMb: youngGenMb },
+  });
   worker.once('exit', () => exited.add(worker));
   const first = new Promise<ThreadMsg>((resolve) => {
     const onMsg = (m: ThreadMsg) => {
@@ -90,7 +107,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   // Apps first: a worker must never deliver to an app that is not there.
   const appStarts = config.apps.map((app, index) =>
-    startThread('./app-thread', { index, module, memory, config, layout }, `app ${app.name}`, log));
+    startThread('./app-thread', { index, module, memory, config, layout }, `app ${app.name}`, APP_YOUNG_GEN_MB, log));
   for (const s of appStarts) apps.push(s.worker);
   const appResults = await Promise.all(appStarts.map((s) => s.first));
   const appErrors = appResults.filter((m) => m.type === 'error') as { message: string }[];
@@ -100,7 +117,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   }
 
   const workerStarts = Array.from({ length: config.worker_c }, (_, index) =>
-    startThread('./worker', { index, module, memory, config, layout }, `worker#${index}`, log));
+    startThread('./worker', { index, module, memory, config, layout }, `worker#${index}`, WORKER_YOUNG_GEN_MB, log));
   for (const s of workerStarts) workers.push(s.worker);
   const workerResults = await Promise.all(workerStarts.map((s) => s.first));
   const workerErrors = workerResults.filter((m) => m.type === 'error') as { message: string }[];
@@ -156,7 +173,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         initAppRings(a);
         Atomics.store(core.i32, layout.apps[a].wake >>> 2, 0);
         Atomics.store(core.i32, (layout.apps[a].wake + APP_STOP_OFFSET) >>> 2, 0);
-        const started = startThread('./app-thread', { index: a, module, memory, config, layout }, `app ${name}`, log);
+        const started = startThread('./app-thread', { index: a, module, memory, config, layout }, `app ${name}`, APP_YOUNG_GEN_MB, log);
         apps[a] = started.worker;
         watchApp(a, started.worker);
         r.lastStart = Date.now();

@@ -52,6 +52,16 @@ export interface HeadComplete {
 export type HeadPush = HeadPending | HeadComplete;
 
 /**
+ * The head and what follows it when `chunk` holds a whole head of at most `maxHeadSize` bytes (views
+ * of `chunk`, nothing copied), else null: what `HeadAccumulator.push` does with a first chunk, for a
+ * caller that creates an accumulator only for a head that spans chunks.
+ */
+export function headInOneChunk(chunk: Uint8Array, maxHeadSize: number): HeadComplete | null {
+  const e = findHeadEnd(chunk, 0, Math.min(chunk.length, maxHeadSize));
+  return e >= 0 ? { done: true, head: chunk.subarray(0, e), rest: chunk.subarray(e) } : null;
+}
+
+/**
  * Collects the request head from chunks, bounded by `maxHeadSize` bytes (the head including its
  * final empty line; `max_http_head_size`). One accumulator per connection, used until `push`
  * returns `done: true` (the head) or a `refusal` (431 `HttpRefusal.HEAD_TOO_LARGE`).
@@ -83,8 +93,11 @@ export class HeadAccumulator {
     if (this.#finished) throw new Error('HeadAccumulator: push after the head was complete or refused');
     const max = this.maxHeadSize;
     if (this.#len === 0) {
-      const e = findHeadEnd(chunk, 0, Math.min(chunk.length, max));
-      if (e >= 0) return this.#complete(chunk.subarray(0, e), chunk.subarray(e));
+      const whole = headInOneChunk(chunk, max);
+      if (whole !== null) {
+        this.#finished = true;
+        return whole;
+      }
       if (chunk.length >= max) return this.#refuse();
       if (chunk.length === 0) return HEAD_INCOMPLETE;
       const cap = Math.min(max, Math.max(1024, chunk.length * 2));

@@ -17,7 +17,7 @@ import type { EndpointSpec, EndpointTable } from './endpoints.ts';
 import type { Refusal } from './refusals.ts';
 import type { ExtraHeaders } from './response.ts';
 
-export { findHeadEnd, HeadAccumulator, HEAD_INCOMPLETE, HEAD_TOO_LARGE } from './head.ts';
+export { findHeadEnd, headInOneChunk, HeadAccumulator, HEAD_INCOMPLETE, HEAD_TOO_LARGE } from './head.ts';
 export type { HeadComplete, HeadPending, HeadPush } from './head.ts';
 export { parseRequestHead } from './parse.ts';
 export type { HeaderField, RequestHead, ParseResult } from './parse.ts';

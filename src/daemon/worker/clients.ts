@@ -23,8 +23,10 @@ export class Clients {
   readonly byId = new Map<number, Conn>();
   /** Open WebSocket clients per app. */
   readonly ofApp: Set<Conn>[];
-  /** Every connection with a socket, in any phase. */
-  readonly all = new Set<Conn>();
+  /** Connections with a socket and no id: in the handshake, or refused. */
+  readonly #noId = new Set<Conn>();
+  /** Every connection with a socket, in any phase (byId and #noId: no table of its own). */
+  readonly all = new AllConns(this.byId, this.#noId);
   readonly #free: number[] = [];
   readonly #worker: number;
   readonly #closeWaitMs: number;
@@ -56,7 +58,7 @@ export class Clients {
 
   /** Registers a connection that has a slot. */
   add(c: Conn): void {
-    this.all.add(c);
+    this.#noId.add(c);
   }
 
   /** The handshake is done: the client gets its id and joins its app. */
@@ -65,6 +67,7 @@ export class Clients {
     c.appIndex = appIndex;
     c.endpointId = endpointId;
     c.id = makeClientId(++this.#serial, this.#worker);
+    this.#noId.delete(c);
     this.byId.set(c.id, c);
     this.ofApp[appIndex].add(c);
   }
@@ -142,10 +145,10 @@ export class Clients {
     c.phase = Phase.DEAD;
     c.table = null;
     if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
-    this.all.delete(c);
     this.#budget.forget(c);
     this.#free.push(c.slot);
-    if (c.id !== 0) {
+    if (c.id === 0) this.#noId.delete(c);
+    else {
       this.byId.delete(c.id);
       this.ofApp[c.appIndex].delete(c);
       if (!c.appClosed) {
@@ -173,6 +176,30 @@ export class Clients {
       if (paused) c.socket.pause();
       else if (!c.budgetPaused) c.socket.resume();
     }
+  }
+}
+
+/**
+ * Every connection of a worker, as the union of the open ones (by id) and the others. A Set of all
+ * of them besides byId cost its table, ≈ 31 bytes per connection at 10,000 (docs/performance.md,
+ * "Idle memory per connection").
+ */
+export class AllConns implements Iterable<Conn> {
+  readonly #byId: ReadonlyMap<number, Conn>;
+  readonly #noId: ReadonlySet<Conn>;
+
+  constructor(byId: ReadonlyMap<number, Conn>, noId: ReadonlySet<Conn>) {
+    this.#byId = byId;
+    this.#noId = noId;
+  }
+
+  get size(): number {
+    return this.#byId.size + this.#noId.size;
+  }
+
+  *[Symbol.iterator](): Iterator<Conn> {
+    yield* this.#noId;
+    yield* this.#byId.values();
   }
 }
 

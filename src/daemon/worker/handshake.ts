@@ -2,8 +2,8 @@
 // the upgrade request (src/http/), and the OPEN record that must reach the app before any READ.
 import type net from 'node:net';
 import {
-  HeadAccumulator, processHandshake, buildErrorResponse, buildRefusalResponse, HttpRefusal,
-  type EndpointTable, type EndpointSpec,
+  HeadAccumulator, headInOneChunk, processHandshake, buildErrorResponse, buildRefusalResponse, HttpRefusal,
+  type EndpointTable, type EndpointSpec, type HeadPush,
 } from '../../http/upgrade.ts';
 import { decoderInit, Role, type DecoderLimits } from '../../core/codec.ts';
 import type { Core } from '../../core/wasm.ts';
@@ -49,7 +49,7 @@ export class Handshakes {
       socket.on('error', (err) => log.debug(`refused socket ${socket.remoteAddress}: ${err.message}`));
       return null;
     }
-    const c = new Conn(slot, socket, table, new HeadAccumulator(this.#o.maxHeadSize));
+    const c = new Conn(slot, socket, table);
     clients.add(c);
     c.lastRx = Date.now();
     const waitS = this.#o.headWaitS;
@@ -65,8 +65,11 @@ export class Handshakes {
   /** Bytes of the request head. */
   onData(c: Conn, chunk: Buffer): void {
     const table = c.table;
-    if (c.phase !== Phase.HTTP || !c.head || !table) return;
-    const r = c.head.push(chunk);
+    if (c.phase !== Phase.HTTP || !table) return;
+    // A head that comes in one read (the usual case) needs no accumulator. (A first read without
+    // the whole head is scanned twice, here and by the accumulator: at most max_http_head_size.)
+    let r: HeadPush | null = c.head === null ? headInOneChunk(chunk, this.#o.maxHeadSize) : null;
+    if (r === null) r = (c.head ??= new HeadAccumulator(this.#o.maxHeadSize)).push(chunk);
     if (!r.done) {
       if (r.refusal) this.refuse(c, buildRefusalResponse(r.refusal));
       return;
@@ -92,7 +95,8 @@ export class Handshakes {
     c.openSeq = inbound.nextSeq(c.appIndex);
     const rec = inbound.reserve(c.appIndex, IN_HEADER_SIZE + OPEN_ADDR_SIZE);
     inbound.writeHeader(rec, Inbound.OPEN, 0, c.endpointId, c.id);
-    writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, c.socket.remoteAddress, c.socket.remotePort);
+    const peer = peerAddress(c.socket);
+    writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, peer.address, peer.port);
     inbound.commit(c.appIndex, rec);
     if (inbound.isPaused(c.appIndex)) c.socket.pause();
     if (r.rest.length > 0) this.#o.feedWebSocket(c, r.rest);
@@ -105,4 +109,25 @@ export class Handshakes {
     c.socket.end(response);
     this.#o.clients.armDeadline(c, Math.max(1, this.#o.headWaitS) * 1000);
   }
+}
+
+interface PeerName { address?: string; port?: number }
+interface PeerNameHandle { getpeername?(out: PeerName): number }
+/** Filled by the socket's handle in peerAddress (one object for every call). */
+const peerName: PeerName = {};
+
+/**
+ * The peer's address and port, asked of the socket's handle. socket.remoteAddress caches what it
+ * finds on the socket (`_peername`: an object, two strings and the property array the new
+ * property needs, ≈ 130 bytes that every idle connection would keep); this asks the handle the same way into one shared object. The result is
+ * valid until the next call. Falls back to remoteAddress where the handle does not offer it.
+ */
+export function peerAddress(socket: net.Socket): PeerName {
+  const h = (socket as unknown as { _handle?: PeerNameHandle | null })._handle;
+  if (h && typeof h.getpeername === 'function') {
+    peerName.address = undefined;
+    peerName.port = undefined;
+    if (h.getpeername(peerName) === 0 && peerName.address !== undefined) return peerName;
+  }
+  return { address: socket.remoteAddress, port: socket.remotePort };
 }
