@@ -184,6 +184,32 @@ Queues('reuses its output slab while sockets take every byte, and leaves it to a
   flushFrame(b, [13, 14, 15]); // b has bytes pending: a Buffer of its own, not the slab
   assert.is.not(kept[1].buffer, seenA[2].buffer);
   assert.equal([...kept[1]], [13, 14, 15]);
+  // b's pending bytes are written: the slab it held is free again and is taken before a new one.
+  b.socket.writableLength = 0;
+  const d = fakeConn(4);
+  d.socket.write = function (buf: Buffer) { this.writableLength += buf.length; return true; };
+  flushFrame(d, [16, 17]); // d keeps the current slab: the next flush needs another
+  flushFrame(a, [18, 19]);
+  assert.is(seenA[3].buffer, kept[0].buffer, 'the slab b held before was reused once b had nothing pending');
+});
+
+Queues('keeps at most a few slabs for clients that do not read, however many there are', async () => {
+  const rc = await ringCore('shared', [64]);
+  const u8 = rc.core.u8;
+  const out = new Output(u8, 1 << 30, () => {});
+  const slabs = new Set<ArrayBufferLike>();
+  const writes: Buffer[] = [];
+  for (let i = 0; i < 20; i++) {
+    const c = fakeConn(10 + i);
+    c.socket.write = function (buf: Buffer) { writes.push(buf); this.writableLength += 1; return true; }; // never drains
+    u8.set([i, i + 1], 3000);
+    out.queue(c, null, 3000, 2);
+    out.flush();
+    assert.equal([...writes[i]], [i, i + 1]);
+    if (writes[i].buffer.byteLength >= 1024 * 1024) slabs.add(writes[i].buffer);
+  }
+  assert.is(slabs.size, 4, 'four slabs kept aside, then Buffers of their own');
+  assert.equal(writes.slice(0, 4).map((w) => [...w]), [[0, 1], [1, 2], [2, 3], [3, 4]], 'what the slow clients hold is intact');
 });
 
 const State = suite('Conn');

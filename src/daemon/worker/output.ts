@@ -13,9 +13,15 @@ const EARLY_FLUSH = 1024 * 1024;
 /**
  * The output slab: frames copied out of the shared memory for a flush are put here instead of in
  * a new Buffer each, when the client's socket has nothing pending (see #take). A new Buffer per
- * frame meant a malloc, and for large frames external memory that V8 collects with a full GC.
+ * frame meant a malloc, and for large frames external memory that V8 collects with full GCs.
  */
 const SLAB_SIZE = 1024 * 1024;
+/**
+ * Slabs still referenced by sockets that did not take all their bytes (see #settleSlab). Past
+ * this many, frames get Buffers of their own again: the slabs of a worker never hold more than
+ * (MAX_KEPT_SLABS + 1) × SLAB_SIZE, however many clients are slow.
+ */
+const MAX_KEPT_SLABS = 4;
 
 /**
  * A private copy of [start, end) of `u8` (the shared memory). Buffer.allocUnsafe + set is about
@@ -25,6 +31,12 @@ export function copyOut(u8: Uint8Array, start: number, end: number): Buffer {
   const b = Buffer.allocUnsafe(end - start);
   b.set(u8.subarray(start, end));
   return b;
+}
+
+/** A slab that sockets still write from: free again once none of them has bytes pending. */
+interface KeptSlab {
+  buf: Buffer;
+  holders: Conn[];
 }
 
 export class Output {
@@ -44,6 +56,8 @@ export class Output {
   #slabOff = 0;
   /** Clients written from the slab in this flush: if one of them did not take it all, it is left to them. */
   readonly #slabUsers: Conn[] = [];
+  /** Slabs left to such clients, at most MAX_KEPT_SLABS. */
+  readonly #kept: KeptSlab[] = [];
   readonly #flushNow = () => this.flush();
 
   constructor(u8: Uint8Array, maxClientBytes: number, onOverflow: (c: Conn, bytes: number) => void) {
@@ -121,7 +135,8 @@ export class Output {
   #take(c: Conn, n: number): Buffer {
     const sock = c.socket;
     if (n > SLAB_SIZE - this.#slabOff || sock.writableLength !== 0 || (sock as { encrypted?: boolean }).encrypted) return Buffer.allocUnsafe(n);
-    const slab = this.#slab ?? (this.#slab = Buffer.allocUnsafeSlow(SLAB_SIZE));
+    const slab = this.#slab ?? (this.#slab = this.#freeSlab());
+    if (slab === null) return Buffer.allocUnsafe(n);
     const at = this.#slabOff;
     // 8-byte steps: copies start aligned.
     this.#slabOff = (at + n + 7) & ~7;
@@ -132,15 +147,36 @@ export class Output {
   /**
    * After a flush: every socket that wrote from the slab normally took its bytes into the kernel
    * during the write (nothing pending); then the slab is reused from the start. A socket that kept
-   * some (a full kernel buffer) still points into it, so the next flush starts a new slab.
+   * some (a full kernel buffer) still points into it: the slab is kept aside until every such
+   * socket has nothing pending (its queue is written in order) or is destroyed (libuv drops its
+   * writes), and the next flush takes another.
    */
   #settleSlab(written: boolean): void {
     const users = this.#slabUsers;
-    let kept = !written;
-    for (let i = 0; i < users.length && !kept; i++) if (users[i].socket.writableLength !== 0) kept = true;
+    const slab = this.#slab;
+    let holders: Conn[] | null = written ? null : users.slice();
+    for (let i = 0; i < users.length && written; i++) {
+      if (users[i].socket.writableLength !== 0) (holders ??= []).push(users[i]);
+    }
     users.length = 0;
-    if (kept) this.#slab = null;
+    if (holders !== null && slab !== null) {
+      this.#kept.push({ buf: slab, holders });
+      this.#slab = null;
+    }
     this.#slabOff = 0;
+  }
+
+  /** A slab to write from: a kept one that is free again, a new one, or null when too many are kept. */
+  #freeSlab(): Buffer | null {
+    const kept = this.#kept;
+    for (let i = 0; i < kept.length; i++) {
+      const k = kept[i];
+      if (k.holders.every((c) => c.socket.destroyed || c.socket.writableLength === 0)) {
+        kept.splice(i, 1);
+        return k.buf;
+      }
+    }
+    return kept.length < MAX_KEPT_SLABS ? Buffer.allocUnsafeSlow(SLAB_SIZE) : null;
   }
 
   #write(): void {

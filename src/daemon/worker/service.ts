@@ -32,8 +32,6 @@ export interface WorkerDeps {
   log: Logger;
   /** Tests only (faults.ts). */
   fault?: FaultHook | null;
-  /** false: read through 'data' events even where reads into the scratch work (tests). */
-  userRead?: boolean;
 }
 
 export class WorkerService {
@@ -100,7 +98,7 @@ export class WorkerService {
       core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
       inbound, output: this.#output, clients, budget, log, fault: d.fault,
     });
-    this.#userRead = d.userRead === false ? null : userReadHook();
+    this.#userRead = userReadHook();
     this.#scratchView = core.u8.subarray(region.scratch, region.scratch + region.scratchSize);
     this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log });
     this.#handshakes = new Handshakes({
@@ -137,8 +135,7 @@ export class WorkerService {
     (socket as ConnSocket)[CONN] = c;
     const l = this.#listeners;
     // TLS sockets decrypt into Buffers of their own: they keep the 'data' events.
-    if (this.#userRead !== null && !(socket as { encrypted?: boolean }).encrypted) this.#userRead(socket, this.#scratchView, l.read);
-    else socket.on('data', l.data);
+    if (!this.#readIntoScratch(socket, l.read)) socket.on('data', l.data);
     socket.on('end', l.end);
     socket.on('error', l.error);
     socket.on('close', l.close);
@@ -174,6 +171,18 @@ export class WorkerService {
     c.pingSent = false;
     if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
     else this.#handshakes.onData(c, chunk);
+  }
+
+  /** Makes a plain socket read into the scratch (user-read.ts); false: it keeps 'data' events. */
+  #readIntoScratch(socket: net.Socket, read: (this: net.Socket, n: number) => void): boolean {
+    if (this.#userRead === null || (socket as { encrypted?: boolean }).encrypted) return false;
+    try {
+      this.#userRead(socket, this.#scratchView, read);
+      return true;
+    } catch (err) {
+      this.#log.debug(`socket ${socket.remoteAddress}: reads into the scratch not possible (${(err as Error).message}): 'data' events`);
+      return false;
+    }
   }
 
   #onRead(c: Conn, n: number): void {

@@ -5,9 +5,10 @@
 // sockets it constructs for the caller (net.connect); a server's accepted sockets are constructed
 // inside `net.Server`. The option is stored on the socket under three symbols and switched on in
 // the socket's handle with `useUserBuffer`; `installUserRead` does the same to an accepted socket.
-// The symbols are found on a probe socket built with the public option, by value, so nothing here
-// names a private symbol; when the probe finds them not (another Node), `userReadHook()` returns
-// null and the worker reads through 'data' events as before.
+// The buffer and callback symbols are found on a probe socket built with the public option, by
+// value; the third (the buffer generator, null for a plain buffer) by its description, kBufferGen.
+// When the probe does not find exactly these (another Node), `userReadHook()` returns null and the
+// worker reads through 'data' events as before.
 //
 // What Node does with it (lib/internal/stream_base_commons.js, onStreamRead): every read lands in
 // the buffer and the callback gets (bytesRead, buffer) with the socket as `this`, before the next
@@ -54,10 +55,11 @@ function probe(): InstallUserRead | null {
   return (socket, buf, cb) => {
     const handle = (socket as unknown as { _handle: Partial<UserBufferHandle> | null })._handle;
     if (!handle || typeof handle.useUserBuffer !== 'function') throw new Error('socket has no stream handle');
+    // The handle first: if it refuses, the socket is left as it was (reads into Buffers).
+    handle.useUserBuffer(buf);
     const o = socket as unknown as Record<symbol, unknown>;
     o[kb] = buf;
     o[kc] = cb;
     o[kg] = null;
-    handle.useUserBuffer(buf);
   };
 }
