@@ -182,6 +182,10 @@ Writers('a message larger than the shared area is assembled privately; the next 
   assert.equal([...s[0].bytes], [...big]);
   assert.equal([...s[1].bytes], [1, 2, 3]);
   assert.equal([...area.memory.subarray(area.offset, area.offset + 3)], [1, 2, 3], 'the second message was written in the area');
+  rt.read(1, 1, DataKind.BIN, new Uint8Array(0));
+  rt.read(1, 1, DataKind.BIN, Uint8Array.of(4));
+  assert.equal([...host.sends()[2].bytes], [...big], 'a second large message, in the private array kept from the first');
+  assert.equal([...host.sends()[3].bytes], [4]);
 });
 
 Writers('strings and numbers land in a shared area at its offset, in both byte orders', () => {

@@ -69,6 +69,8 @@ export class WriteBuffer {
   /** The area's bytes, which the buffer returns to after a message that outgrew them. */
   private readonly home: Uint8Array | null;
   private readonly homeDv: DataView | null;
+  /** The private array of the last message that outgrew the area, reused by the next one. */
+  private spare: Uint8Array | null = null;
 
   /** `area`: the shared region to write in (see WriteArea); its size replaces `initialSize`. */
   constructor(initialSize: number, limit: number, area: WriteArea | null = null) {
@@ -93,6 +95,8 @@ export class WriteBuffer {
     this.length = 0;
     this.knownText = true;
     if (this.home !== null && this.bytes !== this.home) {
+      // Kept for the next message that outgrows the area (the host copied this one already).
+      this.spare = this.bytes;
       this.bytes = this.home;
       this.dv = this.homeDv!;
     }
@@ -112,7 +116,9 @@ export class WriteBuffer {
       }
       let size = this.bytes.length * 2;
       while (size < need) size *= 2;
-      const grown = new Uint8Array(Math.min(size, this.limit));
+      const spare = this.spare;
+      const grown = spare !== null && spare.length >= need ? spare : new Uint8Array(Math.min(size, this.limit));
+      this.spare = null;
       grown.set(this.bytes.subarray(0, at));
       this.bytes = grown;
       this.dv = new DataView(grown.buffer);
