@@ -106,23 +106,18 @@ const fixedRate: Scenario = {
   clients: FIXED.clients,
   aim: { p99VsWs: 1, cpuVsWs: 0.75 },
 };
-const SCENARIOS: Scenario[] = quick
-  ? [
-    { id: 'echo-text', title: 'echo: 50 connections, 32 B text, 1 in flight', kind: 'throughput', app: 'echo', args: ['echo', '-c', '50', '-p', '1', '-s', '32', '-d', d], unit: 'echoes', aim: { vsWs: 1.3 } },
-    { id: 'echo-1000', title: 'echo: 200 connections, 32 B binary, 4 in flight', kind: 'throughput', app: 'echo', args: ['echo', '-c', '200', '-p', '4', '-s', '32', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 3 } },
-    { id: 'echo-64k', title: 'echo: 10 connections, 64 KiB binary, 1 in flight', kind: 'throughput', app: 'echo', args: ['echo', '-c', '10', '-p', '1', '-s', '65536', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 2 } },
-    { id: 'broadcast', title: 'broadcast: 200 clients, 64 B binary, closed loop', kind: 'throughput', app: 'broadcast', args: ['broadcast', '-c', '200', '--senders', '10', '-p', '2', '-s', '64', '--binary', '-d', d], unit: 'deliveries', aim: { vsWs: 4.5 } },
-    fixedRate,
-    { id: 'idle', title: '2,000 idle connections: server memory per connection', kind: 'idle', app: 'echo', args: ['connect', '-c', '2000', '-p', '32', '-d', '1'], unit: 'handshakes', aim: { maxBytes: 3500 } },
-  ]
-  : [
-    { id: 'echo-text', title: 'echo: 100 connections, 32 B text, 1 in flight', kind: 'throughput', app: 'echo', args: ['echo', '-c', '100', '-p', '1', '-s', '32', '-d', d], unit: 'echoes', aim: { vsWs: 1.3 } },
-    { id: 'echo-1000', title: 'echo: 1000 connections, 32 B binary, 4 in flight', kind: 'throughput', app: 'echo', args: ['echo', '-c', '1000', '-p', '4', '-s', '32', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 3 } },
-    { id: 'echo-64k', title: 'echo: 50 connections, 64 KiB binary, 1 in flight', kind: 'throughput', app: 'echo', args: ['echo', '-c', '50', '-p', '1', '-s', '65536', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 2 } },
-    { id: 'broadcast', title: 'broadcast: 1000 clients, 64 B binary, closed loop', kind: 'throughput', app: 'broadcast', args: ['broadcast', '-c', '1000', '--senders', '10', '-p', '2', '-s', '64', '--binary', '-d', d], unit: 'deliveries', aim: { vsWs: 4.5 } },
-    fixedRate,
-    { id: 'idle', title: '10,000 idle connections: server memory per connection', kind: 'idle', app: 'echo', args: ['connect', '-c', '10000', '-p', '32', '-d', '3'], unit: 'handshakes', aim: { maxBytes: 3500 } },
-  ];
+/** Connections per scenario: a quick run is smaller, everything else is the same. */
+const N = quick
+  ? { text: 50, echo: 200, big: 10, broadcast: 200, idle: 2000, idleS: '1' }
+  : { text: 100, echo: 1000, big: 50, broadcast: 1000, idle: 10000, idleS: '3' };
+const SCENARIOS: Scenario[] = [
+  { id: 'echo-text', title: `echo: ${N.text} connections, 32 B text, 1 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.text), '-p', '1', '-s', '32', '-d', d], unit: 'echoes', aim: { vsWs: 1.3 } },
+  { id: 'echo-1000', title: `echo: ${N.echo} connections, 32 B binary, 4 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.echo), '-p', '4', '-s', '32', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 3 } },
+  { id: 'echo-64k', title: `echo: ${N.big} connections, 64 KiB binary, 1 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.big), '-p', '1', '-s', '65536', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 2 } },
+  { id: 'broadcast', title: `broadcast: ${N.broadcast} clients, 64 B binary, closed loop`, kind: 'throughput', app: 'broadcast', args: ['broadcast', '-c', String(N.broadcast), '--senders', '10', '-p', '2', '-s', '64', '--binary', '-d', d], unit: 'deliveries', aim: { vsWs: 4.5 } },
+  fixedRate,
+  { id: 'idle', title: `${N.idle.toLocaleString('en-US')} idle connections: server memory per connection`, kind: 'idle', app: 'echo', args: ['connect', '-c', String(N.idle), '-p', '32', '-d', N.idleS], unit: 'handshakes', aim: { maxBytes: 3500 } },
+];
 
 // ---------------------------------------------------------------------------------------------
 // Environment: pinning, file descriptor limit, Bun

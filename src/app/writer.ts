@@ -88,8 +88,8 @@ export class WriteBuffer {
   }
 
   /**
-   * Empties the buffer. A message that was handed on stays valid until the next write: a grown
-   * private array is not written again, and the shared area only by the next message.
+   * Empties the buffer. A message that was handed on stays valid until the next write (the host
+   * copies it during send, before any).
    */
   reset(): void {
     this.length = 0;

@@ -92,25 +92,28 @@ export class Conn {
   set msgStartedAt(ms: number) { this.#msgAt = sinceT0(ms); }
 
   /** Not read from because the worker's inbound budget is exhausted (budget.ts). */
-  get budgetPaused(): boolean { return (this.#bits & BUDGET_PAUSED) !== 0; }
-  set budgetPaused(on: boolean) { this.#bits = on ? this.#bits | BUDGET_PAUSED : this.#bits & ~BUDGET_PAUSED; }
+  get budgetPaused(): boolean { return this.#has(BUDGET_PAUSED); }
+  set budgetPaused(on: boolean) { this.#put(BUDGET_PAUSED, on); }
 
-  get closeSent(): boolean { return (this.#bits & CLOSE_SENT) !== 0; }
-  set closeSent(on: boolean) { this.#bits = on ? this.#bits | CLOSE_SENT : this.#bits & ~CLOSE_SENT; }
+  get closeSent(): boolean { return this.#has(CLOSE_SENT); }
+  set closeSent(on: boolean) { this.#put(CLOSE_SENT, on); }
 
-  get closeReceived(): boolean { return (this.#bits & CLOSE_RECEIVED) !== 0; }
-  set closeReceived(on: boolean) { this.#bits = on ? this.#bits | CLOSE_RECEIVED : this.#bits & ~CLOSE_RECEIVED; }
+  get closeReceived(): boolean { return this.#has(CLOSE_RECEIVED); }
+  set closeReceived(on: boolean) { this.#put(CLOSE_RECEIVED, on); }
 
   /** The app closed this client itself (CLOSE_CLIENT): no CLOSE record goes back. */
-  get appClosed(): boolean { return (this.#bits & APP_CLOSED) !== 0; }
-  set appClosed(on: boolean) { this.#bits = on ? this.#bits | APP_CLOSED : this.#bits & ~APP_CLOSED; }
+  get appClosed(): boolean { return this.#has(APP_CLOSED); }
+  set appClosed(on: boolean) { this.#put(APP_CLOSED, on); }
 
-  get pingSent(): boolean { return (this.#bits & PING_SENT) !== 0; }
-  set pingSent(on: boolean) { this.#bits = on ? this.#bits | PING_SENT : this.#bits & ~PING_SENT; }
+  get pingSent(): boolean { return this.#has(PING_SENT); }
+  set pingSent(on: boolean) { this.#put(PING_SENT, on); }
 
   /** socket.end() once the queued frames are written. */
-  get endQueued(): boolean { return (this.#bits & END_QUEUED) !== 0; }
-  set endQueued(on: boolean) { this.#bits = on ? this.#bits | END_QUEUED : this.#bits & ~END_QUEUED; }
+  get endQueued(): boolean { return this.#has(END_QUEUED); }
+  set endQueued(on: boolean) { this.#put(END_QUEUED, on); }
+
+  #has(bit: number): boolean { return (this.#bits & bit) !== 0; }
+  #put(bit: number, on: boolean): void { this.#bits = on ? this.#bits | bit : this.#bits & ~bit; }
 
   /** The close code for the app's CLOSE record (a uint16; ABNORMAL until one is known). */
   get closeCode(): number { return this.#bits >>> CODE_SHIFT; }

@@ -13,7 +13,7 @@ import type { DaemonLayout } from '../layout.ts';
 import type { EndpointTable, EndpointSpec } from '../../http/upgrade.ts';
 import { Conn, Phase } from './conn.ts';
 import { Clients, CONN, type ConnSocket } from './clients.ts';
-import { Output } from './output.ts';
+import { Output, copyOut } from './output.ts';
 import { InboundProducer } from './inbound.ts';
 import { WsInput } from './ws-input.ts';
 import { OutboundDrain } from './outbound.ts';
@@ -167,8 +167,7 @@ export class WorkerService {
   }))(this);
 
   #onData(c: Conn, chunk: Buffer): void {
-    c.lastRx = Date.now();
-    c.pingSent = false;
+    this.#heard(c);
     if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.feed(c, chunk);
     else this.#handshakes.onData(c, chunk);
   }
@@ -186,15 +185,19 @@ export class WorkerService {
   }
 
   #onRead(c: Conn, n: number): void {
+    if (c.phase === Phase.WS || c.phase === Phase.CLOSING) {
+      this.#heard(c);
+      this.#input.decodeScratch(c, n);
+    } else {
+      // As a 'data' chunk; the request head is kept across reads (http/head.ts), so a copy.
+      this.#onData(c, copyOut(this.#scratchView, 0, n));
+    }
+  }
+
+  /** Bytes arrived: the client is not idle, and owes no pong. */
+  #heard(c: Conn): void {
     c.lastRx = Date.now();
     c.pingSent = false;
-    if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.#input.decodeScratch(c, n);
-    else if (c.phase === Phase.HTTP) {
-      // The request head is kept across reads (http/head.ts): it gets a copy of its own.
-      const chunk = Buffer.allocUnsafe(n);
-      chunk.set(this.#scratchView.subarray(0, n));
-      this.#handshakes.onData(c, chunk);
-    }
   }
 
   #clientFault(c: Conn, what: string, err: unknown): void {
