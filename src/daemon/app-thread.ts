@@ -55,6 +55,17 @@ for (let w = 0; w < W; w++) {
 }
 /** Inbound records consumed so far, per worker: the stamp of outbound records. */
 const consumed: number[] = new Array(W).fill(0);
+/**
+ * acks[w]: this app's acknowledgement word in worker w's region (layout.ts WorkerRegion.acks): the
+ * inbound records handled, stored after what their callbacks sent is published, so a worker that
+ * reads it and then drains its outbound ring has every reply to those records (its strict close
+ * ordering waits for this). A new thread of the app starts it at 0, as the worker's count does.
+ */
+const acks: Int32Array[] = [];
+for (let w = 0; w < W; w++) {
+  acks.push(new Int32Array(core.memory.buffer, init.layout.workers[w].acks + appIndex * 4, 1));
+  Atomics.store(acks[w], 0, 0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Outbound records
@@ -264,6 +275,9 @@ function drainOnce(): number {
     ring.releaseConsumed();
   }
   publishOut();
+  // After the publish: a worker that sees the count sees the replies (wrapping past 2^31 is fine:
+  // the worker compares modulo 2^32).
+  if (n > 0) for (let w = 0; w < W; w++) Atomics.store(acks[w], 0, consumed[w] | 0);
   return n;
 }
 

@@ -15,6 +15,12 @@ export interface RingAddr {
 
 export interface WorkerRegion {
   wake: number;
+  /**
+   * One u32 per app (app a's at acks + 4a): how many of this worker's inbound records app a has
+   * handled with what their callbacks sent published (app-thread.ts; the worker's strict close
+   * ordering, close-order.ts, waits for it). Written by the app with Atomics.store, read by the worker.
+   */
+  acks: number;
   scratch: number;
   scratchSize: number;
   states: number;
@@ -29,7 +35,7 @@ export interface MemoryParts {
   workerScratch: number;
   /** Each worker's decoder state blocks (slotsPerWorker, from fd_alloc_c). */
   decoderStates: number;
-  /** One wake line per worker and per app. */
+  /** One wake line per worker and per app, and each worker's app acknowledgement words (acks). */
   wakeLines: number;
   /** Each app's write buffer (its wbuf_size): messages are assembled there and copied into rings. */
   appWrite: number;
@@ -53,6 +59,8 @@ export type DaemonMemorySizes =
   { readonly apps: readonly { readonly wbuf_size: number }[] };
 
 const WAKE_LINE = 64;
+/** Bytes of one app acknowledgement word (WorkerRegion.acks). */
+export const ACK_SIZE = 4;
 /** An app's heartbeat (f64, ms since the epoch) sits in its wake word's line at this offset. */
 export const APP_BEAT_OFFSET = 8;
 /**
@@ -82,6 +90,7 @@ export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { u
   for (let w = 0; w < W; w++) {
     workers.push({
       wake: alloc('wakeLines', WAKE_LINE),
+      acks: alloc('wakeLines', Math.max(1, A) * ACK_SIZE),
       scratch: alloc('workerScratch', sizes.worker_rbuf_size),
       scratchSize: sizes.worker_rbuf_size,
       states: alloc('decoderStates', slots * DECODER_STATE_SIZE),

@@ -83,6 +83,11 @@ export interface RunOptions {
   timing?: Partial<Timing>;
   /** Treat NON-STRICT on `failFast` cases as a failure (the daemon must fail fast on UTF-8). */
   requireFailFast?: boolean;
+  /**
+   * Treat every NON-STRICT as a failure: e.g. a valid message's echo must go out before the close
+   * that a following invalid frame causes (3.2-3.4, 4.1.3-4.1.5, 4.2.3-4.2.5, 5.15).
+   */
+  requireStrict?: boolean;
   /** Skip the fresh-connection echo check after the case. */
   skipLiveness?: boolean;
 }
@@ -254,6 +259,10 @@ export async function runCase(url: string, spec: CaseSpec, opts: RunOptions = {}
   if (passed && opts.requireFailFast && spec.failFast && behavior === 'NON-STRICT') {
     passed = false;
     notes.push('the server failed the connection only after the whole message/frame arrived, not as soon as the invalid UTF-8 byte arrived (fail-fast required)');
+  }
+  if (passed && opts.requireStrict && behavior === 'NON-STRICT') {
+    passed = false;
+    notes.push('NON-STRICT: strict ordering required (the replies to the valid messages before the failure, then the close)');
   }
   if (!opts.skipLiveness) {
     const problem = await checkAlive(url, timing);

@@ -16,6 +16,7 @@ import { Clients, CONN, type ConnSocket } from './clients.ts';
 import { Output, copyOut } from './output.ts';
 import { InboundProducer } from './inbound.ts';
 import { WsInput } from './ws-input.ts';
+import { CloseOrder } from './close-order.ts';
 import { OutboundDrain } from './outbound.ts';
 import { Handshakes } from './handshake.ts';
 import { InboundBudget } from './budget.ts';
@@ -45,6 +46,7 @@ export class WorkerService {
   readonly #inbound: InboundProducer;
   readonly #input: WsInput;
   readonly #outbound: OutboundDrain;
+  readonly #closeOrder: CloseOrder;
   readonly #handshakes: Handshakes;
   readonly #housekeeping: Housekeeping;
   /** Plain sockets read straight into the read scratch (user-read.ts); null: 'data' events. */
@@ -94,9 +96,13 @@ export class WorkerService {
     });
     this.budget = budget;
     clients.connect(this.#output, inbound, budget);
+    this.#closeOrder = new CloseOrder({
+      core, acks: region.acks, apps: A, nextSeq: (app) => inbound.nextSeq(app), appDown: this.#appDown,
+      drain: () => this.#outbound.drain(), clients,
+    });
     this.#input = new WsInput({
       core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
-      inbound, output: this.#output, clients, budget, log, fault: d.fault,
+      inbound, output: this.#output, clients, budget, closeOrder: this.#closeOrder, log, fault: d.fault,
     });
     this.#userRead = userReadHook();
     this.#scratchView = core.u8.subarray(region.scratch, region.scratch + region.scratchSize);
@@ -213,8 +219,11 @@ export class WorkerService {
     const inbound = this.#inbound;
     const outbound = this.#outbound;
     const wake = this.#wake;
+    const closeOrder = this.#closeOrder;
     while (this.#running) {
       outbound.drain();
+      // Closes that waited for these replies (close-order.ts).
+      closeOrder.check();
       if (inbound.pausedApps > 0) {
         inbound.flushPending();
         inbound.resumeApps();

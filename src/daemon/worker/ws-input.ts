@@ -17,6 +17,7 @@ import type { InboundBudget } from './budget.ts';
 import type { FaultHook } from './faults.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { Clients } from './clients.ts';
+import type { CloseOrder } from './close-order.ts';
 
 export interface WsInputOptions {
   core: Core;
@@ -29,6 +30,8 @@ export interface WsInputOptions {
   output: Output;
   clients: Clients;
   budget: InboundBudget;
+  /** Our close frame waits for the replies to the client's earlier messages (close-order.ts). */
+  closeOrder: CloseOrder;
   log: Logger;
   /** Tests only (faults.ts). */
   fault?: FaultHook | null;
@@ -44,6 +47,7 @@ export class WsInput {
   readonly #output: Output;
   readonly #clients: Clients;
   readonly #budget: InboundBudget;
+  readonly #closeOrder: CloseOrder;
   readonly #log: Logger;
   readonly #fault: FaultHook | null;
 
@@ -57,6 +61,7 @@ export class WsInput {
     this.#output = o.output;
     this.#clients = o.clients;
     this.#budget = o.budget;
+    this.#closeOrder = o.closeOrder;
     this.#log = o.log;
     this.#fault = o.fault ?? null;
   }
@@ -88,6 +93,8 @@ export class WsInput {
     const core = this.#core;
     const u8 = this.#u8;
     const state = this.stateOf(c);
+    // Closing behind the app's replies (close-order.ts): nothing more is read from this client.
+    if (this.#closeOrder.has(c)) return;
     let p = start;
     for (;;) {
       const ev = decode(core, state, p, end);
@@ -145,23 +152,26 @@ export class WsInput {
           if (!c.closeSent) {
             // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a
             // Close frame, the endpoint MUST send a Close frame in response. ... the endpoint
-            // typically echos the status code it received."
+            // typically echos the status code it received." and "An endpoint MAY delay sending a
+            // Close frame until its current message is sent": the replies to earlier messages go first.
             const ptr = eventDataPtr(core, state);
             const len = eventDataLen(core, state);
             const reply = code === CloseCode.NO_STATUS ? encodeCloseFrame(0) : encodeCloseFrame(code, u8.subarray(ptr, ptr + len));
-            this.#clients.sendClose(c, reply);
+            this.#closeOrder.close(c, reply);
+          } else {
+            // RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP connection first".
+            this.#clients.finishTcp(c);
           }
-          // RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP connection first".
-          this.#clients.finishTcp(c);
           return;
         }
         case DecoderEvent.ERROR: {
           const err = eventError(core, state);
           this.#log.info(`client ${c.id}: ${err.code}: ${err.message} (closing with ${err.closeCode})`);
           c.closeCode = err.closeCode;
-          if (!c.closeSent) this.#clients.sendClose(c, encodeCloseFrame(err.closeCode));
-          // RFC 6455 §7.1.7: "Fail the WebSocket Connection": close the TCP connection.
-          this.#clients.finishTcp(c);
+          // RFC 6455 §7.1.7: "Fail the WebSocket Connection": our close frame (after the replies to
+          // the valid messages before the error: close-order.ts), then close the TCP connection.
+          if (!c.closeSent) this.#closeOrder.close(c, encodeCloseFrame(err.closeCode));
+          else this.#clients.finishTcp(c);
           return;
         }
       }
