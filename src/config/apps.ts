@@ -4,6 +4,7 @@
 import type { Node } from 'jsonc-parser';
 import { extname, resolve as resolvePath } from 'node:path';
 import { type Collector, childPath, describe } from './collector.ts';
+import { readDeflate, type DeflateConfig } from './deflate.ts';
 import type { PortEntry } from './ports.ts';
 import { fileProblem, optBool, optNumber, optString, readArray, readNumber, readObject, type Props } from './readers.ts';
 import {
@@ -19,6 +20,7 @@ export interface EndpointContext {
   portNumbers: Map<number, string>;     // every readable port_number -> JSONPath of its object
   certs: CertConfig[] | null;           // null: a cert object was invalid, skip cert checks
   urls: Map<string, string>;            // "host:port/path" -> JSONPath of its first use
+  deflate: DeflateConfig | false;       // the top-level permessage_deflate (endpoints may replace it)
 }
 
 function parseEndpoint(c: Collector, node: Node, path: string, ctx: EndpointContext,
@@ -89,8 +91,13 @@ function parseEndpoint(c: Collector, node: Node, path: string, ctx: EndpointCont
     });
   }
 
+  let deflate: DeflateConfig | false | null = ctx.deflate;
+  const dNode = m.get('permessage_deflate');
+  if (dNode) deflate = readDeflate(c, dNode, childPath(path, 'permessage_deflate'));
+  if (deflate === null) bad = true;
+
   if (bad || !url?.ok) return null;
-  return { endpoint_id: id!, url: urlNode!.value, allowed_origins: origins, ...url.value };
+  return { endpoint_id: id!, url: urlNode!.value, allowed_origins: origins, permessage_deflate: deflate as DeflateConfig | false, ...url.value };
 }
 
 function parseApp(c: Collector, node: Node, path: string, baseDir: string, ctx: EndpointContext,

@@ -36,6 +36,7 @@ export const GLOBAL_KEYS = [
   'inbound_ring_buf_size', 'outbound_ring_buf_size', 'realloc_multiplier', 'owrefs_elem_c',
   'epoll_buf_elem_c', 'update_queue_size', 'shutdown_wait_http', 'shutdown_wait_ws',
   'idle_timeout', 'ping_interval', 'app_stall_timeout', 'ws_msg_timeout', 'ports', 'certs', 'apps',
+  'permessage_deflate',
 ] as const;
 
 export const PORT_KEYS = [
@@ -49,7 +50,7 @@ export const APP_KEYS = [
   'name', 'app_path', 'endpoints', 'wbuf_size', 'no_open_cb', 'no_close_cb', 'update_queue_size',
 ] as const;
 
-export const ENDPOINT_KEYS = ['endpoint_id', 'url', 'allowed_origins'] as const;
+export const ENDPOINT_KEYS = ['endpoint_id', 'url', 'allowed_origins', 'permessage_deflate'] as const;
 
 /** A numeric key: integer or number, its inclusive range, and its default (if it is constant). */
 export interface NumberSpec {

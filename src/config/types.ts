@@ -2,6 +2,9 @@
 // Keys keep the JSON file's snake_case names; fields that the loader derives (resolved URLs, listen
 // addresses, absolute paths) use camelCase so that they cannot be mistaken for file keys.
 import type { LogLevel } from '../log.ts';
+import type { DeflateConfig } from './deflate.ts';
+
+export type { DeflateConfig } from './deflate.ts';
 
 /** One address a port listens on (the arguments of net.Server#listen). */
 export interface ListenAddress {
@@ -55,6 +58,8 @@ export interface EndpointConfig extends EndpointUrl {
   url: string;
   /** Exact Origin values (lowercase); empty = refuse every request that carries an Origin. */
   allowed_origins: string[];
+  /** permessage-deflate for this endpoint (its own key, else the top-level one); false = off. */
+  permessage_deflate: DeflateConfig | false;
 }
 
 export interface AppConfig {
@@ -112,6 +117,8 @@ export interface Config {
   app_stall_timeout: number;
   /** Seconds a message may take from its first frame to its last; 0 = off. */
   ws_msg_timeout: number;
+  /** The top-level permessage_deflate (endpoints carry their resolved value); false = off. */
+  permessage_deflate: DeflateConfig | false;
   ports: PortConfig[];
   certs: CertConfig[];
   apps: AppConfig[];

@@ -7,6 +7,7 @@ import type { Node } from 'jsonc-parser';
 import { readApps } from './apps.ts';
 import { fitWorkers } from './budget.ts';
 import { readCerts } from './certs.ts';
+import { readGlobalDeflate } from './deflate.ts';
 import type { Collector } from './collector.ts';
 import type { ConfigEnv } from './env.ts';
 import { checkTimers, readGlobalNumbers, readLogLevel, readMessageSizes, type GlobalNumberKey } from './globals.ts';
@@ -27,11 +28,12 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
 
   const ports = readPorts(c, g, root, env);
   const certs = readCerts(c, g, baseDir);
+  const deflate = readGlobalDeflate(c, g);
   const apps = readApps(c, g, root, baseDir,
-    { ports: ports.byNumber, portNumbers: ports.numbers, certs: certs.ok ? certs.certs : null, urls: new Map() },
+    { ports: ports.byNumber, portNumbers: ports.numbers, certs: certs.ok ? certs.certs : null, urls: new Map(), deflate: deflate ?? false },
     { maxMsg, updateQueueSize: num.update_queue_size ?? GLOBAL_NUMBERS.update_queue_size.default });
 
-  if (c.errors.length > 0 || !apps.ok || !ports.ok || !certs.ok || logLevel === null) return undefined;
+  if (c.errors.length > 0 || !apps.ok || !ports.ok || !certs.ok || logLevel === null || deflate === null) return undefined;
 
   warnUnusedPorts(c, ports.ports, apps.apps);
 
@@ -68,6 +70,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
     ping_interval: v.ping_interval,
     app_stall_timeout: v.app_stall_timeout,
     ws_msg_timeout: v.ws_msg_timeout,
+    permessage_deflate: deflate,
     ports: ports.ports,
     certs: certs.certs,
     apps: apps.apps,
