@@ -631,6 +631,34 @@ Conn('closed resolves with the code, its name and the reason; send then throws',
   assert.equal(await c2.closed, { code: 4901, name: 'WRONG_DATA_KIND', reason: '', wasClean: true });
 });
 
+Conn('offers subprotocols to the real WebSocket (Node\'s own) and reports the one a ws server selected', async () => {
+  const { WebSocketServer } = await import('ws');
+  const offered: string[][] = [];
+  const wss = new WebSocketServer({
+    port: 0, host: '127.0.0.1',
+    handleProtocols: (protocols: Set<string>) => { offered.push([...protocols]); return protocols.has('chat.v2') ? 'chat.v2' : false; },
+  });
+  await new Promise((r) => wss.once('listening', r));
+  const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`;
+  try {
+    const c = await connect(url, { protocols: ['chat.v3', 'chat.v2'] });
+    assert.is(c.protocol, 'chat.v2');
+    c.close();
+    await c.closed;
+    // The WHATWG WebSocket fails a connection that offered subprotocols when the server selects
+    // none (browsers do the same): connect() rejects.
+    const err = await rejection(connect(url, { protocols: 'other' }));
+    assert.is(err.code, 'RS_CLIENT_CONNECT_FAILED');
+    const none = await connect(url);
+    assert.is(none.protocol, '');
+    none.close();
+    await none.closed;
+    assert.equal(offered, [['chat.v3', 'chat.v2'], ['other']], 'offered in order; nothing offered without the option');
+  } finally {
+    wss.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 const Graph = suite('browser-safe import graph');
 

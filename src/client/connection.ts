@@ -15,13 +15,15 @@ export interface WebSocketLike {
   readonly readyState: number;
   readonly bufferedAmount: number;
   readonly url: string;
+  /** The subprotocol the server selected ('' for none); optional for WebSocket stand-ins. */
+  readonly protocol?: string;
   send(data: string | ArrayBufferView | ArrayBuffer): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: 'open' | 'error', listener: () => void): void;
   addEventListener(type: 'message', listener: (event: { readonly data: unknown }) => void): void;
   addEventListener(type: 'close', listener: (event: { readonly code: number; readonly reason: string; readonly wasClean: boolean }) => void): void;
 }
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 /** The WebSocket API's readyState OPEN (WHATWG WebSockets: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3). */
 const OPEN = 1;
@@ -35,6 +37,11 @@ export interface ConnectOptions {
   onMessage?: (data: Incoming) => void;
   /** Aborting it before the connection opens closes the socket and rejects (RS_CLIENT_ABORTED). */
   signal?: AbortSignal;
+  /**
+   * Subprotocols to offer (Sec-WebSocket-Protocol), most preferred first; the server picks the
+   * first of them that the endpoint's `subprotocols` lists (`client.protocol`), or none.
+   */
+  protocols?: string | readonly string[];
   /** The WebSocket constructor (default: globalThis.WebSocket), e.g. `ws`'s on an older Node. */
   WebSocket?: WebSocketConstructor;
 }
@@ -43,6 +50,8 @@ export interface ConnectOptions {
 export interface Client extends AsyncIterable<Incoming> {
   /** The URL as the WebSocket reports it. */
   readonly url: string;
+  /** The subprotocol the server selected from `protocols`, '' for none. */
+  readonly protocol: string;
   /** The underlying WebSocket (binaryType is 'arraybuffer'). */
   readonly socket: WebSocketLike;
   /** Bytes queued by send() but not yet handed to the network. */
@@ -94,6 +103,10 @@ class Connection implements Client {
 
   get bufferedAmount(): number {
     return this.socket.bufferedAmount;
+  }
+
+  get protocol(): string {
+    return this.socket.protocol ?? '';
   }
 
   send<S extends Schema>(form: MessageForm<S, MessageKind, number | null>, ...values: Values<S>): void {
@@ -171,7 +184,9 @@ export function connect(url: string | URL, opts: ConnectOptions = {}): Promise<C
   const signal = opts.signal;
   if (signal?.aborted) return Promise.reject(new RingSocketClientError(ClientErrorCode.ABORTED, `connecting to ${String(url)} was aborted`));
   return new Promise((resolve, reject) => {
-    const socket = new Ctor(String(url));
+    const protocols = opts.protocols;
+    const socket = protocols === undefined ? new Ctor(String(url))
+      : new Ctor(String(url), typeof protocols === 'string' ? protocols : [...protocols]);
     socket.binaryType = 'arraybuffer';
     const conn = new Connection(socket, opts.onMessage ?? null);
     let settled = false;
