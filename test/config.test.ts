@@ -90,6 +90,7 @@ Defaults('fills every default of a minimal config', () => {
     endpoints: [{
       endpoint_id: 1, url: 'ws://localhost:8080/echo', allowed_origins: [], secure: false,
       hostname: 'localhost', port: 8080, hostHeaders: ['localhost:8080'], path: '/echo',
+      subprotocols: [],
       permessage_deflate: false,
     }],
   }]);

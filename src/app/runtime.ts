@@ -64,8 +64,10 @@ export interface AppRuntime {
   readonly clientCount: number;
   /** Runs the init callback. false if it threw or returned -1 (logged). */
   init(): boolean;
-  /** A client completed the handshake. */
-  open(clientId: number, endpointId: number, addr: ClientAddr): void;
+  /**
+   * A client completed the handshake; `subprotocol` is the one the handshake selected (null: none).
+   */
+  open(clientId: number, endpointId: number, addr: ClientAddr, subprotocol?: string | null): void;
   /** A complete message; `payload` is only read during the call. */
   read(clientId: number, endpointId: number, dataKind: number, payload: Uint8Array): void;
   /** The daemon reports a client gone (ignored if the runtime closed it already). */
@@ -92,6 +94,8 @@ const THREW: unique symbol = Symbol('threw');
 interface ClientEntry {
   readonly endpointId: number;
   readonly addr: ClientAddr;
+  /** The subprotocol the handshake selected, or null. */
+  readonly subprotocol: string | null;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -125,11 +129,14 @@ class AppContext implements Rs {
   curEndpoint = 0;
   curKind: DataKind = DataKind.BIN;
   curAddr: ClientAddr | null = null;
+  /** The current client's entry (open, read, close), else null. */
+  curEntry: ClientEntry | null = null;
   /** The current client was closed during this callback. */
   curClosed = false;
   readonly clients = new Map<number, ClientEntry>();
-  /** Clients closed by the runtime whose close callback is still due: [id, endpointId, ...]. */
+  /** Clients whose close callback is still due, and their entries (pendingEntries[i] is pendingCloses[i]'s). */
   readonly pendingCloses: number[] = [];
+  readonly pendingEntries: ClientEntry[] = [];
   readonly wbuf: WriteBuffer;
   readonly host: AppHost;
   private readonly frozenConfig: DeepReadonly<Config>;
@@ -374,7 +381,8 @@ class AppContext implements Rs {
     if (entry === undefined) return false;
     this.clients.delete(id);
     if (id === this.curId && this.phase !== Phase.NONE) this.curClosed = true;
-    this.pendingCloses.push(id, entry.endpointId);
+    this.pendingCloses.push(id);
+    this.pendingEntries.push(entry);
     this.host.closeClient(id, code);
     return true;
   }
@@ -399,6 +407,11 @@ class AppContext implements Rs {
   readDataKind(): DataKind {
     this.allow(READ_ONLY, 'readDataKind');
     return this.curKind;
+  }
+
+  subprotocol(): string | null {
+    this.allow(CLIENT, 'subprotocol');
+    return this.curEntry!.subprotocol;
   }
 }
 
@@ -472,17 +485,18 @@ class Runtime implements AppRuntime {
     return true;
   }
 
-  open(clientId: number, endpointId: number, addr: ClientAddr): void {
+  open(clientId: number, endpointId: number, addr: ClientAddr, subprotocol: string | null = null): void {
     const ctx = this.ctx;
     if (ctx.clients.has(clientId)) {
       this.host.log('error', `open of client ${clientId}, which is already open: ignored`);
       return;
     }
     const frozen = Object.freeze({ family: addr.family, address: addr.address, port: addr.port });
-    ctx.clients.set(clientId, { endpointId, addr: frozen });
+    const entry: ClientEntry = { endpointId, addr: frozen, subprotocol };
+    ctx.clients.set(clientId, entry);
     const cb = this.app.open;
     if (cb === null) return;
-    this.enter(Phase.OPEN, clientId, endpointId, DataKind.BIN, frozen);
+    this.enter(Phase.OPEN, clientId, entry, DataKind.BIN);
     let ret: CallbackResult | typeof THREW;
     try {
       ret = cb(ctx);
@@ -514,7 +528,7 @@ class Runtime implements AppRuntime {
     }
     const code = schema!.parse(payload, start);
     if (code !== 0) return this.reject(clientId, code, 'the message does not fit the read schema');
-    this.enter(Phase.READ, clientId, entry.endpointId, dataKind as DataKind, entry.addr);
+    this.enter(Phase.READ, clientId, entry, dataKind as DataKind);
     const args = schema!.args;
     const cb = c.callback as (...a: unknown[]) => CallbackResult;
     let ret: CallbackResult | typeof THREW;
@@ -538,7 +552,8 @@ class Runtime implements AppRuntime {
     const entry = ctx.clients.get(clientId);
     if (entry === undefined) return; // closed by the app already; its close callback has run
     ctx.clients.delete(clientId);
-    ctx.pendingCloses.push(clientId, entry.endpointId);
+    ctx.pendingCloses.push(clientId);
+    ctx.pendingEntries.push(entry);
     this.drain();
   }
 
@@ -546,7 +561,7 @@ class Runtime implements AppRuntime {
     const t = this.app.timer;
     if (t === null) return 0;
     const ctx = this.ctx;
-    this.enter(Phase.TIMER, 0, 0, DataKind.BIN, null);
+    this.enter(Phase.TIMER, 0, null, DataKind.BIN);
     let ret: CallbackResult | typeof THREW;
     try {
       ret = t.callback(ctx);
@@ -575,13 +590,15 @@ class Runtime implements AppRuntime {
     this.lastError = err;
   }
 
-  private enter(phase: Phase, id: number, endpointId: number, kind: DataKind, addr: ClientAddr | null): void {
+  private enter(phase: Phase, id: number, entry: ClientEntry | null, kind: DataKind): void {
     const ctx = this.ctx;
     ctx.phase = phase;
     ctx.curId = id;
-    ctx.curEndpoint = endpointId;
+    ctx.curEntry = entry;
+    ctx.curEndpoint = entry === null ? 0 : entry.endpointId;
     ctx.curKind = kind;
-    ctx.curAddr = addr;
+    // The close callback has no address (the client is gone).
+    ctx.curAddr = entry === null || phase === Phase.CLOSE ? null : entry.addr;
     ctx.curClosed = false;
   }
 
@@ -590,6 +607,7 @@ class Runtime implements AppRuntime {
     const ctx = this.ctx;
     const name = CB_NAMES[ctx.phase];
     ctx.phase = Phase.NONE;
+    ctx.curEntry = null;
     const w = ctx.wbuf;
     if (w.length > 0) {
       if (this.lastError === undefined) {
@@ -636,21 +654,23 @@ class Runtime implements AppRuntime {
   private drain(): void {
     if (this.draining) return;
     const pending = this.ctx.pendingCloses;
+    const entries = this.ctx.pendingEntries;
     if (pending.length === 0) return;
     this.draining = true;
     try {
-      for (let i = 0; i < pending.length; i += 2) this.runClose(pending[i], pending[i + 1]);
+      for (let i = 0; i < pending.length; i++) this.runClose(pending[i], entries[i]);
     } finally {
       pending.length = 0;
+      entries.length = 0;
       this.draining = false;
     }
   }
 
-  private runClose(id: number, endpointId: number): void {
+  private runClose(id: number, entry: ClientEntry): void {
     const cb = this.app.close;
     if (cb === null) return;
     const ctx = this.ctx;
-    this.enter(Phase.CLOSE, id, endpointId, DataKind.BIN, null);
+    this.enter(Phase.CLOSE, id, entry, DataKind.BIN);
     let ret: CallbackResult | typeof THREW;
     try {
       ret = cb(ctx);

@@ -100,6 +100,11 @@ export interface CloseRs extends TimerRs {
   clientId(): ClientId;
   /** rs_get_endpoint_id: the endpoint_id through which that client connected. */
   endpointId(): number;
+  /**
+   * The subprotocol the handshake selected for that client (the first one in the client's
+   * Sec-WebSocket-Protocol that the endpoint's `subprotocols` lists), or null when none was.
+   */
+  subprotocol(): string | null;
 }
 
 /** The open callback: the current client is live. */

@@ -5,6 +5,7 @@ import type { Node } from 'jsonc-parser';
 import { extname, resolve as resolvePath } from 'node:path';
 import { type Collector, childPath, describe } from './collector.ts';
 import { readDeflate, type DeflateConfig } from './deflate.ts';
+import { readSubprotocols } from './subprotocols.ts';
 import type { PortEntry } from './ports.ts';
 import { fileProblem, optBool, optNumber, optString, readArray, readNumber, readObject, type Props } from './readers.ts';
 import {
@@ -96,8 +97,12 @@ function parseEndpoint(c: Collector, node: Node, path: string, ctx: EndpointCont
   if (dNode) deflate = readDeflate(c, dNode, childPath(path, 'permessage_deflate'));
   if (deflate === null) bad = true;
 
+  const sNode = m.get('subprotocols');
+  const subprotocols = sNode ? readSubprotocols(c, sNode, childPath(path, 'subprotocols')) : [];
+  if (subprotocols === null) bad = true;
+
   if (bad || !url?.ok) return null;
-  return { endpoint_id: id!, url: urlNode!.value, allowed_origins: origins, permessage_deflate: deflate as DeflateConfig | false, ...url.value };
+  return { endpoint_id: id!, url: urlNode!.value, allowed_origins: origins, permessage_deflate: deflate as DeflateConfig | false, subprotocols: subprotocols!, ...url.value };
 }
 
 function parseApp(c: Collector, node: Node, path: string, baseDir: string, ctx: EndpointContext,

@@ -50,7 +50,7 @@ export const APP_KEYS = [
   'name', 'app_path', 'endpoints', 'wbuf_size', 'no_open_cb', 'no_close_cb', 'update_queue_size',
 ] as const;
 
-export const ENDPOINT_KEYS = ['endpoint_id', 'url', 'allowed_origins', 'permessage_deflate'] as const;
+export const ENDPOINT_KEYS = ['endpoint_id', 'url', 'allowed_origins', 'permessage_deflate', 'subprotocols'] as const;
 
 /** A numeric key: integer or number, its inclusive range, and its default (if it is constant). */
 export interface NumberSpec {

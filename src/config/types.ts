@@ -60,6 +60,8 @@ export interface EndpointConfig extends EndpointUrl {
   allowed_origins: string[];
   /** permessage-deflate for this endpoint (its own key, else the top-level one); false = off. */
   permessage_deflate: DeflateConfig | false;
+  /** The subprotocols it speaks (distinct tokens); empty = none is ever selected. */
+  subprotocols: string[];
 }
 
 export interface AppConfig {

@@ -10,6 +10,7 @@ import type { Config } from '../config/types.ts';
 import { APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
 import {
   Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT, readPeerAddress, workerOfClient,
+  OPEN_SUBPROTOCOL,
 } from './records.ts';
 import { frameHeaderSize } from '../core/codec.ts';
 import { createAppRuntime, type AppHost, type Recipients } from '../app/runtime.ts';
@@ -291,7 +292,7 @@ function handle(ptr: number, size: number): void {
         runtime.read(id, endpointId, u8[ptr + 1], u8.subarray(ptr + IN_HEADER_SIZE, ptr + size));
         break;
       case Inbound.OPEN:
-        runtime.open(id, endpointId, readPeerAddress(u8, dv, ptr + IN_HEADER_SIZE));
+        runtime.open(id, endpointId, readPeerAddress(u8, dv, ptr + IN_HEADER_SIZE), subprotocolOf(endpointId, u8[ptr + OPEN_SUBPROTOCOL]));
         break;
       case Inbound.CLOSE:
         runtime.close(id, endpointId);
@@ -304,6 +305,14 @@ function handle(ptr: number, size: number): void {
     log.error(`unexpected error handling a record of client ${id}: ${(err as Error).stack ?? err}`);
     if (kind !== Inbound.CLOSE) host.closeClient(id, CloseCode.INTERNAL_ERROR);
   }
+}
+
+/** Each endpoint's subprotocols, by endpoint id: an OPEN record names one by index + 1. */
+const endpointSubprotocols = new Map<number, readonly string[]>(appConf.endpoints.map((e) => [e.endpoint_id, e.subprotocols ?? []]));
+
+/** The subprotocol an OPEN (or UPGRADE) record names: `byte` is its index + 1, 0 for none. */
+function subprotocolOf(endpointId: number, byte: number): string | null {
+  return byte === 0 ? null : (endpointSubprotocols.get(endpointId)?.[byte - 1] ?? null);
 }
 
 function anyInbound(): boolean {

@@ -20,7 +20,7 @@ export const Inbound = {
  * and both sides read and write it through a Float64Array.
  * OPEN then carries the peer address (OPEN_ADDR_SIZE bytes):
  *  16 u8  family (4 or 6)
- *  17 u8  reserved
+ *  17 u8  subprotocol: index + 1 of the selected one in the endpoint's `subprotocols`, 0 = none
  *  18 u16 port
  *  20 u8[16] address (IPv4 in the first 4 bytes)
  * READ carries the complete, unmasked message payload from byte 16.
@@ -30,6 +30,8 @@ export const Inbound = {
 export const IN_CLIENT_ID = 4;
 export const IN_HEADER_SIZE = 16;
 export const OPEN_ADDR_SIZE = 20;
+/** Where an OPEN record carries its subprotocol byte (index + 1; 0 = none). */
+export const OPEN_SUBPROTOCOL = IN_HEADER_SIZE + 1;
 export const CLOSE_BODY_SIZE = 2;
 
 /** Outbound records: app -> worker. */

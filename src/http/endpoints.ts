@@ -26,6 +26,11 @@ export interface EndpointSpec {
    * connect from. Compared case-insensitively. null or []: every request with an Origin is refused.
    */
   readonly allowedOrigins: readonly string[] | null;
+  /**
+   * The subprotocols the endpoint speaks (tokens, RFC 6455 §11.3.4); the 101 names the first one
+   * the client offers that is listed here (subprotocol.ts). Absent or empty: none is ever selected.
+   */
+  readonly subprotocols?: readonly string[] | null;
 }
 
 /** @internal One endpoint with its lookup data normalised. */

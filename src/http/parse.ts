@@ -53,6 +53,19 @@ const CLASS = /* @__PURE__ */ (() => {
   return t;
 })();
 
+/**
+ * Whether `s.slice(start, end)` is a non-empty RFC 9110 §5.6.2 token (`1*tchar`): what a header
+ * name, a method, or a subprotocol name (RFC 6455 §11.3.4) is made of.
+ */
+export function isToken(s: string, start = 0, end = s.length): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || !(CLASS[c] & TCHAR)) return false;
+  }
+  return true;
+}
+
 /** Decodes bytes [0, end) as latin1 without copying the bytes first. */
 export function latin1(bytes: Uint8Array, start: number, end: number): string {
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -93,5 +93,7 @@ export const HttpRefusal = Object.freeze({
   ORIGIN_NOT_ALLOWED: refusal('RS_HTTP_ORIGIN_NOT_ALLOWED', 403, 'This Origin is not allowed for this endpoint.'),
   ORIGIN_NOT_ACCEPTED: refusal('RS_HTTP_ORIGIN_NOT_ACCEPTED', 403,
     'This endpoint accepts no requests that carry an Origin header.'),
+  PROTOCOL_INVALID: refusal('RS_HTTP_PROTOCOL_INVALID', 400,
+    'Sec-WebSocket-Protocol must be a comma-separated list of one or more tokens.'),
 });
 export type HttpRefusalName = keyof typeof HttpRefusal;

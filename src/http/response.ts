@@ -26,10 +26,15 @@ const SWITCHING_HEAD =
 
 /**
  * RFC 6455 §4.2.2 item 5: the 101 response to an accepted handshake, with Upgrade: websocket,
- * Connection: Upgrade and Sec-WebSocket-Accept computed from `key`, plus `extraHeaders`.
+ * Connection: Upgrade and Sec-WebSocket-Accept computed from `key`, then Sec-WebSocket-Protocol
+ * when a `subprotocol` was selected (item 5.4), plus `extraHeaders`.
  */
-export function buildSwitchingProtocols(key: string, extraHeaders?: ExtraHeaders): Buffer {
+export function buildSwitchingProtocols(key: string, extraHeaders?: ExtraHeaders, subprotocol?: string): Buffer {
   let text = SWITCHING_HEAD + acceptKey(key) + '\r\n';
+  if (subprotocol !== undefined) {
+    checkHeaders([['Sec-WebSocket-Protocol', subprotocol]]);
+    text += `Sec-WebSocket-Protocol: ${subprotocol}\r\n`;
+  }
   if (extraHeaders) {
     const extra = pairs(extraHeaders);
     checkHeaders(extra);

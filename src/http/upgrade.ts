@@ -19,11 +19,12 @@ import type { ExtraHeaders } from './response.ts';
 
 export { findHeadEnd, headInOneChunk, HeadAccumulator, HEAD_INCOMPLETE, HEAD_TOO_LARGE } from './head.ts';
 export type { HeadComplete, HeadPending, HeadPush } from './head.ts';
-export { parseRequestHead } from './parse.ts';
+export { parseRequestHead, isToken } from './parse.ts';
 export type { HeaderField, RequestHead, ParseResult } from './parse.ts';
 export { EndpointTable, hostHeaderForms } from './endpoints.ts';
 export type { EndpointSpec } from './endpoints.ts';
 export { validateUpgrade, hasToken, isValidKey } from './validate.ts';
+export { pushProtocols, selectSubprotocol } from './subprotocol.ts';
 export type { UpgradeAccepted, UpgradeResult } from './validate.ts';
 export { acceptKey, WEBSOCKET_GUID } from './accept.ts';
 export { buildSwitchingProtocols, buildErrorResponse, buildRefusalResponse } from './response.ts';
@@ -35,8 +36,12 @@ export interface HandshakeAccepted<E extends EndpointSpec = EndpointSpec> {
   readonly ok: true;
   readonly endpoint: E;
   readonly key: string;
-  /** Subprotocols the client offered; none is selected (no Sec-WebSocket-Protocol in the 101). */
+  /** Subprotocols the client offered, in its order of preference. */
   readonly protocols?: readonly string[];
+  /** The selected subprotocol (named in the 101's Sec-WebSocket-Protocol), absent when none is. */
+  readonly subprotocol?: string;
+  /** Its index in the endpoint's `subprotocols`. */
+  readonly subprotocolIndex?: number;
   /** Bytes of the request head; the caller keeps `bytes.subarray(headLength)` as WebSocket input. */
   readonly headLength: number;
   /** The 101 Switching Protocols response to send. */
@@ -68,8 +73,12 @@ export function processHandshake<E extends EndpointSpec>(
   if (!result.ok) {
     return { ok: false, refusal: result, response: buildRefusalResponse(result, req.method === 'HEAD') };
   }
-  const response = buildSwitchingProtocols(result.key, extraHeaders);
-  return result.protocols
+  const response = buildSwitchingProtocols(result.key, extraHeaders, result.subprotocol);
+  if (!result.protocols) return { ok: true, endpoint: result.endpoint, key: result.key, headLength: req.headLength, response };
+  return result.subprotocol === undefined
     ? { ok: true, endpoint: result.endpoint, key: result.key, protocols: result.protocols, headLength: req.headLength, response }
-    : { ok: true, endpoint: result.endpoint, key: result.key, headLength: req.headLength, response };
+    : {
+      ok: true, endpoint: result.endpoint, key: result.key, protocols: result.protocols, subprotocol: result.subprotocol,
+      subprotocolIndex: result.subprotocolIndex, headLength: req.headLength, response,
+    };
 }

@@ -6,14 +6,22 @@ import { HttpRefusal } from './refusals.ts';
 import type { Refusal } from './refusals.ts';
 import type { RequestHead } from './parse.ts';
 import type { EndpointSpec, EndpointTable, TableEntry } from './endpoints.ts';
+import { pushProtocols, selectSubprotocol } from './subprotocol.ts';
 
 export interface UpgradeAccepted<E extends EndpointSpec = EndpointSpec> {
   readonly ok: true;
   readonly endpoint: E;
   /** The Sec-WebSocket-Key value (24 base64 characters). */
   readonly key: string;
-  /** The subprotocols the client offered (Sec-WebSocket-Protocol), in order; none is selected. */
+  /** The subprotocols the client offered (Sec-WebSocket-Protocol), in order. */
   readonly protocols?: readonly string[];
+  /**
+   * The selected subprotocol: the first of `protocols` that the endpoint's `subprotocols` lists
+   * (subprotocol.ts selectSubprotocol); absent when there is none.
+   */
+  readonly subprotocol?: string;
+  /** Its index in the endpoint's `subprotocols`; absent with `subprotocol`. */
+  readonly subprotocolIndex?: number;
 }
 
 export type UpgradeResult<E extends EndpointSpec = EndpointSpec> = UpgradeAccepted<E> | Refusal;
@@ -57,13 +65,6 @@ export function hasToken(list: string, token: string): boolean {
   });
 }
 
-function pushTokens(list: string, out: string[]): void {
-  someToken(list, (start, end) => {
-    out.push(list.slice(start, end));
-    return false;
-  });
-}
-
 /**
  * Calls `visit(start, end)` for each non-empty element of a token list, without its surrounding
  * OWS, until `visit` returns true; returns whether it did. No allocation.
@@ -104,6 +105,9 @@ function someToken(list: string, visit: (start: number, end: number) => boolean)
  * 9. Sec-WebSocket-Key missing, repeated, or not 16 bytes in strict base64 → 400.
  * 10. Origin repeated → 400; present while the endpoint allows none → 403; present and not one of
  *     the endpoint's allowed origins (case-insensitive) → 403.
+ * 11. Sec-WebSocket-Protocol present with an element that is not a token, or with no element at all
+ *     (its lines together) → 400.
+ * Then the subprotocol is selected (subprotocol.ts).
  */
 export function validateUpgrade<E extends EndpointSpec>(req: RequestHead, table: EndpointTable<E>): UpgradeResult<E> {
   // RFC 6455 §4.2.1 item 1: "An HTTP/1.1 or higher GET request". RFC 9110 §15.6.6: 505 for a major
@@ -123,6 +127,7 @@ export function validateUpgrade<E extends EndpointSpec>(req: RequestHead, table:
   let originCount = 0;
   let hasBody = false;
   let protocols: string[] | undefined;
+  let protocolsValid = true;
   const headers = req.headers;
   for (let h = 0; h < headers.length; h++) {
     const { name, value } = headers[h];
@@ -133,7 +138,7 @@ export function validateUpgrade<E extends EndpointSpec>(req: RequestHead, table:
       case 'sec-websocket-key': key = value; keyCount++; break;
       case 'sec-websocket-version': version = value; versionCount++; break;
       case 'origin': origin = value; originCount++; break;
-      case 'sec-websocket-protocol': pushTokens(value, (protocols ??= [])); break;
+      case 'sec-websocket-protocol': if (!pushProtocols(value, (protocols ??= []))) protocolsValid = false; break;
       case 'content-length': if (value !== '0') hasBody = true; break;
       case 'transfer-encoding': hasBody = true; break;
     }
@@ -214,7 +219,15 @@ export function validateUpgrade<E extends EndpointSpec>(req: RequestHead, table:
     if (entry.origins === null) return HttpRefusal.ORIGIN_NOT_ACCEPTED;
     if (!entry.origins.has(origin!.toLowerCase())) return HttpRefusal.ORIGIN_NOT_ALLOWED;
   }
-  return protocols
+  // Item 8 (optional): "a |Sec-WebSocket-Protocol| header field, with a list of values indicating
+  // which protocols the client would like to speak, ordered by preference"; §11.3.4 gives its ABNF,
+  // `Sec-WebSocket-Protocol-Client = 1#token`, and §4.2.1 says a request that violates "the ABNF
+  // grammar specified for the components of the handshake" gets an error such as 400. The field's
+  // lines form one list (RFC 9110 §5.3), so `1#` needs one element among all of them.
+  if (protocols === undefined) return { ok: true, endpoint: entry.endpoint, key: key! };
+  if (!protocolsValid || protocols.length === 0) return HttpRefusal.PROTOCOL_INVALID;
+  const at = selectSubprotocol(protocols, entry.endpoint.subprotocols);
+  return at < 0
     ? { ok: true, endpoint: entry.endpoint, key: key!, protocols }
-    : { ok: true, endpoint: entry.endpoint, key: key! };
+    : { ok: true, endpoint: entry.endpoint, key: key!, protocols, subprotocol: entry.endpoint.subprotocols![at], subprotocolIndex: at };
 }

@@ -17,6 +17,8 @@ export interface AppSpec {
   paths: string[];
   allowed_origins?: string[];
   extra?: Record<string, unknown>;
+  /** Keys added to every endpoint object of the app (subprotocols, ...). */
+  endpoint?: Record<string, unknown>;
 }
 
 export interface DaemonOptions {
@@ -64,6 +66,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         endpoint_id: i + 1,
         url: opts.tls ? `wss://${opts.tls.host}:${port}${p}` : `ws://127.0.0.1:${port}${p}`,
         ...(a.allowed_origins ? { allowed_origins: a.allowed_origins } : {}),
+        ...a.endpoint,
       })),
       ...a.extra,
     })),

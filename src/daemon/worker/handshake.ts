@@ -7,7 +7,7 @@ import {
 } from '../../http/upgrade.ts';
 import { decoderInit, Role, type DecoderLimits } from '../../core/codec.ts';
 import type { Core } from '../../core/wasm.ts';
-import { Inbound, IN_HEADER_SIZE, OPEN_ADDR_SIZE, writePeerAddress } from '../records.ts';
+import { Inbound, IN_HEADER_SIZE, OPEN_ADDR_SIZE, OPEN_SUBPROTOCOL, writePeerAddress } from '../records.ts';
 import type { Logger } from '../../log.ts';
 import { Conn, Phase } from './conn.ts';
 import type { Clients } from './clients.ts';
@@ -97,6 +97,7 @@ export class Handshakes {
     inbound.writeHeader(rec, Inbound.OPEN, 0, c.endpointId, c.id);
     const peer = peerAddress(c.socket);
     writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, peer.address, peer.port);
+    rec.u8[rec.ptr + OPEN_SUBPROTOCOL] = h.subprotocolIndex === undefined ? 0 : h.subprotocolIndex + 1;
     inbound.commit(c.appIndex, rec);
     if (inbound.isPaused(c.appIndex)) c.socket.pause();
     if (r.rest.length > 0) this.#o.feedWebSocket(c, r.rest);

@@ -23,6 +23,7 @@ export function endpointTables(config: Config): Map<number, EndpointTable<Endpoi
           hostHeaders: ep.hostHeaders,
           path: ep.path,
           allowedOrigins: ep.allowed_origins,
+          subprotocols: ep.subprotocols,
         });
       }
     });
