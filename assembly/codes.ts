@@ -36,6 +36,9 @@ export const EVENT_ERROR: u32 = 5;
 export const DATA_FIRST: u32 = 1;
 export const DATA_LAST: u32 = 2;
 export const DATA_TEXT: u32 = 4;
+// The message is compressed (RSV1 on its first frame, permessage-deflate negotiated): its pieces
+// are compressed bytes, and a text message's UTF-8 is not checked (the host checks it inflated).
+export const DATA_COMPRESSED: u32 = 8;
 
 // UTF-8 validator states that the host may see (utf8Validate's argument and result).
 export const UTF8_ACCEPT: u32 = 0;

@@ -21,7 +21,7 @@ Layout('lays the fields out without overlap, the control buffer holding 125 byte
   // Field sizes in bytes, from the comments in assembly/codec/layout.ts.
   const sizes: Record<string, number> = {
     ST_PHASE: 1, ST_ROLE: 1, ST_HDR_HAVE: 1, ST_FRAME_OPCODE: 1, ST_FRAME_FIN: 1, ST_MSG_OPCODE: 1,
-    ST_MSG_STARTED: 1, ST_CTRL_HAVE: 1, ST_HDR_BUF: 16, ST_CTRL_BUF: 128,
+    ST_MSG_STARTED: 1, ST_CTRL_HAVE: 1, ST_HDR_BUF: 16, ST_CTRL_BUF: 128, ST_EXTENSIONS: 1, ST_MSG_COMPRESSED: 1,
   };
   const fields = Object.entries(DecoderLayout).filter(([k]) => k.startsWith('ST_'))
     .map(([k, off]) => ({ k, off, size: sizes[k] ?? 4 })).sort((a, b) => a.off - b.off);

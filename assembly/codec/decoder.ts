@@ -8,7 +8,7 @@ import {
   CLOSE_PROTOCOL_ERROR, CLOSE_NO_STATUS, CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG,
   ROLE_SERVER,
   EVENT_NEED_MORE, EVENT_DATA, EVENT_PING, EVENT_PONG, EVENT_CLOSE, EVENT_ERROR,
-  DATA_FIRST, DATA_LAST, DATA_TEXT,
+  DATA_FIRST, DATA_LAST, DATA_TEXT, DATA_COMPRESSED,
   UTF8_ACCEPT, UTF8_REJECT,
   ERR_RSV_SET, ERR_UNKNOWN_OPCODE, ERR_CONTINUATION_WITHOUT_START, ERR_DATA_FRAME_INSIDE_MESSAGE,
   ERR_FRAGMENTED_CONTROL_FRAME, ERR_CONTROL_FRAME_TOO_LONG, ERR_UNMASKED_FRAME, ERR_MASKED_FRAME,
@@ -22,8 +22,9 @@ import {
   ST_CTRL_HAVE, ST_MASK_KEY, ST_REMAINING, ST_UTF8, ST_MSG_SIZE, ST_CHAIN_SIZE, ST_FRAGMENTS,
   ST_MAX_MESSAGE, ST_MAX_CHAIN, ST_MAX_FRAGMENTS, ST_CTRL_LEN, ST_HDR_BUF,
   ST_OUT_NEXT, ST_OUT_DATA_PTR, ST_OUT_DATA_LEN, ST_OUT_FLAGS, ST_OUT_CLOSE_CODE, ST_OUT_ERROR_CODE,
-  ST_CTRL_BUF, DECODER_STATE_SIZE,
+  ST_CTRL_BUF, DECODER_STATE_SIZE, ST_EXTENSIONS, ST_MSG_COMPRESSED,
   PHASE_HEADER, PHASE_DATA, PHASE_CONTROL, PHASE_CLOSED, PHASE_FAILED,
+  EXT_DEFLATE,
 } from './layout';
 import { maskInPlace } from './mask';
 import { utf8Step } from './utf8';
@@ -31,6 +32,7 @@ import { utf8Step } from './utf8';
 // RFC 6455 §5.2 base framing protocol: bits of the first two header bytes.
 const FIN_BIT: u32 = 0x80;
 const RSV_BITS: u32 = 0x70;
+const RSV1_BIT: u32 = 0x40;
 const OPCODE_BITS: u32 = 0x0f;
 const MASK_BIT: u32 = 0x80;
 const LENGTH_BITS: u32 = 0x7f;
@@ -65,12 +67,15 @@ export function isValidCloseCode(code: u32): bool {
  * its payload arrives (0xFFFFFFFF = no limit): `maxMessageSize` bounds the data payload bytes of one
  * message; `maxFrameChainSize` bounds every header and payload byte of one message from its first
  * frame to its last, control frames interleaved in it included; `maxFragments` bounds its data frames.
+ * `extensions`: EXT_* bits of the extensions negotiated for the connection (EXT_DEFLATE: RSV1 on
+ * the first frame of a data message marks it compressed; its limits then count compressed bytes).
  */
 export function decoderInit(
-  state: usize, role: u32, maxMessageSize: u32, maxFrameChainSize: u32, maxFragments: u32,
+  state: usize, role: u32, maxMessageSize: u32, maxFrameChainSize: u32, maxFragments: u32, extensions: u32,
 ): void {
   memory.fill(state, 0, DECODER_STATE_SIZE);
   store<u8>(state + ST_ROLE, <u8>role);
+  store<u8>(state + ST_EXTENSIONS, <u8>extensions);
   store<u32>(state + ST_MAX_MESSAGE, maxMessageSize);
   store<u32>(state + ST_MAX_CHAIN, maxFrameChainSize);
   store<u32>(state + ST_MAX_FRAGMENTS, maxFragments);
@@ -109,9 +114,17 @@ function parseHeader(st: usize, h: usize, n: usize): i32 {
   // RFC 6455 §5.2: "RSV1, RSV2, RSV3: 1 bit each. MUST be 0 unless an extension is negotiated that
   // defines meanings for non-zero values. If a nonzero value is received and none of the negotiated
   // extensions defines the meaning of such a nonzero value, the receiving endpoint MUST _Fail the
-  // WebSocket Connection_." (No extension is ever negotiated here.)
-  if ((b0 & RSV_BITS) != 0) return headerError(ERR_RSV_SET, CLOSE_PROTOCOL_ERROR);
+  // WebSocket Connection_." Only permessage-deflate gives a meaning to one of them, RSV1, and
+  // RFC 7692 §6: "the RSV1 bit is set only on the first frame" of a compressed message; §6.1: "An
+  // endpoint MUST NOT set the "Per-Message Compressed" bit of control frames and non-first
+  // fragments of a data message."
   const opcode = b0 & OPCODE_BITS;
+  const rsv = b0 & RSV_BITS;
+  const rsv1 = rsv == RSV1_BIT;
+  if (rsv != 0 && (!rsv1 || (<u32>load<u8>(st + ST_EXTENSIONS) & EXT_DEFLATE) == 0
+    || (opcode != OPCODE_TEXT && opcode != OPCODE_BINARY))) {
+    return headerError(ERR_RSV_SET, CLOSE_PROTOCOL_ERROR);
+  }
   const fin = (b0 & FIN_BIT) != 0;
   const len7 = b1 & LENGTH_BITS;
   const msgOpcode = <u32>load<u8>(st + ST_MSG_OPCODE);
@@ -210,6 +223,7 @@ function parseHeader(st: usize, h: usize, n: usize): i32 {
     if (msgOpcode == 0) {
       store<u8>(st + ST_MSG_OPCODE, <u8>opcode);
       store<u8>(st + ST_MSG_STARTED, 0);
+      store<u8>(st + ST_MSG_COMPRESSED, rsv1 ? 1 : 0);
       store<u32>(st + ST_UTF8, UTF8_ACCEPT);
     }
     store<u32>(st + ST_MSG_SIZE, msgSize + <u32>len);
@@ -331,7 +345,10 @@ export function decode(st: usize, ptr: usize, end: usize): u32 {
       const msgOpcode = <u32>load<u8>(st + ST_MSG_OPCODE);
       let flags: u32 = 0;
       let utf8: u32 = UTF8_ACCEPT;
-      if (msgOpcode == OPCODE_TEXT) {
+      if (load<u8>(st + ST_MSG_COMPRESSED) != 0) {
+        // Compressed bytes (RFC 7692 §6): UTF-8 applies to the inflated text, which the host checks.
+        flags = msgOpcode == OPCODE_TEXT ? DATA_TEXT | DATA_COMPRESSED : DATA_COMPRESSED;
+      } else if (msgOpcode == OPCODE_TEXT) {
         flags = DATA_TEXT;
         utf8 = utf8Step(p, n, load<u32>(st + ST_UTF8));
         // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that

@@ -30,6 +30,9 @@ export const ST_OUT_DATA_LEN: u32 = 72; // u32: its length
 export const ST_OUT_FLAGS: u32 = 76; // u32: DATA_FIRST | DATA_LAST | DATA_TEXT (DATA only)
 export const ST_OUT_CLOSE_CODE: u32 = 80; // u32: CLOSE: the peer's code (1005 if none); ERROR: ours
 export const ST_OUT_ERROR_CODE: u32 = 84; // u32: ERROR: ERR_* (stays set: the state is failed)
+// Private fields after the out-fields:
+export const ST_EXTENSIONS: u32 = 88; // u8: EXT_* bits negotiated for this connection (decoderInit)
+export const ST_MSG_COMPRESSED: u32 = 89; // u8: 1 while the open message is compressed (RSV1)
 // Control payload buffer (PING/PONG/CLOSE payloads are copied here and unmasked, whole):
 export const ST_CTRL_BUF: u32 = 96; // 128 bytes (a control payload is at most 125)
 export const DECODER_STATE_SIZE: u32 = 224;
@@ -40,3 +43,6 @@ export const PHASE_DATA: u32 = 1;
 export const PHASE_CONTROL: u32 = 2;
 export const PHASE_CLOSED: u32 = 3;
 export const PHASE_FAILED: u32 = 4;
+
+// Extension bits (ST_EXTENSIONS, decoderInit's `extensions`).
+export const EXT_DEFLATE: u32 = 1; // permessage-deflate (RFC 7692): RSV1 marks a compressed message

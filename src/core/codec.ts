@@ -12,7 +12,7 @@ import { CLOSE_CODE_SIZE, checkCloseCode, fitCloseReason } from './close.ts';
 
 /** The codec's WebAssembly exports (every value an i32/u32; addresses are byte offsets). */
 export interface CodecExports {
-  decoderInit(state: number, role: number, maxMessageSize: number, maxFrameChainSize: number, maxFragments: number): void;
+  decoderInit(state: number, role: number, maxMessageSize: number, maxFrameChainSize: number, maxFragments: number, extensions: number): void;
   decode(state: number, ptr: number, end: number): number;
   decoderStateSize(): number;
   mask(ptr: number, len: number, key: number): number;
@@ -46,6 +46,11 @@ export interface DecoderLimits {
   maxFrameChainSize?: number;
   /** Data frames of one message (default 131072). */
   maxFragments?: number;
+  /**
+   * permessage-deflate was negotiated (default false): RSV1 on a data message's first frame marks
+   * it compressed (DataFlag.COMPRESSED), and the limits above count its compressed bytes.
+   */
+  permessageDeflate?: boolean;
 }
 
 export interface ResolvedLimits {
@@ -59,6 +64,11 @@ function u32Limit(name: string, v: number): number {
     throw new RangeError(`${name} must be an integer in [0, ${NO_LIMIT}], got ${v}`);
   }
   return v;
+}
+
+/** The decoder's extension bits (DecoderLayout.EXT_*) for `limits`. */
+export function extensionBits(limits: DecoderLimits = {}): number {
+  return limits.permessageDeflate === true ? L.EXT_DEFLATE : 0;
 }
 
 /** Applies the defaults and checks the range of every limit. */
@@ -83,7 +93,7 @@ function checkState(core: CodecCore, state: number): void {
 export function decoderInit(core: CodecCore, state: number, role: Role, limits: DecoderLimits = {}): ResolvedLimits {
   checkState(core, state);
   const r = resolveLimits(limits);
-  core.exports.decoderInit(state, role, r.maxMessageSize, r.maxFrameChainSize, r.maxFragments);
+  core.exports.decoderInit(state, role, r.maxMessageSize, r.maxFrameChainSize, r.maxFragments, extensionBits(limits));
   return r;
 }
 
@@ -132,6 +142,8 @@ export class FrameDecoder {
   readonly core: CodecCore;
   readonly state: number;
   readonly limits: ResolvedLimits;
+  /** DecoderLayout.EXT_* bits given to decoderInit. */
+  readonly extensions: number;
   readonly #decode: CodecExports['decode'];
   readonly #u32: Uint32Array;
   readonly #iNext: number;
@@ -143,6 +155,7 @@ export class FrameDecoder {
     this.core = core;
     this.state = state;
     this.limits = decoderInit(core, state, role, limits);
+    this.extensions = extensionBits(limits);
     this.#decode = core.exports.decode;
     this.#u32 = core.u32;
     this.#iNext = (state + L.ST_OUT_NEXT) >>> 2;
@@ -153,7 +166,8 @@ export class FrameDecoder {
 
   /** Resets the state block for a new connection with the same role and limits. */
   reset(role: Role): void {
-    this.core.exports.decoderInit(this.state, role, this.limits.maxMessageSize, this.limits.maxFrameChainSize, this.limits.maxFragments);
+    const l = this.limits;
+    this.core.exports.decoderInit(this.state, role, l.maxMessageSize, l.maxFrameChainSize, l.maxFragments, this.extensions);
   }
 
   decode(ptr: number, end: number): DecoderEvent {
@@ -172,6 +186,8 @@ export class FrameDecoder {
 export const isFirst = (flags: number): boolean => (flags & DataFlag.FIRST) !== 0;
 export const isLast = (flags: number): boolean => (flags & DataFlag.LAST) !== 0;
 export const isText = (flags: number): boolean => (flags & DataFlag.TEXT) !== 0;
+/** True if a DATA event's piece belongs to a compressed (permessage-deflate) message. */
+export const isCompressed = (flags: number): boolean => (flags & DataFlag.COMPRESSED) !== 0;
 
 // ---------------------------------------------------------------------------------------------
 // Masking keys and UTF-8

@@ -82,7 +82,7 @@ export const DecoderEvent = {
 export type DecoderEvent = (typeof DecoderEvent)[keyof typeof DecoderEvent];
 
 /** Flags of a DATA event. */
-export const DataFlag = { FIRST: 1, LAST: 2, TEXT: 4 } as const;
+export const DataFlag = { FIRST: 1, LAST: 2, TEXT: 4, COMPRESSED: 8 } as const;
 
 /** UTF-8 validator states the host can see (utf8Validate). Other values: a sequence is pending. */
 export const Utf8State = { ACCEPT: 0, REJECT: 8 } as const;

@@ -33,6 +33,10 @@ export const DecoderLayout = {
   ST_OUT_CLOSE_CODE: 80,
   /** Out-field: ERROR: the ErrorCode. */
   ST_OUT_ERROR_CODE: 84,
+  /** EXT_* bits negotiated for the connection (decoderInit). */
+  ST_EXTENSIONS: 88,
+  /** 1 while the open message is compressed. */
+  ST_MSG_COMPRESSED: 89,
   ST_CTRL_BUF: 96,
   DECODER_STATE_SIZE: 224,
   PHASE_HEADER: 0,
@@ -40,6 +44,8 @@ export const DecoderLayout = {
   PHASE_CONTROL: 2,
   PHASE_CLOSED: 3,
   PHASE_FAILED: 4,
+  /** Extension bit: permessage-deflate (RSV1 marks a compressed message). */
+  EXT_DEFLATE: 1,
 } as const;
 
 /** Bytes of one decoder state block. */

@@ -78,7 +78,7 @@ export const CORE_EXPORTS = {
   ringReleaseConsumed: 1,
   ringRelease: 1,
   // assembly/codec/** (CodecExports in src/core/codec.ts)
-  decoderInit: 5,
+  decoderInit: 6,
   decode: 3,
   decoderStateSize: 0,
   mask: 3,

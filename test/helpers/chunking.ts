@@ -118,6 +118,8 @@ export type Decoded =
   | { type: 'ping'; data: string } // hex
   | { type: 'pong'; data: string } // hex
   | { type: 'close'; code: number; reason: string }
+  /** A compressed message (permessage-deflate): its compressed bytes as hex. */
+  | { type: 'compressed'; text: boolean; data: string }
   | { type: 'error'; code: string; closeCode: number; message: string };
 
 const td = new TextDecoder('utf-8', { fatal: true });
@@ -148,6 +150,7 @@ export function runDecoder(core: TestCore, chunks: readonly Uint8Array[], opts: 
   let pieces: Uint8Array[] = [];
   let inMessage = false;
   let textMessage = false;
+  let compressedMessage = false;
   let calls = 0;
   const maxCalls = 64 + chunks.reduce((a, c) => a + c.length, 0) * 4 + chunks.length * 4;
   for (const chunk of chunks) {
@@ -177,8 +180,10 @@ export function runDecoder(core: TestCore, chunks: readonly Uint8Array[], opts: 
         const first = (flags & DataFlag.FIRST) !== 0;
         const isText = (flags & DataFlag.TEXT) !== 0;
         if (first === inMessage) throw new Error(`DATA FIRST flag ${first} while inMessage ${inMessage}`);
-        if (first) { inMessage = true; textMessage = isText; }
+        const compressed = (flags & DataFlag.COMPRESSED) !== 0;
+        if (first) { inMessage = true; textMessage = isText; compressedMessage = compressed; }
         else if (isText !== textMessage) throw new Error('DATA TEXT flag changed inside a message');
+        else if (compressed !== compressedMessage) throw new Error('DATA COMPRESSED flag changed inside a message');
         pieces.push(core.u8.slice(p, p + n));
         if (flags & DataFlag.LAST) {
           let len = 0;
@@ -186,7 +191,8 @@ export function runDecoder(core: TestCore, chunks: readonly Uint8Array[], opts: 
           const all = new Uint8Array(len);
           let o = 0;
           for (const x of pieces) { all.set(x, o); o += x.length; }
-          out.push(textMessage ? { type: 'text', data: textOf(all) } : { type: 'binary', data: hexOf(all) });
+          out.push(compressedMessage ? { type: 'compressed', text: textMessage, data: hexOf(all) }
+            : textMessage ? { type: 'text', data: textOf(all) } : { type: 'binary', data: hexOf(all) });
           pieces = [];
           inMessage = false;
         }
