@@ -5,6 +5,7 @@ import { resolve as resolvePath } from 'node:path';
 import { formatConfigErrors, loadConfig, type Config } from '../config/index.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { initProject, INIT_PORT } from './init.ts';
+import { planPrivileges, resolveRunAs, type AccountLookup, type PrivilegePlan } from '../daemon/privileges.ts';
 
 /** What src/daemon/main.ts provides. */
 export interface DaemonHandle {
@@ -14,7 +15,7 @@ export interface DaemonHandle {
   done: Promise<number>;
 }
 export interface DaemonModule {
-  startDaemon(config: Config, logger: Logger): DaemonHandle | Promise<DaemonHandle>;
+  startDaemon(config: Config, logger: Logger, options?: { privileges?: PrivilegePlan }): DaemonHandle | Promise<DaemonHandle>;
 }
 
 /** Seams for tests; the command itself uses the defaults. */
@@ -23,6 +24,9 @@ export interface MainDeps {
   /** Config locations tried, in order, when no path is given. */
   defaultPaths?: readonly string[];
   exit?: (code: number) => void;
+  /** The effective uid (default process.geteuid()) and the account lookup (privileges.ts). */
+  euid?: number;
+  accounts?: AccountLookup;
 }
 
 /** A second signal this soon after the first is the same request delivered twice (see onSignal). */
@@ -121,16 +125,29 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
   const config = result.config;
 
   if (args.check) {
+    // The user and group must exist on the machine the config is checked on, as certificate files must.
+    const runAs = config.user === null ? null : resolveRunAs(config.user, config.group, deps.accounts);
+    if (runAs !== null && 'error' in runAs) {
+      err(`ringsocket: ${file}${how}: 1 configuration error:\n${file}: $.${runAs.key}: ${runAs.error}\n`);
+      return exit(1);
+    }
     if (result.warnings.length) err(formatConfigErrors(result.warnings).replace(/^/gm, 'warning: ') + '\n');
     out(`config OK: ${file}\n`);
     return exit(0);
   }
 
-  const logger = createLogger('main', config.log_level);
+  const logger = createLogger('main', config.log_level, { format: config.log_format });
   logger.notice(`ringsocket ${version()}, config ${file}${how}`);
   for (const w of result.warnings) logger.warning(`config: ${formatConfigErrors([w])}`);
   logger.info(`${config.worker_c} worker${config.worker_c === 1 ? '' : 's'}${config.workerCAuto ? ' (automatic)' : ''}, ` +
     `${config.apps.length} app${config.apps.length === 1 ? '' : 's'}: ${config.apps.map((a) => a.name).join(', ')}`);
+
+  // A user that does not exist stops the start before anything is loaded or bound.
+  const privileges = planPrivileges(config, deps.euid ?? process.geteuid!(), deps.accounts);
+  if (privileges.kind === 'error') {
+    logger.error(`cannot start: ${privileges.message}`);
+    return exit(1);
+  }
 
   let mod: DaemonModule;
   try {
@@ -182,7 +199,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
   };
 
   try {
-    handle = await mod.startDaemon(config, logger);
+    handle = await mod.startDaemon(config, logger, { privileges });
   } catch (e) {
     logger.error('start-up failed', e);
     removeSignals();

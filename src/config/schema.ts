@@ -31,6 +31,7 @@ export const RING_RECORD_OVERHEAD = MAX_RECORD_OVERHEAD + RING_RECORD_HEADER;
 export const MAX_WS_MSG_SIZE_LIMIT = RING_MAX_CAPACITY / 2 - RING_RECORD_OVERHEAD;
 
 export const GLOBAL_KEYS = [
+  'log_format', 'user', 'group',
   'log_level', 'worker_c', 'fd_alloc_c', 'max_ws_msg_size', 'max_ws_frame_chain_size',
   'max_ws_fragment_c', 'max_http_head_size', 'max_client_outbound_size', 'max_worker_outbound_size', 'max_worker_inbound_size', 'worker_rbuf_size',
   'inbound_ring_buf_size', 'outbound_ring_buf_size', 'realloc_multiplier', 'owrefs_elem_c',

@@ -1,7 +1,8 @@
 // The fully resolved daemon configuration: every default applied, every cross-reference checked.
 // Keys keep the JSON file's snake_case names; fields that the loader derives (resolved URLs, listen
 // addresses, absolute paths) use camelCase so that they cannot be mistaken for file keys.
-import type { LogLevel } from '../log.ts';
+import type { LogFormat, LogLevel } from '../log.ts';
+import type { AccountRef } from './ops.ts';
 import type { DeflateConfig } from './deflate.ts';
 
 export type { DeflateConfig } from './deflate.ts';
@@ -80,6 +81,12 @@ export interface Config {
   /** Absolute path of the file this config came from (or the source name given to parseConfig). */
   configPath: string;
   log_level: LogLevel;
+  /** "text" or "json" (src/log.ts). */
+  log_format: LogFormat;
+  /** Who the daemon switches to when started as root (src/daemon/privileges.ts); null = nobody given. */
+  user: AccountRef | null;
+  /** null: the user's primary group. */
+  group: AccountRef | null;
   /** Resolved: never 0. */
   worker_c: number;
   /** How worker_c was chosen: from the file, or automatically. */

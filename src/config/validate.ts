@@ -11,6 +11,7 @@ import { readGlobalDeflate } from './deflate.ts';
 import type { Collector } from './collector.ts';
 import type { ConfigEnv } from './env.ts';
 import { checkTimers, readGlobalNumbers, readLogLevel, readMessageSizes, type GlobalNumberKey } from './globals.ts';
+import { readOps } from './ops.ts';
 import { readPorts } from './ports.ts';
 import { readObject } from './readers.ts';
 import { GLOBAL_KEYS, GLOBAL_NUMBERS } from './schema.ts';
@@ -21,6 +22,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
   if (!g) return undefined;
 
   const logLevel = readLogLevel(c, g);
+  const ops = readOps(c, g);
   const num = readGlobalNumbers(c, g);
   const maxMsg = num.max_ws_msg_size;
   const sizes = readMessageSizes(c, g, maxMsg);
@@ -35,6 +37,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
 
   if (c.errors.length > 0 || !apps.ok || !ports.ok || !certs.ok || logLevel === null || deflate === null) return undefined;
 
+  if (ops.user === undefined || ops.group === undefined || ops.log_format === undefined) return undefined;
   warnUnusedPorts(c, ports.ports, apps.apps);
 
   // Without errors, every value is known.
@@ -46,6 +49,9 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
   return {
     configPath,
     log_level: logLevel,
+    log_format: ops.log_format,
+    user: ops.user,
+    group: ops.group,
     worker_c: workers,
     workerCAuto: v.worker_c === 0,
     fd_alloc_c: v.fd_alloc_c,

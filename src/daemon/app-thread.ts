@@ -27,7 +27,7 @@ const init = workerData as AppThreadInit;
 const config = init.config;
 const appIndex = init.index;
 const appConf = config.apps[appIndex];
-const log: Logger = createLogger(appConf.name, config.log_level);
+const log: Logger = createLogger(appConf.name, config.log_level, { format: config.log_format, app: appConf.name });
 const core: Core = instantiateCore(init.module, init.memory);
 const u8 = core.u8;
 const dv = core.dv;
@@ -302,7 +302,7 @@ function handle(ptr: number, size: number): void {
     }
   } catch (err) {
     // The runtime catches the app's own errors; this is a last line of defence.
-    log.error(`unexpected error handling a record of client ${id}: ${(err as Error).stack ?? err}`);
+    log.error(`unexpected error handling a record of client ${id}: ${(err as Error).stack ?? err}`, undefined, { client: id });
     if (kind !== Inbound.CLOSE) host.closeClient(id, CloseCode.INTERNAL_ERROR);
   }
 }

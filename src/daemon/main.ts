@@ -7,6 +7,7 @@ import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { planDaemonMemory, APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
 import { siblingModule } from '../module-url.ts';
+import { dropPrivileges, planPrivileges, type PrivilegePlan } from './privileges.ts';
 
 /**
  * Exit statuses: 0 after a requested stop (SIGTERM/SIGINT) that completed; EXIT_WORKER_DIED when a
@@ -15,6 +16,11 @@ import { siblingModule } from '../module-url.ts';
  * (EX_SOFTWARE, "internal software error", in BSD's sysexits.h.)
  */
 export const EXIT_WORKER_DIED = 70;
+
+export interface DaemonOptions {
+  /** What to do about the user (privileges.ts planPrivileges); planned here when absent. */
+  privileges?: PrivilegePlan;
+}
 
 export interface Daemon {
   stop(reason?: string): Promise<void>;
@@ -78,7 +84,16 @@ function waitFor(worker: Worker, type: string, ms: number): Promise<boolean> {
   });
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+/**
+ * The start order (docs/design.md, "Start order"): the workers bind every listener and read the
+ * certificates, holding any connection that arrives; then, started as root with a `user`, the
+ * process switches to that user (every thread); then the app threads load the app modules and run
+ * their init; then the workers serve, and the daemon logs "ready".
+ */
+export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  const privileges = options.privileges ?? planPrivileges(config, process.geteuid!());
+  if (privileges.kind === 'error') throw new Error(privileges.message);
+  if (privileges.kind === 'keep') log.log(privileges.level, privileges.message);
   const module = await compileCore('shared');
   const layout = planDaemonMemory(config, readHeapBase(module, 'shared'));
   const memory = createMemory('shared', layout.bytes);
@@ -105,17 +120,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await Promise.all([...workers, ...apps].map((t) => t.terminate()));
   };
 
-  // Apps first: a worker must never deliver to an app that is not there.
-  const appStarts = config.apps.map((app, index) =>
-    startThread('./app-thread', { index, module, memory, config, layout }, `app ${app.name}`, APP_YOUNG_GEN_MB, log));
-  for (const s of appStarts) apps.push(s.worker);
-  const appResults = await Promise.all(appStarts.map((s) => s.first));
-  const appErrors = appResults.filter((m) => m.type === 'error') as { message: string }[];
-  if (appErrors.length) {
-    await killAll();
-    throw new Error(appErrors.map((e) => e.message).join('\n'));
-  }
-
+  // Workers first, while the process may still be root: they bind the ports and read the
+  // certificates, and hold every connection until they are told to serve (a worker must never
+  // deliver to an app that is not there).
   const workerStarts = Array.from({ length: config.worker_c }, (_, index) =>
     startThread('./worker', { index, module, memory, config, layout }, `worker#${index}`, WORKER_YOUNG_GEN_MB, log));
   for (const s of workerStarts) workers.push(s.worker);
@@ -126,6 +133,28 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     throw new Error(`cannot listen: ${workerErrors.map((e) => e.message).join('; ')}`);
   }
   const where = (workerResults[0] as { where: string[] }).where;
+
+  // Then the privilege switch, before any app code runs.
+  if (privileges.kind === 'switch') {
+    try {
+      log.notice(dropPrivileges(privileges.runAs));
+    } catch (e) {
+      await killAll();
+      throw e;
+    }
+  }
+
+  const appStarts = config.apps.map((app, index) =>
+    startThread('./app-thread', { index, module, memory, config, layout }, `app ${app.name}`, APP_YOUNG_GEN_MB, log));
+  for (const s of appStarts) apps.push(s.worker);
+  const appResults = await Promise.all(appStarts.map((s) => s.first));
+  const appErrors = appResults.filter((m) => m.type === 'error') as { message: string }[];
+  if (appErrors.length) {
+    await killAll();
+    throw new Error(appErrors.map((e) => e.message).join('\n'));
+  }
+
+  for (const w of workers) w.postMessage({ type: 'serve' });
   log.notice(`ready: ${config.worker_c} worker(s), ${config.apps.length} app(s) (${config.apps.map((a) => a.name).join(', ')}), listening on ${where.join(', ')}`);
 
   let resolveDone!: (code: number) => void;

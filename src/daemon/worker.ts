@@ -20,7 +20,7 @@ export interface WorkerInit {
 }
 
 const init = workerData as WorkerInit;
-const log = createLogger(`worker#${init.index}`, init.config.log_level);
+const log = createLogger(`worker#${init.index}`, init.config.log_level, { format: init.config.log_format });
 const faults = parseFaults(process.env[FAULT_ENV]);
 const service = new WorkerService({
   index: init.index,
@@ -38,6 +38,8 @@ port.on('message', async (msg: { type: string; app?: number }) => {
     port.postMessage({ type: 'app-quiet', app: msg.app });
   } else if (msg.type === 'app-up' && msg.app !== undefined) {
     service.appUp(msg.app);
+  } else if (msg.type === 'serve') {
+    service.serve();
   } else if (msg.type === 'stop') {
     faults.onStop();
     await service.stop();

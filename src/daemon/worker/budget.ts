@@ -132,7 +132,7 @@ export class InboundBudget {
         // Time the worker did not read from this client does not count against it.
         if (c.budgetPaused || o.appPaused(c.appIndex)) { c.msgStartedAt += dt; continue; }
         if (now - c.msgStartedAt < timeoutMs) continue;
-        o.log.info(`client ${c.id}: message not finished within ws_msg_timeout (${o.msgTimeoutS}s): closing with 1008`);
+        o.log.info(`client ${c.id}: message not finished within ws_msg_timeout (${o.msgTimeoutS}s): closing with 1008`, undefined, { client: c.id });
         this.#drop(c, CloseCode.POLICY_VIOLATION);
       }
     }

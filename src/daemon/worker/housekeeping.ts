@@ -44,7 +44,7 @@ export class Housekeeping {
       const quiet = now - c.lastRx;
       // A client is pinged before it can be found idle, however late this tick runs.
       if (idleMs > 0 && quiet >= idleMs && (pingMs === 0 || c.pingSent)) {
-        log.info(`client ${c.id}: idle for ${this.#o.idleTimeoutS}s: closing with 1001`);
+        log.info(`client ${c.id}: idle for ${this.#o.idleTimeoutS}s: closing with 1001`, undefined, { client: c.id });
         clients.sendCloseCode(c, CloseCode.GOING_AWAY);
       } else if (pingMs > 0 && quiet >= pingMs && !c.pingSent) {
         c.pingSent = true;

@@ -53,6 +53,8 @@ export class WorkerService {
   readonly #userRead: InstallUserRead | null;
   readonly #scratchView: Uint8Array;
   #servers: net.Server[] = [];
+  /** Connections accepted before `serve()` (main.ts start order), with their port's table; null once serving. */
+  #held: [net.Socket, EndpointTable<EndpointSpec>][] | null = [];
   #ticker: NodeJS.Timeout | null = null;
   #stopping = false;
   #running = true;
@@ -76,7 +78,7 @@ export class WorkerService {
     const clients = new Clients({ worker: W, apps: A, slots: region.slots, closeWaitS: config.shutdown_wait_ws });
     this.clients = clients;
     this.#output = new Output(core.u8, config.max_client_outbound_size, (c, bytes) => {
-      log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`);
+      log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`, undefined, { client: c.id });
       clients.closeWith(c, CloseCode.POLICY_VIOLATION);
     });
     this.#inbound = new InboundProducer({
@@ -120,9 +122,15 @@ export class WorkerService {
     });
   }
 
-  /** Listens on every configured address and starts the wake loop; returns the URLs. */
+  /**
+   * Listens on every configured address and starts the wake loop; returns the URLs. Connections
+   * are held (not read from by us) until `serve()`: the apps are not there yet.
+   */
   async start(): Promise<string[]> {
-    const { servers, where } = await listenAll(this.#config, this.#log, (s, table) => this.#onSocket(s, table));
+    const { servers, where } = await listenAll(this.#config, this.#log, (s, table) => {
+      if (this.#held === null) this.#onSocket(s, table);
+      else this.#hold(s, table);
+    });
     this.#servers = servers;
     this.#ticker = setInterval(() => this.#housekeeping.tick(), HOUSEKEEPING_MS);
     this.#ticker.unref();
@@ -130,7 +138,23 @@ export class WorkerService {
     return where;
   }
 
-  #onSocket(socket: net.Socket, table: EndpointTable<EndpointSpec>): void {
+  /** Serves the connections held since start() and every later one. */
+  serve(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const [s, table] of held) {
+      s.off('error', ignoreHeldError);
+      // A held socket may have read some bytes already into its stream: it keeps 'data' events.
+      if (!s.destroyed) this.#onSocket(s, table, true);
+    }
+  }
+
+  #hold(socket: net.Socket, table: EndpointTable<EndpointSpec>): void {
+    socket.on('error', ignoreHeldError);
+    this.#held!.push([socket, table]);
+  }
+
+  #onSocket(socket: net.Socket, table: EndpointTable<EndpointSpec>, wasHeld = false): void {
     if (this.#stopping) {
       socket.destroy();
       return;
@@ -141,7 +165,7 @@ export class WorkerService {
     (socket as ConnSocket)[CONN] = c;
     const l = this.#listeners;
     // TLS sockets decrypt into Buffers of their own: they keep the 'data' events.
-    if (!this.#readIntoScratch(socket, l.read)) socket.on('data', l.data);
+    if (wasHeld || !this.#readIntoScratch(socket, l.read)) socket.on('data', l.data);
     socket.on('end', l.end);
     socket.on('error', l.error);
     socket.on('close', l.close);
@@ -207,7 +231,7 @@ export class WorkerService {
   }
 
   #clientFault(c: Conn, what: string, err: unknown): void {
-    this.#log.error(`client ${c.id || c.socket.remoteAddress}: internal error while handling ${what} (closing it with 1011): ${(err as Error).stack ?? err}`);
+    this.#log.error(`client ${c.id || c.socket.remoteAddress}: internal error while handling ${what} (closing it with 1011): ${(err as Error).stack ?? err}`, undefined, c.id ? { client: c.id } : undefined);
     if (c.phase === Phase.WS || c.phase === Phase.CLOSING) this.clients.abort(c, CloseCode.INTERNAL_ERROR);
     else c.socket.destroy();
   }
@@ -272,6 +296,8 @@ export class WorkerService {
   /** Closes every client with 1001, waits up to shutdown_wait_ws, then ends the wake loop. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    for (const [s] of this.#held ?? []) s.destroy();
+    this.#held = null;
     const clients = this.clients;
     for (const s of this.#servers) s.close();
     for (const c of clients.all) {
@@ -298,5 +324,8 @@ export class WorkerService {
     this.#wake.cancelSleep();
   }
 }
+
+/** A held socket's error (the peer went away before we served it): its 'close' follows. */
+const ignoreHeldError = (): void => {};
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

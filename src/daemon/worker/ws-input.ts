@@ -166,7 +166,7 @@ export class WsInput {
         }
         case DecoderEvent.ERROR: {
           const err = eventError(core, state);
-          this.#log.info(`client ${c.id}: ${err.code}: ${err.message} (closing with ${err.closeCode})`);
+          this.#log.info(`client ${c.id}: ${err.code}: ${err.message} (closing with ${err.closeCode})`, undefined, { client: c.id });
           c.closeCode = err.closeCode;
           // RFC 6455 §7.1.7: "Fail the WebSocket Connection": our close frame (after the replies to
           // the valid messages before the error: close-order.ts), then close the TCP connection.
