@@ -35,6 +35,16 @@ export interface NegotiateOptions {
   readonly contextAvailable: boolean;
 }
 
+/**
+ * The Sec-WebSocket-Extensions values of a request, in order (RFC 6455 §4.2.1 item 9 "Optionally,
+ * a |Sec-WebSocket-Extensions| header field"; §9.1: it "MAY appear multiple times"), or undefined.
+ */
+export function offeredExtensions(headers: readonly { readonly name: string; readonly value: string }[]): string[] | undefined {
+  let out: string[] | undefined;
+  for (let i = 0; i < headers.length; i++) if (headers[i].name === 'sec-websocket-extensions') (out ??= []).push(headers[i].value);
+  return out;
+}
+
 const WINDOW_BITS_MIN = 8;
 const WINDOW_BITS_MAX = 15;
 /** zlib's raw deflate has no 8-bit window (config/deflate.ts SERVER_WINDOW_BITS_MIN). */

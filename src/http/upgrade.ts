@@ -12,6 +12,7 @@
 import type { Buffer } from 'node:buffer';
 import { parseRequestHead } from './parse.ts';
 import { validateUpgrade } from './validate.ts';
+import { offeredExtensions } from './deflate-offer.ts';
 import { buildRefusalResponse, buildSwitchingProtocols } from './response.ts';
 import type { EndpointSpec, EndpointTable } from './endpoints.ts';
 import type { Refusal } from './refusals.ts';
@@ -44,6 +45,8 @@ export interface HandshakeAccepted<E extends EndpointSpec = EndpointSpec> {
   readonly subprotocolIndex?: number;
   /** Bytes of the request head; the caller keeps `bytes.subarray(headLength)` as WebSocket input. */
   readonly headLength: number;
+  /** The Sec-WebSocket-Extensions values the client sent (deflate-offer.ts negotiates them). */
+  readonly extensions?: readonly string[];
   /** The 101 Switching Protocols response to send. */
   readonly response: Buffer;
 }
@@ -74,11 +77,13 @@ export function processHandshake<E extends EndpointSpec>(
     return { ok: false, refusal: result, response: buildRefusalResponse(result, req.method === 'HEAD') };
   }
   const response = buildSwitchingProtocols(result.key, extraHeaders, result.subprotocol);
-  if (!result.protocols) return { ok: true, endpoint: result.endpoint, key: result.key, headLength: req.headLength, response };
+  const extensions = offeredExtensions(req.headers);
+  const ext = extensions === undefined ? undefined : { extensions };
+  if (!result.protocols) return { ok: true, endpoint: result.endpoint, key: result.key, headLength: req.headLength, response, ...ext };
   return result.subprotocol === undefined
-    ? { ok: true, endpoint: result.endpoint, key: result.key, protocols: result.protocols, headLength: req.headLength, response }
+    ? { ok: true, endpoint: result.endpoint, key: result.key, protocols: result.protocols, headLength: req.headLength, response, ...ext }
     : {
       ok: true, endpoint: result.endpoint, key: result.key, protocols: result.protocols, subprotocol: result.subprotocol,
-      subprotocolIndex: result.subprotocolIndex, headLength: req.headLength, response,
+      subprotocolIndex: result.subprotocolIndex, headLength: req.headLength, response, ...ext,
     };
 }

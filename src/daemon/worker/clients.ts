@@ -146,6 +146,7 @@ export class Clients {
     c.table = null;
     if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
     this.#budget.forget(c);
+    if (c.deflate !== null) { c.deflate.close(); c.deflate = null; }
     this.#free.push(c.slot);
     if (c.id === 0) this.#noId.delete(c);
     else {

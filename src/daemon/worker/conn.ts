@@ -10,6 +10,7 @@ import type net from 'node:net';
 import { CloseCode } from '../../core/codes.ts';
 import type { EndpointTable, EndpointSpec, HeadAccumulator } from '../../http/upgrade.ts';
 import type { MessageAssembler } from '../../core/assembler.ts';
+import type { ConnDeflate } from './deflate.ts';
 
 export const Phase = {
   /** Reading the HTTP upgrade request. */
@@ -62,6 +63,8 @@ export class Conn {
   table: EndpointTable<EndpointSpec> | null;
   /** The message whose pieces arrived in different reads, kept until its last piece (budget.ts). */
   msg: MessageAssembler | null = null;
+  /** permessage-deflate, when negotiated (deflate.ts): the agreement and this client's zlib streams. */
+  deflate: ConnDeflate | null = null;
   /** Frames queued for this client (output.ts), their bytes, and its joined output. */
   qCount = 0;
   qBytes = 0;

@@ -12,6 +12,7 @@ import type { Logger } from '../../log.ts';
 import { Conn, Phase } from './conn.ts';
 import type { Clients } from './clients.ts';
 import type { InboundProducer } from './inbound.ts';
+import type { WorkerDeflate } from './deflate.ts';
 
 export interface HandshakeOptions {
   core: Core;
@@ -21,6 +22,8 @@ export interface HandshakeOptions {
   appDown: readonly boolean[];
   /** Decoder limits for every WebSocket (max_ws_msg_size and friends). */
   limits: DecoderLimits;
+  /** permessage-deflate (deflate.ts); null or absent when no endpoint offers it. */
+  deflate?: WorkerDeflate | null;
   stateOf(c: Conn): number;
   /** Bytes that followed the request head in the same read (the first WebSocket frames). */
   feedWebSocket(c: Conn, rest: Uint8Array): void;
@@ -87,10 +90,13 @@ export class Handshakes {
       return;
     }
     if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
-    c.socket.write(h.response);
+    // permessage-deflate: negotiated now, named in the 101.
+    if (this.#o.deflate) c.deflate = this.#o.deflate.negotiate(ep.appIndex, ep.endpointId, h.extensions);
+    const deflate = c.deflate;
+    c.socket.write(deflate === null ? h.response : deflate.upgrade101(h.response));
     const { clients, inbound } = this.#o;
     clients.open(c, ep.appIndex, ep.endpointId);
-    decoderInit(this.#o.core, this.#o.stateOf(c), Role.SERVER, this.#o.limits);
+    decoderInit(this.#o.core, this.#o.stateOf(c), Role.SERVER, deflate === null ? this.#o.limits : { ...this.#o.limits, permessageDeflate: true });
     // OPEN goes into the ring before any READ of this client.
     c.openSeq = inbound.nextSeq(c.appIndex);
     const rec = inbound.reserve(c.appIndex, IN_HEADER_SIZE + OPEN_ADDR_SIZE);

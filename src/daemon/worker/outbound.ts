@@ -9,6 +9,7 @@ import type { Logger } from '../../log.ts';
 import { Conn, Phase } from './conn.ts';
 import { copyOut, type Output } from './output.ts';
 import type { Clients } from './clients.ts';
+import type { WorkerDeflate } from './deflate.ts';
 
 /** Records consumed from one outbound ring before their frames are flushed and the records released. */
 const DRAIN_BATCH = 1024;
@@ -24,6 +25,8 @@ export interface OutboundOptions {
   clients: Clients;
   output: Output;
   log: Logger;
+  /** permessage-deflate (deflate.ts): data frames for clients that negotiated it are compressed. */
+  deflate?: WorkerDeflate | null;
 }
 
 export class OutboundDrain {
@@ -37,6 +40,7 @@ export class OutboundDrain {
   readonly #output: Output;
   readonly #log: Logger;
   readonly #except = new Set<number>();
+  readonly #deflate: WorkerDeflate | null;
 
   constructor(o: OutboundOptions) {
     this.#u8 = o.core.u8;
@@ -48,6 +52,7 @@ export class OutboundDrain {
     this.#clients = o.clients;
     this.#output = o.output;
     this.#log = o.log;
+    this.#deflate = o.deflate ?? null;
   }
 
   /** Delivers what every live app's ring holds (at most DRAIN_MAX records each); returns how many. */
@@ -90,6 +95,17 @@ export class OutboundDrain {
     return this.#f64[at >>> 3];
   }
 
+  /**
+   * Queues the compressed form of the frame at [at, at + len) for a client with permessage-deflate;
+   * false when the frame goes as it is (deflate.ts frameFor).
+   */
+  #queueDeflated(c: Conn, at: number, len: number): boolean {
+    const frame = this.#deflate!.frameFor(c.deflate!, this.#u8, at, len);
+    if (frame === null) return false;
+    this.#output.queue(c, frame, 0, frame.length);
+    return true;
+  }
+
   #deliver(app: number, ptr: number, size: number): void {
     const u8 = this.#u8;
     const clients = this.#clients;
@@ -104,12 +120,14 @@ export class OutboundDrain {
     // out of the ring, shared by all of them (made on the second recipient).
     let shared: Buffer | null = null;
     let first: Conn | null = null;
+    if (this.#deflate !== null) this.#deflate.beginRecord();
     switch (kind) {
       case Outbound.SINGLE:
       case Outbound.MULTI:
         for (let i = 0; i < count; i++) {
           const c = clients.byId.get(this.#f64At(idsAt + i * 8));
           if (c === undefined || c.appIndex !== app || !clients.canSend(c)) continue;
+          if (c.deflate !== null && this.#queueDeflated(c, frameAt, frameLen)) continue;
           if (count === 1) output.queue(c, null, frameAt, frameLen);
           else {
             if (shared === null) shared = copyOut(u8, frameAt, frameAt + frameLen);
@@ -127,6 +145,7 @@ export class OutboundDrain {
         }
         for (const c of clients.ofApp[app]) {
           if (c.openSeq >= stamp || !clients.canSend(c) || (ex && except.has(c.id))) continue;
+          if (c.deflate !== null && this.#queueDeflated(c, frameAt, frameLen)) continue;
           if (first === null) {
             first = c;
             continue;

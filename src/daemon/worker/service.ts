@@ -20,6 +20,7 @@ import { CloseOrder } from './close-order.ts';
 import { OutboundDrain } from './outbound.ts';
 import { Handshakes } from './handshake.ts';
 import { InboundBudget } from './budget.ts';
+import { WorkerDeflate } from './deflate.ts';
 import { Housekeeping, HOUSEKEEPING_MS } from './housekeeping.ts';
 import { listenAll } from './listen.ts';
 import { userReadHook, type InstallUserRead } from './user-read.ts';
@@ -102,15 +103,18 @@ export class WorkerService {
       core, acks: region.acks, apps: A, nextSeq: (app) => inbound.nextSeq(app), appDown: this.#appDown,
       drain: () => this.#outbound.drain(), clients,
     });
+    // permessage-deflate (deflate.ts): null when no endpoint offers it.
+    const wd = new WorkerDeflate(config);
+    const deflate = wd.enabled ? wd : null;
     this.#input = new WsInput({
       core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
-      inbound, output: this.#output, clients, budget, closeOrder: this.#closeOrder, log, fault: d.fault,
+      inbound, output: this.#output, clients, budget, closeOrder: this.#closeOrder, log, fault: d.fault, deflate,
     });
     this.#userRead = userReadHook();
     this.#scratchView = core.u8.subarray(region.scratch, region.scratch + region.scratchSize);
-    this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log });
+    this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log, deflate });
     this.#handshakes = new Handshakes({
-      core, clients, inbound: this.#inbound, appDown: this.#appDown,
+      core, clients, inbound: this.#inbound, appDown: this.#appDown, deflate,
       limits: { maxMessageSize: config.max_ws_msg_size, maxFrameChainSize: config.max_ws_frame_chain_size, maxFragments: config.max_ws_fragment_c },
       stateOf: (c) => this.#input.stateOf(c),
       feedWebSocket: (c, rest) => this.#input.feed(c, rest),

@@ -18,6 +18,8 @@ import type { FaultHook } from './faults.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { Clients } from './clients.ts';
 import type { CloseOrder } from './close-order.ts';
+import { Inflated, type WorkerDeflate } from './deflate.ts';
+import { isUtf8 } from 'node:buffer';
 
 export interface WsInputOptions {
   core: Core;
@@ -35,6 +37,8 @@ export interface WsInputOptions {
   log: Logger;
   /** Tests only (faults.ts). */
   fault?: FaultHook | null;
+  /** permessage-deflate (deflate.ts); null or absent when no endpoint offers it. */
+  deflate?: WorkerDeflate | null;
 }
 
 export class WsInput {
@@ -50,6 +54,7 @@ export class WsInput {
   readonly #closeOrder: CloseOrder;
   readonly #log: Logger;
   readonly #fault: FaultHook | null;
+  readonly #deflate: WorkerDeflate | null;
 
   constructor(o: WsInputOptions) {
     this.#core = o.core;
@@ -64,6 +69,7 @@ export class WsInput {
     this.#closeOrder = o.closeOrder;
     this.#log = o.log;
     this.#fault = o.fault ?? null;
+    this.#deflate = o.deflate ?? null;
   }
 
   /** The decoder state block of a connection slot. */
@@ -109,7 +115,10 @@ export class WsInput {
           const first = (flags & DataFlag.FIRST) !== 0;
           const last = (flags & DataFlag.LAST) !== 0;
           const kind = (flags & DataFlag.TEXT) !== 0 ? DataKind.UTF8 : DataKind.BIN;
-          if (first && last) {
+          const compressed = (flags & DataFlag.COMPRESSED) !== 0;
+          if (first && last && compressed) {
+            if (!this.#inflated(c, kind, u8.subarray(ptr, ptr + len))) return;
+          } else if (first && last) {
             if (this.#fault !== null) this.#fault(u8.subarray(ptr, ptr + len));
             const rec = this.#inbound.reserve(c.appIndex, IN_HEADER_SIZE + len);
             this.#inbound.writeHeader(rec, Inbound.READ, kind, c.endpointId, c.id);
@@ -122,6 +131,14 @@ export class WsInput {
             if (first) budget.begin(c, kind, c.lastRx);
             if (!last) {
               if (len > 0) budget.append(c, u8.subarray(ptr, ptr + len));
+            } else if (compressed) {
+              // The compressed pieces in one buffer, inflated as one message.
+              const m = c.msg!;
+              const all = Buffer.allocUnsafe(m.bytes + len);
+              all.set(u8.subarray(ptr, ptr + len), m.copyTo(all, 0));
+              const msgKind = m.kind;
+              budget.release(c);
+              if (!this.#inflated(c, msgKind, all)) return;
             } else {
               // The earlier pieces from the assembler, the last one straight from the read buffer.
               const m = c.msg!;
@@ -176,5 +193,40 @@ export class WsInput {
         }
       }
     }
+  }
+
+  /**
+   * A compressed message (RFC 7692 §7.2.2): inflated (deflate.ts) into a READ record, text checked
+   * as UTF-8 once inflated. False: the client is being closed (1009 past max_ws_msg_size, 1007 for
+   * invalid compressed data or invalid UTF-8) and nothing more is decoded.
+   */
+  #inflated(c: Conn, kind: number, payload: Uint8Array): boolean {
+    const deflate = this.#deflate!;
+    const r = deflate.inflate(c.deflate!, [payload]);
+    if (r === Inflated.TOO_BIG) return this.#failMessage(c, CloseCode.MESSAGE_TOO_BIG, 'the compressed message inflates past max_ws_msg_size');
+    if (r === Inflated.INVALID_DATA) return this.#failMessage(c, CloseCode.INVALID_PAYLOAD, 'invalid compressed data');
+    const sink = deflate.sink;
+    const n = sink.total;
+    const rec = this.#inbound.reserve(c.appIndex, IN_HEADER_SIZE + n);
+    this.#inbound.writeHeader(rec, Inbound.READ, kind, c.endpointId, c.id);
+    const at = rec.ptr + IN_HEADER_SIZE;
+    sink.copyTo(rec.u8, at);
+    // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that the
+    // byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket
+    // Connection_." The record is not committed: the next reservation replaces it.
+    if (kind === DataKind.UTF8 && !(rec.u8 === this.#u8 ? this.#core.exports.utf8Validate(at, n, 0) === 0 : isUtf8(rec.u8.subarray(at, at + n)))) {
+      return this.#failMessage(c, CloseCode.INVALID_PAYLOAD, 'the inflated text is not valid UTF-8');
+    }
+    this.#inbound.commit(c.appIndex, rec);
+    return true;
+  }
+
+  /** Closes `c` over a message the decoder passed but the inflation refused (as an ERROR event does). */
+  #failMessage(c: Conn, code: number, why: string): false {
+    this.#log.info(`client ${c.id}: ${why} (closing with ${code})`, undefined, { client: c.id });
+    c.closeCode = code;
+    if (!c.closeSent) this.#closeOrder.close(c, encodeCloseFrame(code));
+    else this.#clients.finishTcp(c);
+    return false;
   }
 }

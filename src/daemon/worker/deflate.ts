@@ -1,0 +1,265 @@
+// permessage-deflate (RFC 7692) in a worker: which endpoints offer it, the negotiation of each
+// connection against the worker's context budget (max_contexts), inflating compressed messages
+// (bounded by max_ws_msg_size) and compressing outbound data frames.
+//
+// Memory: a connection with context takeover in a direction keeps a zlib stream of its own for it
+// (inflate: about 7 KiB of state plus a 2^clientBits window; deflate: about 2^(serverBits+2) +
+// 2^(memLevel+9) bytes, 256 KiB at 15 bits). At most max_contexts connections per worker hold
+// any; beyond that an accepted offer gets no context takeover both ways and the connection uses
+// the worker's shared streams, which are reset for every message. Streams are created at a
+// connection's first compressed message and closed with the connection (Conn.deflate).
+import zlib from 'node:zlib';
+import type { Config } from '../../config/types.ts';
+import type { DeflateConfig } from '../../config/deflate.ts';
+import { negotiateDeflate, type DeflateAgreement } from '../../http/deflate-offer.ts';
+import { Opcode } from '../../core/codes.ts';
+import { ByteSink, Pump, SyncZlib, assertSyncZlib, type PumpResult } from './zlib-sync.ts';
+
+/**
+ * RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload of the
+ * message" before inflating; §7.2.1: the sender removes the same 4 octets that a sync flush
+ * ends with ("Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end").
+ */
+export const DEFLATE_TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
+const { Z_SYNC_FLUSH, Z_FULL_FLUSH } = zlib.constants;
+/** zlib's default memLevel: the deflate hash table size (2^(memLevel+9) bytes). */
+const MEM_LEVEL = 8;
+/** An inflater needs a window at least as large as the client's; zlib's raw inflate takes 9..15. */
+const INFLATE_WINDOW_MIN = 9;
+const INFLATE_WINDOW_MAX = 15;
+
+// Server frame header (RFC 6455 §5.2), written here for frames built from zlib's output Buffers.
+const FIN = 0x80;
+const RSV1 = 0x40;
+const OPCODE_BITS = 0x0f;
+const LENGTH_BITS = 0x7f;
+const LENGTH_7_MAX = 125;
+const LENGTH_16_MARKER = 126;
+const LENGTH_64_MARKER = 127;
+const LENGTH_16_MAX = 0xffff;
+/** The empty line that ends an HTTP head. */
+const CRLF_LENGTH = 2;
+
+/** One connection's agreement and its own streams (Conn.deflate). */
+export class ConnDeflate {
+  readonly serverNoContextTakeover: boolean;
+  readonly clientNoContextTakeover: boolean;
+  readonly serverMaxWindowBits: number;
+  readonly clientMaxWindowBits: number;
+  /** Outbound data payloads below this many bytes go uncompressed. */
+  readonly threshold: number;
+  /** Counted in the worker's max_contexts. */
+  readonly holdsContext: boolean;
+  inflater: SyncZlib | null = null;
+  deflater: SyncZlib | null = null;
+  /** The Sec-WebSocket-Extensions value for the 101, until it is sent (see upgrade101). */
+  header: string | null;
+  readonly #owner: WorkerDeflate;
+
+  constructor(owner: WorkerDeflate, a: DeflateAgreement, threshold: number, holdsContext: boolean) {
+    this.#owner = owner;
+    this.header = a.header;
+    this.serverNoContextTakeover = a.serverNoContextTakeover;
+    this.clientNoContextTakeover = a.clientNoContextTakeover;
+    this.serverMaxWindowBits = a.serverMaxWindowBits;
+    this.clientMaxWindowBits = a.clientMaxWindowBits;
+    this.threshold = threshold;
+    this.holdsContext = holdsContext;
+  }
+
+  /** `response` (a 101 ending in an empty line) with our Sec-WebSocket-Extensions header. */
+  upgrade101(response: Buffer): Buffer {
+    const line = `Sec-WebSocket-Extensions: ${this.header}\r\n\r\n`;
+    this.header = null;
+    return Buffer.concat([response.subarray(0, response.length - CRLF_LENGTH), Buffer.from(line, 'latin1')]);
+  }
+
+  /** The connection is gone: its streams are closed and its context slot freed. */
+  close(): void {
+    this.inflater?.close();
+    this.deflater?.close();
+    this.inflater = this.deflater = null;
+    this.#owner.released(this);
+  }
+}
+
+/** What inflate() found. */
+export const Inflated = {
+  OK: 0,
+  /** RFC 7692 §8 leaves it to the receiver; ws fails such a message with 1007. */
+  INVALID_DATA: 1,
+  /** More than max_ws_msg_size bytes: 1009. */
+  TOO_BIG: 2,
+} as const;
+export type Inflated = (typeof Inflated)[keyof typeof Inflated];
+
+export interface DeflateStats {
+  /** Connections holding a context slot. */
+  contexts: number;
+  inflaters: number;
+  deflaters: number;
+}
+
+export class WorkerDeflate {
+  /** The inflated message of the last inflate() call, until the next one. */
+  readonly sink = new ByteSink();
+  readonly #maxMessage: number;
+  /** (appIndex << 16 | endpointId) -> the endpoint's settings. */
+  readonly #settings = new Map<number, DeflateConfig>();
+  #contexts = 0;
+  #inflaters = 0;
+  #deflaters = 0;
+  /** The shared no-context inflater (reset per message); made on first use. */
+  #sharedInflater: SyncZlib | null = null;
+  /** Shared no-context deflaters by window bits (Z_FULL_FLUSH per message). */
+  readonly #sharedDeflaters: (SyncZlib | null)[] = [];
+  /** The frame compressed for the current outbound record, by window bits (see beginRecord). */
+  readonly #recordFrames: (Buffer | null | undefined)[] = [];
+
+  constructor(config: Config) {
+    this.#maxMessage = config.max_ws_msg_size;
+    config.apps.forEach((app, appIndex) => {
+      for (const ep of app.endpoints) {
+        if (ep.permessage_deflate !== false) this.#settings.set(appIndex * 0x10000 + ep.endpoint_id, ep.permessage_deflate);
+      }
+    });
+    if (this.#settings.size > 0) assertSyncZlib();
+  }
+
+  /** Whether any endpoint of this worker offers permessage-deflate. */
+  get enabled(): boolean {
+    return this.#settings.size > 0;
+  }
+
+  get stats(): DeflateStats {
+    return { contexts: this.#contexts, inflaters: this.#inflaters, deflaters: this.#deflaters };
+  }
+
+  /**
+   * The handshake of a client of this endpoint offered `extensions` (the raw header values): the
+   * connection's state (its `header` goes into the 101: upgrade101), or null (no extension).
+   */
+  negotiate(appIndex: number, endpointId: number, extensions: readonly string[] | undefined): ConnDeflate | null {
+    if (extensions === undefined || extensions.length === 0) return null;
+    const settings = this.#settings.get(appIndex * 0x10000 + endpointId);
+    if (settings === undefined) return null;
+    const a = negotiateDeflate(extensions, settings, { contextAvailable: this.#contexts < settings.max_contexts });
+    if (a === null) return null;
+    const holds = !a.clientNoContextTakeover || !a.serverNoContextTakeover;
+    if (holds) this.#contexts++;
+    return new ConnDeflate(this, a, settings.threshold, holds);
+  }
+
+  /** ConnDeflate.close. */
+  released(d: ConnDeflate): void {
+    if (d.holdsContext) this.#contexts--;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inbound
+
+  /**
+   * Inflates one compressed message (its payload pieces, in order) into `sink`. Never inflates
+   * more than max_ws_msg_size + 1 bytes (plus what zlib holds internally).
+   */
+  inflate(d: ConnDeflate, pieces: readonly Uint8Array[]): Inflated {
+    const sink = this.sink;
+    sink.reset();
+    let z: SyncZlib;
+    if (d.clientNoContextTakeover) {
+      z = this.#sharedInflater ??= this.#newInflater(INFLATE_WINDOW_MAX);
+      z.reset();
+    } else {
+      z = d.inflater ??= this.#newInflater(Math.max(INFLATE_WINDOW_MIN, d.clientMaxWindowBits));
+    }
+    const limit = this.#maxMessage;
+    let r: PumpResult = Pump.OK;
+    for (let i = 0; i < pieces.length && r === Pump.OK; i++) r = z.pump(pieces[i], Z_SYNC_FLUSH, sink, limit);
+    if (r === Pump.OK) r = z.pump(DEFLATE_TAIL, Z_SYNC_FLUSH, sink, limit);
+    // A message that ended its DEFLATE stream (a block with BFINAL set) leaves the tail unread:
+    // the next message starts a new stream.
+    if (r === Pump.OK && z.leftover > 0) z.reset();
+    if (r === Pump.OK) return Inflated.OK;
+    // The stream is in an unknown state; the connection is closed anyway.
+    if (z !== this.#sharedInflater) this.#dropInflater(d);
+    return r === Pump.DATA_ERROR ? Inflated.INVALID_DATA : Inflated.TOO_BIG;
+  }
+
+  #newInflater(bits: number): SyncZlib {
+    this.#inflaters++;
+    return new SyncZlib('inflate', bits);
+  }
+
+  #dropInflater(d: ConnDeflate): void {
+    if (d.inflater === null) return;
+    d.inflater.close();
+    d.inflater = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outbound
+
+  /** A new outbound record: frames compressed for the previous one are forgotten. */
+  beginRecord(): void {
+    this.#recordFrames.length = 0;
+  }
+
+  /**
+   * The compressed frame of the server frame at [at, at + len) of `u8` for the recipient `d`, or
+   * null when it goes as it is (a control frame, a fragment, a payload below the threshold, or a
+   * shared compression that came out no smaller). With server_no_context_takeover the frame is
+   * compressed once per record and window size, whatever the number of recipients.
+   */
+  frameFor(d: ConnDeflate, u8: Uint8Array, at: number, len: number): Buffer | null {
+    const b0 = u8[at];
+    const opcode = b0 & OPCODE_BITS;
+    // RFC 7692 §6.1: control frames are never compressed; the worker's outbound frames are whole
+    // (FIN set) data frames from apps.
+    if ((b0 & FIN) === 0 || (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY)) return null;
+    const len7 = u8[at + 1] & LENGTH_BITS;
+    const hdr = len7 === LENGTH_64_MARKER ? 10 : len7 === LENGTH_16_MARKER ? 4 : 2;
+    const payload = len - hdr;
+    if (payload < d.threshold) return null;
+    const src = u8.subarray(at + hdr, at + len);
+    if (d.serverNoContextTakeover) {
+      const bits = d.serverMaxWindowBits;
+      const cached = this.#recordFrames[bits];
+      if (cached !== undefined) return cached;
+      const z = this.#sharedDeflaters[bits] ??= this.#newDeflater(bits);
+      const frame = this.#compress(z, src, opcode, Z_FULL_FLUSH);
+      // Per-message compression is optional (RFC 7692 §6): no gain, no compression.
+      const out = frame !== null && frame.length < len ? frame : null;
+      this.#recordFrames[bits] = out;
+      return out;
+    }
+    const z = d.deflater ??= this.#newDeflater(d.serverMaxWindowBits);
+    return this.#compress(z, src, opcode, Z_SYNC_FLUSH);
+  }
+
+  #newDeflater(bits: number): SyncZlib {
+    this.#deflaters++;
+    return new SyncZlib('deflate', bits, MEM_LEVEL);
+  }
+
+  /** A frame with RSV1 around the compressed payload (the flush's 00 00 ff ff removed). */
+  #compress(z: SyncZlib, src: Uint8Array, opcode: number, flush: number): Buffer | null {
+    const sink = this.sink;
+    sink.reset();
+    // The output of deflate is bounded by zlib (deflateBound): no limit needed beyond a u32.
+    if (z.pump(src, flush, sink, 0xffffffff) !== Pump.OK) throw new Error(`deflate failed: ${z.error}`);
+    const tail = sink.last(DEFLATE_TAIL.length);
+    if (tail.length !== DEFLATE_TAIL.length || tail.some((b, i) => b !== DEFLATE_TAIL[i])) {
+      throw new Error('deflate output does not end with a sync flush');
+    }
+    const n = sink.total - DEFLATE_TAIL.length;
+    const hdr = n <= LENGTH_7_MAX ? 2 : n <= LENGTH_16_MAX ? 4 : 10;
+    const frame = Buffer.allocUnsafe(hdr + n);
+    // RFC 7692 §6: "the RSV1 bit is set only on the first frame" (our frames are single frames).
+    frame[0] = FIN | RSV1 | opcode;
+    if (hdr === 2) frame[1] = n;
+    else if (hdr === 4) { frame[1] = LENGTH_16_MARKER; frame.writeUInt16BE(n, 2); }
+    else { frame[1] = LENGTH_64_MARKER; frame.writeUInt32BE(0, 2); frame.writeUInt32BE(n, 6); }
+    sink.copyTo(frame, hdr, n);
+    return frame;
+  }
+}
