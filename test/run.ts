@@ -23,6 +23,8 @@ const filters = process.argv.slice(2);
 const REFERENCE = [
   'test/conformance/ws-reference.test.ts', // the conformance cases against a ws echo server
   'test/conformance/harness.test.ts', // the harness's frames, case tables and faulty toy servers
+  'test/conformance/deflate-ws-reference.test.ts', // the permessage-deflate cases (12, 13) against ws
+  'test/conformance/deflate-harness.test.ts', // the deflate case table, response check, faulty servers
 ];
 const REFERENCE_LABEL = 'reference (ws, harness)';
 
