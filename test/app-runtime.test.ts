@@ -484,7 +484,7 @@ Throws('defineApp rejects what it cannot run', () => {
   const read = readAny([bytes()], () => 0);
   const cases: [unknown, string][] = [
     [{}, 'defineApp: read must be readBin(...), readUtf8(...), readAny(...) or readSwitch({...})'],
-    [{ read, onRead: 1 }, 'defineApp: unknown key "onRead" (allowed: init, open, read, close, timer)'],
+    [{ read, onRead: 1 }, 'defineApp: unknown key "onRead" (allowed: init, open, read, close, timer, upgrade)'],
     [{ read, open: 5 }, 'defineApp: open must be a function'],
     [{ read, init: 'x' }, 'defineApp: init must be a function or { callback, appDataSize }'],
     [{ read, init: { appDataSize: -1 } }, 'defineApp: init.appDataSize must be an integer >= 0, got -1'],

@@ -65,4 +65,22 @@ Sub('the README documents the key', () => {
   assert.match(readme, /\| `subprotocols` \|/);
 });
 
+const Timeout = suite('config: upgrade_timeout');
+
+Timeout('default 5 s; fractions allowed; 0 and out of range refused', () => {
+  assert.is(check(doc()).config!.upgrade_timeout, 5);
+  assert.is(check(doc({}, { upgrade_timeout: 0.25 })).config!.upgrade_timeout, 0.25);
+  for (const bad of [0, -1, 3601, '5']) {
+    assert.equal(errs(doc({}, { upgrade_timeout: bad })), [{
+      path: '$.upgrade_timeout', message: `must be a number of seconds from 0.001 to 3600, found ${JSON.stringify(bad)}`,
+    }], String(bad));
+  }
+});
+
+Timeout('the README documents the key with its default', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  assert.match(readme, /\| `upgrade_timeout` \| number \(s\) \| `5` \|/);
+});
+
 Sub.run();
+Timeout.run();

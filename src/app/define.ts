@@ -3,7 +3,7 @@
 // description; src/app/runtime.ts runs it.
 import { AppErrorCode, RingSocketAppError } from './errors.ts';
 import { CompiledSchema, type Args, type Schema } from './schema.ts';
-import type { CallbackResult, CloseRs, InitRs, OpenRs, ReadRs, TimerRs } from './types.ts';
+import type { CallbackResult, CloseRs, InitRs, OpenRs, ReadRs, TimerRs, UpgradeRequest, UpgradeResult } from './types.ts';
 
 /** Which data kinds a read form accepts. BIN and UTF8 equal DataKind.BIN / DataKind.UTF8. */
 export const ReadKind = { BIN: 0, UTF8: 1, ANY: 2 } as const;
@@ -13,6 +13,12 @@ export type InitCallback = (rs: InitRs) => CallbackResult;
 export type OpenCallback = (rs: OpenRs) => CallbackResult;
 export type CloseCallback = (rs: CloseRs) => CallbackResult;
 export type TimerCallback = (rs: TimerRs) => CallbackResult;
+/**
+ * Called before the 101 of every handshake to this app's endpoints (after the daemon's own checks):
+ * return nothing to accept, or a status 400-599 to refuse; it may be async. `rs` offers what works
+ * anywhere (config, appData, log).
+ */
+export type UpgradeHook = (req: UpgradeRequest, rs: InitRs) => UpgradeResult | PromiseLike<UpgradeResult>;
 export type ReadCallback<S extends Schema> = (rs: ReadRs, ...args: Args<S>) => CallbackResult;
 
 type AnyReadCallback = (rs: ReadRs, ...args: never[]) => CallbackResult;
@@ -69,6 +75,8 @@ export interface AppDefinition {
   readonly close?: CloseCallback;
   /** RS_TIMER_SLEEP / RS_TIMER_WAKE: timerSleep(cb, firstUs) or timerWake(cb, firstUs). */
   readonly timer?: TimerForm;
+  /** No C counterpart: decides about every handshake before the 101 (README, "The upgrade hook"). */
+  readonly upgrade?: UpgradeHook;
 }
 
 /** A checked app definition (defineApp's result). */
@@ -80,6 +88,7 @@ export interface App {
   readonly read: ReadForm;
   readonly close: CloseCallback | null;
   readonly timer: TimerForm | null;
+  readonly upgrade: UpgradeHook | null;
 }
 
 function bad(message: string): RingSocketAppError {
@@ -171,13 +180,13 @@ export function timerWake(callback: TimerCallback, firstUs: number): TimerForm {
   return timerForm('timerWake', 'wake', callback, firstUs);
 }
 
-const KEYS = new Set(['init', 'open', 'read', 'close', 'timer']);
+const KEYS = new Set(['init', 'open', 'read', 'close', 'timer', 'upgrade']);
 
 /** RS_APP: checks an app definition; the app module default-exports the result. */
 export function defineApp(definition: AppDefinition): App {
   if (typeof definition !== 'object' || definition === null) throw bad('defineApp: expected { read, ... }');
   for (const key of Object.keys(definition)) {
-    if (!KEYS.has(key)) throw bad(`defineApp: unknown key "${key}" (allowed: init, open, read, close, timer)`);
+    if (!KEYS.has(key)) throw bad(`defineApp: unknown key "${key}" (allowed: init, open, read, close, timer, upgrade)`);
   }
   let init: InitCallback | null = null;
   let appDataSize = 0;
@@ -191,7 +200,7 @@ export function defineApp(definition: AppDefinition): App {
     init = i.callback ?? null;
     appDataSize = i.appDataSize;
   } else if (i !== undefined) throw bad('defineApp: init must be a function or { callback, appDataSize }');
-  for (const key of ['open', 'close'] as const) {
+  for (const key of ['open', 'close', 'upgrade'] as const) {
     const cb = definition[key];
     if (cb !== undefined && typeof cb !== 'function') throw bad(`defineApp: ${key} must be a function`);
   }
@@ -207,6 +216,7 @@ export function defineApp(definition: AppDefinition): App {
     read,
     close: definition.close ?? null,
     timer: timer ?? null,
+    upgrade: definition.upgrade ?? null,
   });
 }
 

@@ -3,7 +3,7 @@
 // README.md ("Writing an app") describes all of it, with a table mapping every RingSocket C macro and function.
 export { defineApp, readBin, readUtf8, readAny, readSwitch, caseBin, caseUtf8, caseAny, timerSleep, timerWake, isApp } from './define.ts';
 export type {
-  App, AppDefinition, InitOptions, InitCallback, OpenCallback, CloseCallback, TimerCallback, ReadCallback,
+  App, AppDefinition, InitOptions, InitCallback, OpenCallback, CloseCallback, TimerCallback, ReadCallback, UpgradeHook,
   ReadForm, ReadCase, TimerForm,
 } from './define.ts';
 export { net, ntoh, str, bytes, HOST_LITTLE_ENDIAN } from './schema.ts';
@@ -11,6 +11,7 @@ export type { Param, ArrayParam, ScalarParam, ByteOrderParams, Schema, Args, Arr
 export { RingSocketAppError, AppErrorCode } from './errors.ts';
 export type {
   InitRs, OpenRs, ReadRs, CloseRs, TimerRs, Rs, ClientAddr, ClientId, ClientIdLike, CallbackResult, DeepReadonly, LogLevel, Config,
+  UpgradeRequest, UpgradeResult,
 } from './types.ts';
 export { CloseCode, DataKind } from '../core/codes.ts';
 import { DataKind } from '../core/codes.ts';

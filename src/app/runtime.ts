@@ -20,6 +20,7 @@ import { isApp, ReadKind, type App, type ReadCase } from './define.ts';
 import { CompiledSchema } from './schema.ts';
 import { WriteBuffer, type WriteArea } from './writer.ts';
 import type { CallbackResult, ClientAddr, ClientIdLike, DeepReadonly, Rs } from './types.ts';
+import { UPGRADE_ACCEPTED, UPGRADE_FAILED_STATUS, upgradeRequest, upgradeStatus, type UpgradeHead } from './upgrade.ts';
 
 /** Who receives a message. Only valid during the host.send() call (the runtime reuses it). */
 export type Recipients =
@@ -45,6 +46,12 @@ export interface AppHost {
   /** One log line from the app (already filtered by log_level). */
   log(level: LogLevel, message: string): void;
   /**
+   * The upgrade hook's answer for a pending client (AppRuntime.upgrade): 0 opens it, a status
+   * 400-599 refuses it. Called when the hook settles, which for an async hook is outside any
+   * runtime method: the host must make it reach the daemon promptly. Only apps with a hook use it.
+   */
+  upgradeReply?(clientId: number, status: number): void;
+  /**
    * Where the write buffer lives: a region of the shared memory the host sends from (writer.ts
    * WriteArea). Absent: a private array of wbuf_size bytes.
    */
@@ -62,6 +69,10 @@ export interface AppRuntime {
   readonly timerSpec: TimerSpec | null;
   /** Clients currently open from the app's point of view. */
   readonly clientCount: number;
+  /** Whether the app has an upgrade hook (the daemon then sends every handshake to upgrade()). */
+  readonly hasUpgradeHook: boolean;
+  /** Handshakes whose hook runs, or that were accepted and whose open has not come yet. */
+  readonly pendingUpgrades: number;
   /** Runs the init callback. false if it threw or returned -1 (logged). */
   init(): boolean;
   /**
@@ -70,8 +81,17 @@ export interface AppRuntime {
   open(clientId: number, endpointId: number, addr: ClientAddr, subprotocol?: string | null): void;
   /** A complete message; `payload` is only read during the call. */
   read(clientId: number, endpointId: number, dataKind: number, payload: Uint8Array): void;
-  /** The daemon reports a client gone (ignored if the runtime closed it already). */
+  /**
+   * The daemon reports a client gone (ignored if the runtime closed it already). For a client that
+   * was never opened (its handshake waited for the upgrade hook): its pending data is dropped, and
+   * no close callback runs.
+   */
   close(clientId: number, endpointId: number): void;
+  /**
+   * A handshake for the upgrade hook: runs it, and answers through host.upgradeReply when it
+   * settles (at once for a synchronous hook). The client's open() follows an accepting answer.
+   */
+  upgrade(clientId: number, endpointId: number, addr: ClientAddr, subprotocol: string | null, head: UpgradeHead): void;
   /** Runs the timer callback; returns microseconds until the next call, or 0 for none. */
   timer(): number;
 }
@@ -96,6 +116,16 @@ interface ClientEntry {
   readonly addr: ClientAddr;
   /** The subprotocol the handshake selected, or null. */
   readonly subprotocol: string | null;
+  /** rs.clientData(): set by the upgrade hook or rs.setClientData. */
+  data: unknown;
+}
+
+/** A handshake the upgrade hook decides (or accepted, until its open arrives). */
+interface PendingUpgrade {
+  /** What req.setClientData set. */
+  data: unknown;
+  /** The hook has returned or its promise settled: req.setClientData no longer works. */
+  settled: boolean;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -413,6 +443,16 @@ class AppContext implements Rs {
     this.allow(CLIENT, 'subprotocol');
     return this.curEntry!.subprotocol;
   }
+
+  clientData<T = unknown>(): T | undefined {
+    this.allow(CLIENT, 'clientData');
+    return this.curEntry!.data as T | undefined;
+  }
+
+  setClientData(value: unknown): void {
+    this.allow(CUR, 'setClientData');
+    this.curEntry!.data = value;
+  }
 }
 
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -429,6 +469,8 @@ class Runtime implements AppRuntime {
   private readonly cases: (ReadCase | null)[];
   private readonly caseSchemas: (CompiledSchema | null)[];
   private draining = false;
+  /** Handshakes the upgrade hook decides, by client id (see PendingUpgrade). */
+  private readonly upgrades = new Map<number, PendingUpgrade>();
 
   constructor(app: App, host: AppHost) {
     this.app = app;
@@ -459,6 +501,14 @@ class Runtime implements AppRuntime {
 
   get clientCount(): number {
     return this.ctx.clients.size;
+  }
+
+  get hasUpgradeHook(): boolean {
+    return this.app.upgrade !== null;
+  }
+
+  get pendingUpgrades(): number {
+    return this.upgrades.size;
   }
 
   init(): boolean {
@@ -492,7 +542,10 @@ class Runtime implements AppRuntime {
       return;
     }
     const frozen = Object.freeze({ family: addr.family, address: addr.address, port: addr.port });
-    const entry: ClientEntry = { endpointId, addr: frozen, subprotocol };
+    // What the upgrade hook attached follows the client.
+    const pending = this.upgrades.get(clientId);
+    if (pending !== undefined) this.upgrades.delete(clientId);
+    const entry: ClientEntry = { endpointId, addr: frozen, subprotocol, data: pending?.data };
     ctx.clients.set(clientId, entry);
     const cb = this.app.open;
     if (cb === null) return;
@@ -550,11 +603,75 @@ class Runtime implements AppRuntime {
   close(clientId: number, _endpointId: number): void {
     const ctx = this.ctx;
     const entry = ctx.clients.get(clientId);
-    if (entry === undefined) return; // closed by the app already; its close callback has run
+    if (entry === undefined) {
+      // Closed by the app already (its close callback has run), or never opened: a handshake that
+      // waited for the upgrade hook and did not get through.
+      this.upgrades.delete(clientId);
+      return;
+    }
     ctx.clients.delete(clientId);
     ctx.pendingCloses.push(clientId);
     ctx.pendingEntries.push(entry);
     this.drain();
+  }
+
+  upgrade(clientId: number, endpointId: number, addr: ClientAddr, subprotocol: string | null, head: UpgradeHead): void {
+    const hook = this.app.upgrade;
+    if (hook === null) {
+      this.host.log('error', `upgrade of client ${clientId}, but the app has no upgrade hook: accepted`);
+      this.host.upgradeReply?.(clientId, UPGRADE_ACCEPTED);
+      return;
+    }
+    if (this.upgrades.has(clientId) || this.ctx.clients.has(clientId)) {
+      this.host.log('error', `upgrade of client ${clientId}, which is already known: ignored`);
+      return;
+    }
+    const pending: PendingUpgrade = { data: undefined, settled: false };
+    this.upgrades.set(clientId, pending);
+    const req = upgradeRequest(head, endpointId, addr, subprotocol, (value) => {
+      if (pending.settled) {
+        throw new RingSocketAppError(
+          AppErrorCode.OUTSIDE_CALLBACK,
+          'req.setClientData() was called after the upgrade hook settled: set it before the hook returns (or its promise resolves), or use rs.setClientData() in a callback of the client',
+        );
+      }
+      pending.data = value;
+    });
+    let ret: unknown;
+    try {
+      ret = hook(req, this.ctx);
+    } catch (err) {
+      this.settleUpgrade(clientId, pending, err, true);
+      return;
+    }
+    if (typeof (ret as PromiseLike<unknown> | null)?.then === 'function') {
+      // The app goes on with other events meanwhile; the answer goes out when it settles.
+      Promise.resolve(ret).then(
+        (value) => this.settleUpgrade(clientId, pending, value, false),
+        (err) => this.settleUpgrade(clientId, pending, err, true),
+      );
+    } else this.settleUpgrade(clientId, pending, ret, false);
+  }
+
+  /** The hook of `id` returned (or its promise settled) with `value`, or threw `value` (failed). */
+  private settleUpgrade(id: number, pending: PendingUpgrade, value: unknown, failed: boolean): void {
+    pending.settled = true;
+    // Dropped meanwhile (the client left, or the daemon gave up after upgrade_timeout): no answer.
+    if (this.upgrades.get(id) !== pending) return;
+    let status: number | null;
+    if (failed) {
+      this.host.log('error', `upgrade hook of client ${id} failed (it threw, or its promise rejected); refusing it with ${UPGRADE_FAILED_STATUS}: ${describe(value)}`);
+      status = UPGRADE_FAILED_STATUS;
+    } else {
+      status = upgradeStatus(value);
+      if (status === null) {
+        this.host.log('error', `upgrade hook of client ${id} returned ${describeReturn(value)}, which means nothing there (allowed: nothing or 0 to accept, 400-599 to refuse); refusing it with ${UPGRADE_FAILED_STATUS}`);
+        status = UPGRADE_FAILED_STATUS;
+      }
+    }
+    // An accepted client stays pending until its open brings the data along.
+    if (status !== UPGRADE_ACCEPTED) this.upgrades.delete(id);
+    this.host.upgradeReply?.(id, status);
   }
 
   timer(): number {

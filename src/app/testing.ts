@@ -8,7 +8,8 @@ import type { AppHost, Recipients } from './runtime.ts';
 export type HostEvent =
   | { type: 'send'; kind: DataKind; bytes: Uint8Array; to: Recipients }
   | { type: 'close'; id: number; code: number }
-  | { type: 'log'; level: LogLevel; message: string };
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'upgrade-reply'; id: number; status: number };
 
 export interface RecordingHost extends AppHost {
   readonly events: HostEvent[];
@@ -18,6 +19,8 @@ export interface RecordingHost extends AppHost {
   closes(): [number, number][];
   /** The log lines so far, as "level: message". */
   logs(): string[];
+  /** The upgrade hook's answers so far, as [id, status] pairs (0 = accepted). */
+  upgradeReplies(): [number, number][];
   /** Forgets everything recorded. */
   clear(): void;
 }
@@ -50,6 +53,9 @@ export function createRecordingHost(config: Config = testConfig(), appName = 'te
     log(level: LogLevel, message: string) {
       events.push({ type: 'log', level, message });
     },
+    upgradeReply(id: number, status: number) {
+      events.push({ type: 'upgrade-reply', id, status });
+    },
     sends() {
       return events.filter((e) => e.type === 'send');
     },
@@ -58,6 +64,9 @@ export function createRecordingHost(config: Config = testConfig(), appName = 'te
     },
     logs() {
       return events.filter((e) => e.type === 'log').map((e) => `${e.level}: ${e.message}`);
+    },
+    upgradeReplies() {
+      return events.filter((e) => e.type === 'upgrade-reply').map((e) => [e.id, e.status] as [number, number]);
     },
     clear() {
       events.length = 0;

@@ -105,6 +105,12 @@ export interface CloseRs extends TimerRs {
    * Sec-WebSocket-Protocol that the endpoint's `subprotocols` lists), or null when none was.
    */
   subprotocol(): string | null;
+  /**
+   * What the upgrade hook (req.setClientData) or an earlier callback (rs.setClientData) attached to
+   * that client; undefined if nothing was. The type argument is the app's own claim (not checked):
+   * `rs.clientData<User>()`. Dropped after the client's close callback.
+   */
+  clientData<T = unknown>(): T | undefined;
 }
 
 /** The open callback: the current client is live. */
@@ -117,6 +123,8 @@ export interface OpenRs extends CloseRs {
   toEveryExceptCur(kind: DataKind): void;
   /** rs_close_cur: close the current client with a code in 4000-4899. */
   closeCur(code: number): void;
+  /** Replaces what rs.clientData() returns for the current client (from this callback on). */
+  setClientData(value: unknown): void;
 }
 
 /** The read callbacks. */
@@ -127,3 +135,38 @@ export interface ReadRs extends OpenRs {
 
 /** Every helper (the runtime's single rs object implements all of them). */
 export type Rs = ReadRs;
+
+/**
+ * The HTTP request of a WebSocket handshake, as the upgrade hook sees it (defineApp({ upgrade })).
+ * Plain values the hook may keep; only setClientData is bound to the pending client.
+ */
+export interface UpgradeRequest {
+  /** The request target's path, as sent (no query), e.g. "/chat". */
+  readonly path: string;
+  /** The request target's query string, parsed ("?token=abc" -> query.get('token')). */
+  readonly query: URLSearchParams;
+  /**
+   * The request headers by lower-case name ("cookie", "authorization", ...). A header sent on
+   * several lines is joined with ", " (cookie with "; "). Values are the bytes as latin1.
+   */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The peer's IP address ("10.0.0.7", "::1") and port, as rs.clientAddr() will give them. */
+  readonly address: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+  /** The endpoint_id of the endpoint the request is for. */
+  readonly endpointId: number;
+  /** The subprotocol the handshake selected (the endpoint's subprotocols), or null. */
+  readonly subprotocol: string | null;
+  /**
+   * Attaches a value to the client: rs.clientData() returns it in the client's callbacks, if the
+   * hook accepts. Only until the hook has settled (later it throws RS_APP_OUTSIDE_CALLBACK).
+   */
+  setClientData(value: unknown): void;
+}
+
+/**
+ * What the upgrade hook returns (or its promise resolves to): nothing (or 0) accepts the client;
+ * an HTTP status from 400 to 599 refuses it with a complete response of that status.
+ */
+export type UpgradeResult = number | void;

@@ -37,7 +37,7 @@ export const GLOBAL_KEYS = [
   'inbound_ring_buf_size', 'outbound_ring_buf_size', 'realloc_multiplier', 'owrefs_elem_c',
   'epoll_buf_elem_c', 'update_queue_size', 'shutdown_wait_http', 'shutdown_wait_ws',
   'idle_timeout', 'ping_interval', 'app_stall_timeout', 'ws_msg_timeout', 'ports', 'certs', 'apps',
-  'permessage_deflate',
+  'permessage_deflate', 'upgrade_timeout',
 ] as const;
 
 export const PORT_KEYS = [
@@ -88,6 +88,8 @@ export const GLOBAL_NUMBERS = {
   app_stall_timeout: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 30 },
   /** 16 MiB (the default max_ws_msg_size) still arrives in time at 56 KB/s, a slow mobile uplink. */
   ws_msg_timeout: { integer: false, min: 0.001, max: 86400, zeroMeansOff: true, unit: 'seconds', default: 300 },
+  /** How long a handshake may wait for the app's upgrade hook; it bounds the pending handshakes. */
+  upgrade_timeout: { integer: false, min: 0.001, max: 3600, unit: 'seconds', default: 5 },
 } as const satisfies Record<string, NumberSpec>;
 
 /** max_ws_frame_chain_size: at least max_ws_msg_size; default floor(1.25 × max_ws_msg_size). */

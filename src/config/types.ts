@@ -126,6 +126,8 @@ export interface Config {
   app_stall_timeout: number;
   /** Seconds a message may take from its first frame to its last; 0 = off. */
   ws_msg_timeout: number;
+  /** Seconds a handshake may wait for the app's upgrade hook before it is refused with 503. */
+  upgrade_timeout: number;
   /** The top-level permessage_deflate (endpoints carry their resolved value); false = off. */
   permessage_deflate: DeflateConfig | false;
   ports: PortConfig[];

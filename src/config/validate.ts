@@ -76,6 +76,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
     ping_interval: v.ping_interval,
     app_stall_timeout: v.app_stall_timeout,
     ws_msg_timeout: v.ws_msg_timeout,
+    upgrade_timeout: v.upgrade_timeout,
     permessage_deflate: deflate,
     ports: ports.ports,
     certs: certs.certs,

@@ -7,11 +7,12 @@ import { Ring, WakeWord } from '../core/ring.ts';
 import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import type { Config } from '../config/types.ts';
-import { APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
+import { APP_BEAT_OFFSET, APP_HOOK_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
 import {
   Inbound, Outbound, IN_HEADER_SIZE, IN_CLIENT_ID, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT, readPeerAddress, workerOfClient,
-  OPEN_SUBPROTOCOL,
+  OPEN_SUBPROTOCOL, UPGRADE_HEAD, OUT_UPGRADE_STATUS, UPGRADE_REPLY_SIZE,
 } from './records.ts';
+import { parseRequestHead } from '../http/parse.ts';
 import { frameHeaderSize } from '../core/codec.ts';
 import { createAppRuntime, type AppHost, type Recipients } from '../app/runtime.ts';
 
@@ -45,6 +46,8 @@ beat[0] = Date.now();
 /** Set by the main thread to stop this app (layout.ts APP_STOP_OFFSET). */
 const stopFlag = new Int32Array(core.memory.buffer, init.layout.apps[appIndex].wake + APP_STOP_OFFSET, 1);
 const stopRequested = () => Atomics.load(stopFlag, 0) !== 0;
+/** The answer to an upgrade whose record could not be handled (a bug): 500 Internal Server Error. */
+const HTTP_INTERNAL_ERROR = 500;
 /** How long one blocking wait for outbound room lasts before the stop flag is looked at again. */
 const OUT_WAIT_SLICE_MS = 100;
 let droppedOnStop = false;
@@ -131,8 +134,44 @@ function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode
   else u8.set(payload, at);
   // Staged: the batch's records become visible together in publishOut (one atomic store and at
   // most one wake-up of the worker per batch).
+  stageOut(w, size);
+}
+
+/**
+ * Stages a written record. A drain's records are published together at its end (drainOnce); a
+ * record staged anywhere else (an async upgrade hook settling, from a microtask or the app's own
+ * timer) would otherwise wait for the next loop turn, up to a second while the app is idle: the
+ * microtask publishes it right after the code that staged it. (Within a drain it finds nothing
+ * left to publish.)
+ */
+function stageOut(w: number, size: number): void {
   outRings[w].stage(size);
   outStaged[w] = true;
+  if (!publishQueued) {
+    publishQueued = true;
+    queueMicrotask(publishQueuedOut);
+  }
+}
+let publishQueued = false;
+const publishQueuedOut = (): void => {
+  publishQueued = false;
+  publishOut();
+};
+
+/** The upgrade hook's answer for client `id` (records.ts UPGRADE_REPLY). */
+function writeUpgradeReply(id: number, status: number): void {
+  const w = validWorker(id);
+  if (w < 0) return;
+  const ptr = reserveOut(w, UPGRADE_REPLY_SIZE);
+  if (ptr === 0) return;
+  u8[ptr] = Outbound.UPGRADE_REPLY;
+  u8[ptr + 1] = 0;
+  dv.setUint16(ptr + OUT_UPGRADE_STATUS, status, true);
+  f64[(ptr + OUT_STAMP) >>> 3] = consumed[w];
+  u32[(ptr + OUT_COUNT) >>> 2] = 1;
+  u32[(ptr + OUT_COUNT + 4) >>> 2] = 0;
+  f64[(ptr + OUT_HEADER_SIZE) >>> 3] = id;
+  stageOut(w, UPGRADE_REPLY_SIZE);
 }
 
 /** Workers whose outbound ring has staged, unpublished records. */
@@ -221,6 +260,7 @@ const host: AppHost = {
   log(level: LogLevel, message: string) {
     log[level](message);
   },
+  upgradeReply: writeUpgradeReply,
 };
 
 // An error in the app's own asynchronous code (a rejected promise, a throwing timer of its own)
@@ -297,13 +337,21 @@ function handle(ptr: number, size: number): void {
       case Inbound.CLOSE:
         runtime.close(id, endpointId);
         break;
+      case Inbound.UPGRADE: {
+        // The worker parsed and validated this head already; here it is parsed for the hook.
+        const head = parseRequestHead(u8.subarray(ptr + UPGRADE_HEAD, ptr + size));
+        if (!head.ok) throw new Error(`the request head of an upgrade record does not parse (${head.code})`);
+        runtime.upgrade(id, endpointId, readPeerAddress(u8, dv, ptr + IN_HEADER_SIZE), subprotocolOf(endpointId, u8[ptr + OPEN_SUBPROTOCOL]), head);
+        break;
+      }
       default:
         log.error(`unknown inbound record kind ${kind}`);
     }
   } catch (err) {
     // The runtime catches the app's own errors; this is a last line of defence.
     log.error(`unexpected error handling a record of client ${id}: ${(err as Error).stack ?? err}`, undefined, { client: id });
-    if (kind !== Inbound.CLOSE) host.closeClient(id, CloseCode.INTERNAL_ERROR);
+    if (kind === Inbound.UPGRADE) writeUpgradeReply(id, HTTP_INTERNAL_ERROR);
+    else if (kind !== Inbound.CLOSE) host.closeClient(id, CloseCode.INTERNAL_ERROR);
   }
 }
 
@@ -346,6 +394,11 @@ function runTimerIfDue(): void {
 // where a message would not) and sends it no message. This listener is here only to keep the
 // thread's event loop alive while the loop below awaits waitAsync (a pending waitAsync does not).
 parentPort!.on('message', () => {});
+
+// Workers look for the upgrade hook in the wake line (layout.ts APP_HOOK_OFFSET) at every handshake;
+// stored before 'ready', since workers start (or, after a restart, take this app's clients again)
+// only after it.
+Atomics.store(new Int32Array(core.memory.buffer, init.layout.apps[appIndex].wake + APP_HOOK_OFFSET, 1), 0, runtime!.hasUpgradeHook ? 1 : 0);
 
 parentPort!.postMessage({ type: 'ready' });
 

@@ -69,6 +69,12 @@ export const APP_BEAT_OFFSET = 8;
  * room), where a message to its event loop would not.
  */
 export const APP_STOP_OFFSET = 16;
+/**
+ * Whether the app has an upgrade hook (i32, 1 = yes) sits in the same line: the app thread stores
+ * it before it posts 'ready', a worker loads it (Atomics.load) for every handshake of the app's
+ * endpoints, and sends an UPGRADE record instead of opening the client at once (records.ts).
+ */
+export const APP_HOOK_OFFSET = 20;
 
 /**
  * Lays out the shared memory from `heapBase` up. Throws MemoryPlanError past 4 GiB unless

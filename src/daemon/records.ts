@@ -7,6 +7,12 @@ export const Inbound = {
   OPEN: 0,
   READ: 1,
   CLOSE: 2,
+  /**
+   * A handshake waits for the app's upgrade hook (sent only to an app that has one): the client's
+   * id is assigned, but it is not open; an UPGRADE_REPLY answers it. A CLOSE for such an id (the
+   * client left, the worker gave up after upgrade_timeout) means: drop it, there was no open.
+   */
+  UPGRADE: 3,
 } as const;
 
 /**
@@ -26,12 +32,17 @@ export const Inbound = {
  * READ carries the complete, unmasked message payload from byte 16.
  * CLOSE carries u16 close code at 16 (1005 when the peer sent none, 1006 when there was no close
  * frame at all).
+ * UPGRADE carries the peer address as OPEN does (its subprotocol byte included), then from
+ * UPGRADE_HEAD to the end of the record the request head's bytes as received (request line,
+ * headers, the empty line), which the app parses (src/http/parse.ts).
  */
 export const IN_CLIENT_ID = 4;
 export const IN_HEADER_SIZE = 16;
 export const OPEN_ADDR_SIZE = 20;
 /** Where an OPEN record carries its subprotocol byte (index + 1; 0 = none). */
 export const OPEN_SUBPROTOCOL = IN_HEADER_SIZE + 1;
+/** Where an UPGRADE record's request head starts. */
+export const UPGRADE_HEAD = IN_HEADER_SIZE + OPEN_ADDR_SIZE;
 export const CLOSE_BODY_SIZE = 2;
 
 /** Outbound records: app -> worker. */
@@ -45,13 +56,23 @@ export const Outbound = {
   EVERY_EXCEPT: 3,
   /** Send the frame (a close frame) to the listed id and close it; no CLOSE record comes back. */
   CLOSE_CLIENT: 4,
+  /**
+   * The upgrade hook's answer for the listed id (an UPGRADE record's): the status at
+   * OUT_UPGRADE_STATUS, UPGRADE_ACCEPT to open the client, else the HTTP status (400-599) to refuse
+   * it with. No frame follows the id.
+   */
+  UPGRADE_REPLY: 5,
 } as const;
+
+/** UPGRADE_REPLY: where the status sits (the header's reserved u16), and its accept value. */
+export const OUT_UPGRADE_STATUS = 2;
+export const UPGRADE_ACCEPT = 0;
 
 /**
  * Outbound header (20 bytes + 8 per id):
  *   0 u8  kind (Outbound.*)
  *   1 u8  reserved
- *   2 u16 reserved
+ *   2 u16 reserved (UPGRADE_REPLY: the status)
  *   4 f64 stamp: how many inbound records of this worker's ring the app had consumed when it
  *         produced this record, counting the record whose callback is running (so a send from
  *         an open callback covers that client). A client whose OPEN record's sequence number
@@ -68,6 +89,8 @@ export const OUT_COUNT = 12;
 export const OUT_HEADER_SIZE = 20;
 /** Bytes of each client id after the outbound header (an f64). */
 export const OUT_ID_SIZE = 8;
+/** An UPGRADE_REPLY record: the header and one id. */
+export const UPGRADE_REPLY_SIZE = OUT_HEADER_SIZE + OUT_ID_SIZE;
 
 /**
  * The most bytes a record adds to the message it carries, when the message goes to one client: an

@@ -18,22 +18,45 @@ export interface Refusal {
   readonly headers: readonly HeaderPair[];
 }
 
-/** Reason phrases of every status this module sends (RFC 9110 §15). */
+/**
+ * Reason phrases of the statuses a handshake may be answered with: the daemon's own, and every 4xx
+ * and 5xx an app's upgrade hook may refuse with that RFC 9110 §15 defines, plus 428, 429, 431 and
+ * 511 (RFC 6585) and 451 (RFC 7725). Another status gets an empty reason phrase (allowed by RFC 9112 §4).
+ */
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   101: 'Switching Protocols',
   400: 'Bad Request',
+  401: 'Unauthorized',
+  402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  407: 'Proxy Authentication Required',
   408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
   421: 'Misdirected Request',
+  422: 'Unprocessable Content',
   426: 'Upgrade Required',
+  428: 'Precondition Required',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
+  451: 'Unavailable For Legal Reasons',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
   505: 'HTTP Version Not Supported',
+  511: 'Network Authentication Required',
 });
 
 const UPGRADE_HEADERS: readonly HeaderPair[] = Object.freeze([

@@ -61,12 +61,17 @@ export class Clients {
     this.#noId.add(c);
   }
 
-  /** The handshake is done: the client gets its id and joins its app. */
-  open(c: Conn, appIndex: number, endpointId: number): void {
+  /** A new client id (the upgrade hook learns it before the client is open: upgrades.ts). */
+  reserveId(): number {
+    return makeClientId(++this.#serial, this.#worker);
+  }
+
+  /** The handshake is done: the client gets its id (a new one, or `id` from reserveId) and joins its app. */
+  open(c: Conn, appIndex: number, endpointId: number, id = this.reserveId()): void {
     c.phase = Phase.WS;
     c.appIndex = appIndex;
     c.endpointId = endpointId;
-    c.id = makeClientId(++this.#serial, this.#worker);
+    c.id = id;
     this.#noId.delete(c);
     this.byId.set(c.id, c);
     this.ofApp[appIndex].add(c);

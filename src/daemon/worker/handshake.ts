@@ -13,6 +13,7 @@ import { Conn, Phase } from './conn.ts';
 import type { Clients } from './clients.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { WorkerDeflate } from './deflate.ts';
+import { PendingUpgrades } from './upgrades.ts';
 
 export interface HandshakeOptions {
   core: Core;
@@ -31,14 +32,26 @@ export interface HandshakeOptions {
   /** shutdown_wait_http (seconds): the deadline for the request head. */
   headWaitS: number;
   fdAllocC: number;
+  /** hookFlags[a]: app a's "has an upgrade hook" word (layout.ts APP_HOOK_OFFSET). */
+  hookFlags: readonly Int32Array[];
+  /** upgrade_timeout (seconds): how long a handshake waits for the app's upgrade hook. */
+  upgradeTimeoutS: number;
   log: Logger;
 }
 
 export class Handshakes {
   readonly #o: HandshakeOptions;
+  /** Handshakes waiting for an app's upgrade hook (upgrades.ts). */
+  readonly upgrades: PendingUpgrades;
 
   constructor(o: HandshakeOptions) {
     this.#o = o;
+    this.upgrades = new PendingUpgrades({
+      clients: o.clients, inbound: o.inbound, hookFlags: o.hookFlags, appDown: o.appDown, timeoutS: o.upgradeTimeoutS, log: o.log,
+      peer: (c) => peerAddress(c.socket),
+      open: (c, ep, response, rest, sub, id) => this.open(c, ep, response, rest, sub, id),
+      refuse: (c, response) => this.refuse(c, response),
+    });
   }
 
   /** A new socket: a Conn in the HTTP phase, or a 503 when every slot is taken (null). */
@@ -67,6 +80,8 @@ export class Handshakes {
 
   /** Bytes of the request head. */
   onData(c: Conn, chunk: Buffer): void {
+    // Bytes behind the head of a handshake that waits for the upgrade hook: kept.
+    if (this.upgrades.keep(c, chunk)) return;
     const table = c.table;
     if (c.phase !== Phase.HTTP || !table) return;
     // A head that comes in one read (the usual case) needs no accumulator. (A first read without
@@ -90,12 +105,25 @@ export class Handshakes {
       return;
     }
     if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
-    // permessage-deflate: negotiated now, named in the 101.
+    // permessage-deflate: negotiated now, named in the 101 when it is sent (open).
     if (this.#o.deflate) c.deflate = this.#o.deflate.negotiate(ep.appIndex, ep.endpointId, h.extensions);
+    // An app with an upgrade hook decides first (upgrades.ts); one without pays nothing for it.
+    if (this.upgrades.wanted(ep.appIndex)) {
+      this.upgrades.start(c, h, r.head, r.rest);
+      return;
+    }
+    this.open(c, ep, h.response, r.rest, h.subprotocolIndex ?? -1);
+  }
+
+  /**
+   * Opens the client: the 101, its id (`id`, or a new one) and registry entry, the decoder, the OPEN
+   * record (before any READ of it), then `rest`, the bytes that followed the head.
+   */
+  open(c: Conn, ep: EndpointSpec, response: Buffer, rest: Uint8Array, subprotocolIndex: number, id?: number): void {
     const deflate = c.deflate;
-    c.socket.write(deflate === null ? h.response : deflate.upgrade101(h.response));
+    c.socket.write(deflate === null ? response : deflate.upgrade101(response));
     const { clients, inbound } = this.#o;
-    clients.open(c, ep.appIndex, ep.endpointId);
+    clients.open(c, ep.appIndex, ep.endpointId, id);
     decoderInit(this.#o.core, this.#o.stateOf(c), Role.SERVER, deflate === null ? this.#o.limits : { ...this.#o.limits, permessageDeflate: true });
     // OPEN goes into the ring before any READ of this client.
     c.openSeq = inbound.nextSeq(c.appIndex);
@@ -103,10 +131,10 @@ export class Handshakes {
     inbound.writeHeader(rec, Inbound.OPEN, 0, c.endpointId, c.id);
     const peer = peerAddress(c.socket);
     writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, peer.address, peer.port);
-    rec.u8[rec.ptr + OPEN_SUBPROTOCOL] = h.subprotocolIndex === undefined ? 0 : h.subprotocolIndex + 1;
+    rec.u8[rec.ptr + OPEN_SUBPROTOCOL] = subprotocolIndex + 1;
     inbound.commit(c.appIndex, rec);
     if (inbound.isPaused(c.appIndex)) c.socket.pause();
-    if (r.rest.length > 0) this.#o.feedWebSocket(c, r.rest);
+    if (rest.length > 0) this.#o.feedWebSocket(c, rest);
   }
 
   /** Sends a complete HTTP error response, then closes. */

@@ -64,6 +64,11 @@ export class InboundProducer {
     this.#direct = { ptr: 0, size: 0, u8: o.core.u8, dv: o.core.dv, pending: null };
   }
 
+  /** The largest record `app`'s ring takes (a larger one would never fit). */
+  maxRecord(app: number): number {
+    return this.#rings[app].maxRecord;
+  }
+
   /** The sequence number the next record for `app` gets. */
   nextSeq(app: number): number {
     return this.#produced[app];

@@ -4,7 +4,7 @@
 import type { Core } from '../../core/wasm.ts';
 import type { Ring } from '../../core/ring.ts';
 import { CloseCode } from '../../core/codes.ts';
-import { Outbound, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT } from '../records.ts';
+import { Outbound, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT, OUT_UPGRADE_STATUS } from '../records.ts';
 import type { Logger } from '../../log.ts';
 import { Conn, Phase } from './conn.ts';
 import { copyOut, type Output } from './output.ts';
@@ -27,6 +27,8 @@ export interface OutboundOptions {
   log: Logger;
   /** permessage-deflate (deflate.ts): data frames for clients that negotiated it are compressed. */
   deflate?: WorkerDeflate | null;
+  /** An UPGRADE_REPLY of app `app` (upgrades.ts reply). */
+  upgradeReply(app: number, id: number, status: number): void;
 }
 
 export class OutboundDrain {
@@ -41,6 +43,7 @@ export class OutboundDrain {
   readonly #log: Logger;
   readonly #except = new Set<number>();
   readonly #deflate: WorkerDeflate | null;
+  readonly #upgradeReply: (app: number, id: number, status: number) => void;
 
   constructor(o: OutboundOptions) {
     this.#u8 = o.core.u8;
@@ -53,6 +56,7 @@ export class OutboundDrain {
     this.#output = o.output;
     this.#log = o.log;
     this.#deflate = o.deflate ?? null;
+    this.#upgradeReply = o.upgradeReply;
   }
 
   /** Delivers what every live app's ring holds (at most DRAIN_MAX records each); returns how many. */
@@ -171,6 +175,9 @@ export class OutboundDrain {
         }
         break;
       }
+      case Outbound.UPGRADE_REPLY:
+        this.#upgradeReply(app, this.#f64At(idsAt), u8[ptr + OUT_UPGRADE_STATUS] | (u8[ptr + OUT_UPGRADE_STATUS + 1] << 8));
+        break;
       default:
         this.#log.error(`app ${this.#names[app]}: unknown outbound record kind ${kind}`);
     }

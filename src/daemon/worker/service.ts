@@ -9,7 +9,7 @@ import { Ring, WakeWord } from '../../core/ring.ts';
 import { CloseCode } from '../../core/codes.ts';
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
-import type { DaemonLayout } from '../layout.ts';
+import { APP_HOOK_OFFSET, type DaemonLayout } from '../layout.ts';
 import type { EndpointTable, EndpointSpec } from '../../http/upgrade.ts';
 import { Conn, Phase } from './conn.ts';
 import { Clients, CONN, type ConnSocket } from './clients.ts';
@@ -112,13 +112,18 @@ export class WorkerService {
     });
     this.#userRead = userReadHook();
     this.#scratchView = core.u8.subarray(region.scratch, region.scratch + region.scratchSize);
-    this.#outbound = new OutboundDrain({ core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log, deflate });
+    this.#outbound = new OutboundDrain({
+      core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log, deflate,
+      upgradeReply: (app, id, status) => this.#handshakes.upgrades.reply(app, id, status),
+    });
     this.#handshakes = new Handshakes({
       core, clients, inbound: this.#inbound, appDown: this.#appDown, deflate,
       limits: { maxMessageSize: config.max_ws_msg_size, maxFrameChainSize: config.max_ws_frame_chain_size, maxFragments: config.max_ws_fragment_c },
       stateOf: (c) => this.#input.stateOf(c),
       feedWebSocket: (c, rest) => this.#input.feed(c, rest),
       maxHeadSize: config.max_http_head_size, headWaitS: config.shutdown_wait_http, fdAllocC: config.fd_alloc_c, log,
+      hookFlags: layout.apps.map((a) => new Int32Array(core.memory.buffer, a.wake + APP_HOOK_OFFSET, 1)),
+      upgradeTimeoutS: config.upgrade_timeout,
     });
     this.#housekeeping = new Housekeeping({
       idleTimeoutS: config.idle_timeout, pingIntervalS: config.ping_interval, maxWorkerOutbound: config.max_worker_outbound_size,
@@ -280,6 +285,7 @@ export class WorkerService {
   appGone(app: number): void {
     this.#appDown[app] = true;
     this.#inbound.dropApp(app);
+    this.#handshakes.upgrades.appGone(app);
     for (const c of this.clients.ofApp[app]) {
       c.appClosed = true; // no CLOSE record: nobody would read it
       if (c.phase === Phase.DEAD) continue; // closing already (an aborted one is not read again)

@@ -1,0 +1,196 @@
+// The upgrade hook end to end (issue 11 part 3): real ws clients against the daemon, an app whose
+// hook is steered by the query string (test/fixtures/apps/upgrade/app.ts). Accepting (sync and
+// async, client data read back later), refusing (401), failing (throw, reject, a bad return: 500),
+// never settling (503 after upgrade_timeout), the reply's latency while the app is idle, a slow
+// hook beside a busy client of the same app, a client that leaves while its hook runs, and an app
+// that goes down with handshakes pending.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
+import net from 'node:net';
+import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { daemonSuite } from './helpers/daemon-exit.ts';
+import { Inbox, closed, upgradeRequest } from './helpers/client.ts';
+import { withDeadline, sleep } from './helpers/deadline.ts';
+
+const UPGRADE_TIMEOUT_S = 1.5;
+const APP = { name: 'gate', app_path: 'test/fixtures/apps/upgrade/app.ts', paths: ['/gate'], endpoint: { subprotocols: ['v1', 'v2'] } };
+
+const Hook = suite<{ d: RunningDaemon }>('the upgrade hook through the daemon');
+const lifecycle = daemonSuite(Hook, async (ctx) => {
+  ctx.d = await startDaemon({ apps: [APP], config: { upgrade_timeout: UPGRADE_TIMEOUT_S, log_level: 'debug' } });
+});
+
+type Outcome = { ws: WebSocket; inbox: Inbox; ms: number } | { status: number; body: string; ms: number };
+
+/** Connects; resolves with the open socket, or with the HTTP status of a refusal. */
+function attempt(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<Outcome> {
+  const t0 = performance.now();
+  return withDeadline(new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers });
+    const inbox = new Inbox(ws);
+    ws.once('open', () => resolve({ ws, inbox, ms: performance.now() - t0 }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => { body += b.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - t0 }));
+    });
+    ws.once('error', reject);
+  }), 10_000, `connect ${url}`);
+}
+
+async function opened(url: string, opts?: Parameters<typeof attempt>[1]) {
+  const o = await attempt(url, opts);
+  if (!('ws' in o)) throw new Error(`refused with ${o.status}: ${o.body}`);
+  return o;
+}
+
+async function refused(url: string) {
+  const o = await attempt(url);
+  if ('ws' in o) { o.ws.close(); throw new Error('opened, expected a refusal'); }
+  return o;
+}
+
+const text = (m: { data: Buffer }) => m.data.toString();
+
+async function report(d: RunningDaemon): Promise<{ hooks: number; settled: number; opens: number; closes: number }> {
+  const { ws, inbox } = await opened(d.url('/gate?mode=accept&user=reporter'));
+  await inbox.next();
+  ws.send('report');
+  const r = JSON.parse(text(await inbox.next()).slice('report '.length));
+  ws.close();
+  await closed(ws);
+  return r;
+}
+
+Hook('a synchronous hook accepts; the client data follows the client, and rs.setClientData replaces it', async ({ d }) => {
+  const { ws, inbox } = await opened(d.url('/gate?mode=accept&user=ann'), { protocols: ['v2', 'v1'], headers: { Cookie: 'a=1' } });
+  assert.is(ws.protocol, 'v2');
+  const open = JSON.parse(text(await inbox.next()).slice('open '.length));
+  assert.equal(open, { user: 'ann', cookie: 'a=1', path: '/gate', subprotocol: 'v2', address: '127.0.0.1' });
+  ws.send('data');
+  assert.is(JSON.parse(text(await inbox.next()).slice('data '.length)).user, 'ann', 'in a later read callback');
+  ws.send('set bob');
+  ws.send('data');
+  assert.equal(JSON.parse(text(await inbox.next()).slice('data '.length)), { user: 'bob' });
+  ws.close();
+  await closed(ws);
+  await d.waitFor(/closed \d+ of user bob/);
+});
+
+Hook('an async hook accepts after its delay; the reply is published at once while the app is idle', async ({ d }) => {
+  const DELAY = 300;
+  const { ws, inbox, ms } = await opened(d.url(`/gate?mode=accept&user=cy&delay=${DELAY}`));
+  // Without a prompt publish the reply would wait for the idle app's next loop turn (up to 1 s).
+  assert.ok(ms >= DELAY - 10, `opened after ${ms.toFixed(0)} ms, not before the hook settled`);
+  assert.ok(ms < DELAY + 250, `opened ${ms.toFixed(0)} ms after the request: ${(ms - DELAY).toFixed(0)} ms after the hook settled`);
+  assert.is(JSON.parse(text(await inbox.next()).slice('open '.length)).user, 'cy');
+  ws.close();
+  await closed(ws);
+});
+
+Hook('an async hook refuses with 401: the client gets a complete 401 response', async ({ d }) => {
+  const o = await refused(d.url('/gate?mode=refuse&status=401&delay=50'));
+  assert.is(o.status, 401);
+  assert.match(o.body, /^401 Unauthorized/);
+  const sync = await refused(d.url('/gate?mode=refuse&status=451'));
+  assert.is(sync.status, 451);
+});
+
+Hook('a hook that throws, rejects or returns nonsense: 500, and a log line naming the app', async ({ d }) => {
+  for (const [mode, line] of [
+    ['throw', /gate: upgrade hook of client \d+ failed \(it threw, or its promise rejected\); refusing it with 500: .*the hook broke/],
+    ['reject', /gate: upgrade hook of client \d+ failed .*the lookup failed/],
+    ['bad', /gate: upgrade hook of client \d+ returned 200, which means nothing there/],
+  ] as const) {
+    const o = await refused(d.url(`/gate?mode=${mode}`));
+    assert.is(o.status, 500, mode);
+    await d.waitFor(line);
+  }
+});
+
+Hook('a hook that never settles: 503 after upgrade_timeout, and the app drops the handshake', async ({ d }) => {
+  const before = await report(d);
+  const o = await refused(d.url('/gate?mode=never'));
+  assert.is(o.status, 503);
+  assert.ok(o.ms >= UPGRADE_TIMEOUT_S * 1000 - 50 && o.ms < UPGRADE_TIMEOUT_S * 1000 + 1000, `503 after ${o.ms.toFixed(0)} ms`);
+  await d.waitFor(/the upgrade hook did not answer within 1.5s: refusing it with 503/);
+  const after = await report(d);
+  assert.is(after.opens - before.opens, 1, 'only the reporter opened');
+  assert.is(after.closes - before.closes, 1, 'no close callback for the refused handshake');
+});
+
+Hook('a slow hook beside a busy client of the same app: the echoes keep flowing while it waits', async ({ d }) => {
+  const busy = await opened(d.url('/gate?mode=accept&user=busy'));
+  await busy.inbox.next();
+  const HOOK_MS = 800;
+  let waiting = true;
+  const slow = attempt(d.url(`/gate?mode=accept&user=slow&delay=${HOOK_MS}`)).finally(() => { waiting = false; });
+  // Echo round trips, one at a time, for as long as the slow handshake waits.
+  const rtts: number[] = [];
+  while (waiting) {
+    const t = performance.now();
+    busy.ws.send(`echo ${rtts.length}`);
+    assert.is(text(await busy.inbox.next()), `echo ${rtts.length}`);
+    rtts.push(performance.now() - t);
+  }
+  const s = await slow;
+  assert.ok('ws' in s, 'the slow client opened');
+  if ('ws' in s) {
+    assert.ok(s.ms >= HOOK_MS - 10, `it waited for its hook (${s.ms.toFixed(0)} ms)`);
+    s.ws.close();
+    await closed(s.ws);
+  }
+  const worst = Math.max(...rtts);
+  assert.ok(rtts.length >= 20, `${rtts.length} echoes while the hook waited ${HOOK_MS} ms`);
+  assert.ok(worst < 200, `slowest echo ${worst.toFixed(1)} ms while the hook waited`);
+  busy.ws.close();
+  await closed(busy.ws);
+});
+
+Hook('a client that leaves while its hook runs: dropped on both sides, no open and no close callback', async ({ d }) => {
+  const before = await report(d);
+  const s = net.connect(d.port, '127.0.0.1');
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.write(upgradeRequest(d.port, '/gate?mode=accept&user=gone&delay=400'));
+  await sleep(100);
+  s.destroy();
+  await d.waitFor(/left while its upgrade hook ran/);
+  await sleep(500); // the hook settles meanwhile: its answer goes nowhere
+  const after = await report(d);
+  assert.is(after.hooks - before.hooks, 2, 'the hook ran for it (and for the reporter)');
+  assert.is(after.settled - before.settled, 2, 'and settled');
+  assert.is(after.opens - before.opens, 1, 'only the reporter opened');
+  assert.is(after.closes - before.closes, 1, 'only the reporter closed');
+});
+
+Hook('bytes sent right behind the request are kept while the hook runs', async ({ d }) => {
+  const s = net.connect(d.port, '127.0.0.1');
+  const got: Buffer[] = [];
+  s.on('data', (b) => got.push(b));
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  const frame = Buffer.from([0x81, 0x84, 1, 2, 3, 4, ...Buffer.from('data').map((b, i) => b ^ [1, 2, 3, 4][i])]);
+  s.write(Buffer.concat([Buffer.from(upgradeRequest(d.port, '/gate?mode=accept&user=eager&delay=100')), frame]));
+  await withDeadline((async () => {
+    while (!/data \{"user":"eager"/.test(Buffer.concat(got).toString('latin1'))) await sleep(10);
+  })(), 3000, 'the kept frame answered');
+  s.destroy();
+});
+
+Hook('an app that goes down with a handshake pending: 503', async ({ d }) => {
+  const pending = attempt(d.url('/gate?mode=never'));
+  await sleep(100);
+  const killer = await opened(d.url('/gate?mode=accept&user=killer'));
+  await killer.inbox.next();
+  killer.ws.send('die');
+  const o = await pending;
+  assert.ok(!('ws' in o) && o.status === 503, 'refused with 503');
+  await d.waitFor(/app gate: restarted/, 10_000);
+  const back = await opened(d.url('/gate?mode=accept&user=back'));
+  assert.is(JSON.parse(text(await back.inbox.next()).slice('open '.length)).user, 'back', 'the restarted app has its hook');
+  back.ws.close();
+  await closed(back.ws);
+});
+
+lifecycle.stopTest();
+Hook.run();
