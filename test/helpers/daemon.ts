@@ -34,6 +34,8 @@ export interface DaemonOptions {
   /** Wait for the ready line (default true). */
   waitReady?: boolean;
   readyTimeoutMs?: number;
+  /** Listen on this port (default: a free one). */
+  port?: number;
 }
 
 export interface RunningDaemon {
@@ -51,7 +53,7 @@ export interface RunningDaemon {
 export const ECHO: AppSpec = { name: 'echo', app_path: 'apps/echo/app.ts', paths: ['/echo'] };
 
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const apps = opts.apps ?? [ECHO];
   const cfg = {
     log_level: 'info',
