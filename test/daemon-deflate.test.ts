@@ -22,6 +22,7 @@ const dd = daemonSuite(D, async (ctx) => {
       { name: 'echo-ctx', app_path: 'apps/echo/app.ts', paths: ['/ctx'], endpoint: { permessage_deflate: { server_no_context_takeover: false, threshold: 16 } } },
       { name: 'echo-plain', app_path: 'apps/echo/app.ts', paths: ['/plain'], endpoint: { permessage_deflate: false } },
       { name: 'broadcast', app_path: 'apps/broadcast/app.ts', paths: ['/bc', '/bc-ctx'] },
+      { name: 'echo-cap', app_path: 'apps/echo/app.ts', paths: ['/cap'], endpoint: { permessage_deflate: { max_contexts: 1 } } },
     ],
   });
 });
@@ -112,6 +113,25 @@ D('a client without the offer, and an endpoint with permessage_deflate false, ge
   }
   const r = await raw(d, '/plain', [closeFrame()]);
   assert.not.match(r.head, /Sec-WebSocket-Extensions/i);
+});
+
+D('max_contexts: a client beyond it is answered with no context takeover both ways, and its slot comes back', async ({ d }) => {
+  const a = await extHeader(d.url('/cap'), { perMessageDeflate: true });
+  const b = await extHeader(d.url('/cap'), { perMessageDeflate: true });
+  assert.is(a.ext, 'permessage-deflate; server_no_context_takeover');
+  assert.is(b.ext, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  for (const c of [a, b]) {
+    for (const n of [3000, 3000, 40000]) {
+      c.ws.send(text(n, n));
+      assert.is((await c.inbox.next()).data.toString(), text(n, n));
+    }
+  }
+  a.ws.close(CloseCode.NORMAL);
+  await closed(a.ws);
+  await new Promise((r) => setTimeout(r, 100)); // the worker's socket 'close' frees the slot
+  const c = await extHeader(d.url('/cap'), { perMessageDeflate: true });
+  assert.is(c.ext, 'permessage-deflate; server_no_context_takeover', 'the freed context is given again');
+  for (const x of [b, c]) { x.ws.close(CloseCode.NORMAL); await closed(x.ws); }
 });
 
 D('echoes text and binary below and above the threshold with every ws option', async ({ d }) => {
