@@ -18,7 +18,10 @@ const APP = { name: 'gate', app_path: 'test/fixtures/apps/upgrade/app.ts', paths
 
 const Hook = suite<{ d: RunningDaemon }>('the upgrade hook through the daemon');
 const lifecycle = daemonSuite(Hook, async (ctx) => {
-  ctx.d = await startDaemon({ apps: [APP], config: { upgrade_timeout: UPGRADE_TIMEOUT_S, log_level: 'debug' } });
+  ctx.d = await startDaemon({
+    apps: [APP, { ...APP, name: 'gatez', paths: ['/gatez'], endpoint: { permessage_deflate: true } }],
+    config: { upgrade_timeout: UPGRADE_TIMEOUT_S, log_level: 'debug' },
+  });
 });
 
 type Outcome = { ws: WebSocket; inbox: Inbox; ms: number } | { status: number; body: string; ms: number };
@@ -190,6 +193,22 @@ Hook('an app that goes down with a handshake pending: 503', async ({ d }) => {
   assert.is(JSON.parse(text(await back.inbox.next()).slice('open '.length)).user, 'back', 'the restarted app has its hook');
   back.ws.close();
   await closed(back.ws);
+});
+
+Hook('after an async hook, the 101 carries the negotiated permessage-deflate too', async ({ d }) => {
+  const o = await withDeadline(new Promise<{ ws: WebSocket; inbox: Inbox }>((resolve, reject) => {
+    const ws = new WebSocket(d.url('/gatez?mode=accept&user=zed&delay=50'), { perMessageDeflate: true });
+    const inbox = new Inbox(ws);
+    ws.once('open', () => resolve({ ws, inbox }));
+    ws.once('error', reject);
+  }), 5000, 'connect /gatez');
+  assert.match(o.ws.extensions, /permessage-deflate/);
+  assert.is(JSON.parse(text(await o.inbox.next()).slice('open '.length)).user, 'zed');
+  const big = 'x'.repeat(900);
+  o.ws.send(big);
+  assert.is(text(await o.inbox.next()), big, 'a message both ways through the extension');
+  o.ws.close();
+  await closed(o.ws);
 });
 
 lifecycle.stopTest();
