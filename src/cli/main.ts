@@ -191,11 +191,18 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
     logger.notice(`${signal}: shutting down (send it again to force the exit)`);
     if (handle) requestStop(signal);
   };
+  // SIGHUP (systemctl reload): re-reading the config is issue 12 part 3. Until then it changes
+  // nothing, and does not end the daemon (Node's default for SIGHUP would).
+  const onHangup = () => {
+    logger.notice('SIGHUP: reloading the configuration is not supported yet; nothing changed (restart the daemon to apply a new config)');
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onHangup);
   const removeSignals = () => {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
   };
 
   try {

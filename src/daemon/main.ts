@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import { planDaemonMemory, APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
 import { siblingModule } from '../module-url.ts';
 import { dropPrivileges, planPrivileges, type PrivilegePlan } from './privileges.ts';
+import { fdLimitWarning, openFileLimit } from './limits.ts';
 
 /**
  * Exit statuses: 0 after a requested stop (SIGTERM/SIGINT) that completed; EXIT_WORKER_DIED when a
@@ -94,6 +95,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   const privileges = options.privileges ?? planPrivileges(config, process.geteuid!());
   if (privileges.kind === 'error') throw new Error(privileges.message);
   if (privileges.kind === 'keep') log.log(privileges.level, privileges.message);
+  const fdWarning = fdLimitWarning(config.fd_alloc_c, openFileLimit());
+  if (fdWarning) log.warning(fdWarning);
   const module = await compileCore('shared');
   const layout = planDaemonMemory(config, readHeapBase(module, 'shared'));
   const memory = createMemory('shared', layout.bytes);
