@@ -25,7 +25,7 @@ A('parses the full echo command line of the issue', () => {
     mode: 'echo',
     target: { url: 'ws://127.0.0.1:8080/echo?x=1', host: '127.0.0.1', port: 8080, path: '/echo?x=1', hostHeader: '127.0.0.1:8080' },
     connections: 1000, inFlight: 4, size: 32, duration: 2.5, binary: true, rate: null, senders: 1,
-    threads: 2, pid: 4242, json: true,
+    threads: 2, pid: 4242, json: true, deflate: false,
   });
 });
 

@@ -35,6 +35,8 @@ export interface BenchOptions {
   /** Server process to read CPU time and memory of (/proc). */
   pid: number | null;
   json: boolean;
+  /** Offer permessage-deflate, compress what is sent and inflate what comes compressed. */
+  deflate: boolean;
 }
 
 export type ParseResult =
@@ -87,6 +89,11 @@ Options:
       --pid PID         server process id: report its CPU time (/proc/PID/stat) and memory
                         (/proc/PID/status VmRSS), and messages per server CPU-second
       --json            print one JSON object on stdout instead of the table
+      --deflate         offer permessage-deflate ("permessage-deflate; client_max_window_bits");
+                        the server must accept it. Every message sent is compressed, every
+                        compressed message received inflated (node:zlib, on the thread pool), as
+                        the server's answer says (context takeover, window bits); text payloads
+                        are then JSON-like text after the header, to compress like real traffic
   -h, --help            show this text
 
 On a terminal a live line is printed every second (connections, msgs/s, MB/s, errors). The table
@@ -139,6 +146,7 @@ export function parseBenchArgs(argv: readonly string[]): ParseResult {
         threads: { type: 'string' },
         pid: { type: 'string' },
         json: { type: 'boolean' },
+        deflate: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -199,7 +207,7 @@ export function parseBenchArgs(argv: readonly string[]): ParseResult {
     kind: 'run',
     options: {
       mode, target, connections, inFlight, size, duration, binary, rate, senders,
-      threads: Math.min(threads, connections), pid, json: v.json === true,
+      threads: Math.min(threads, connections), pid, json: v.json === true, deflate: v.deflate === true,
     },
   };
 }

@@ -6,6 +6,7 @@ import type { BenchTarget } from './args.ts';
 import { CloseCode } from '../core/codes.ts';
 import type { ClientDecoder, ClientFraming, ProtocolError } from './framing.ts';
 import { buildRequest, checkResponse, headEnd, MAX_RESPONSE_HEAD, newKey } from './handshake.ts';
+import { DeflateFrameDecoder, DeflateSession } from './deflate.ts';
 
 export const ConnState = {
   IDLE: 0,
@@ -34,6 +35,9 @@ export interface ConnEvents {
 
 const NORMAL_CLOSURE = CloseCode.NORMAL;
 const NO_STATUS = CloseCode.NO_STATUS;
+const INVALID_DATA = CloseCode.INVALID_PAYLOAD;
+/** The RSV1 bit of a frame's first byte. */
+const RSV1 = 0x40;
 
 export class Conn {
   readonly index: number;
@@ -60,13 +64,20 @@ export class Conn {
   #closeReceived = false;
   #finished = false;
   #timer: NodeJS.Timeout | null = null;
+  /** Offer permessage-deflate; once accepted, #deflate compresses and inflates. */
+  readonly #offerDeflate: boolean;
+  #deflate: DeflateSession | null = null;
+  /** Received messages waiting for the inflater (or for one before them), delivered in order. */
+  #rx: Promise<void> = Promise.resolve();
+  #rxWaiting = 0;
 
-  constructor(index: number, target: BenchTarget, framing: ClientFraming, events: ConnEvents, maxMessageSize: number) {
+  constructor(index: number, target: BenchTarget, framing: ClientFraming, events: ConnEvents, maxMessageSize: number, deflate = false) {
     this.index = index;
     this.#target = target;
     this.#framing = framing;
     this.#events = events;
     this.#maxMessage = maxMessageSize;
+    this.#offerDeflate = deflate;
   }
 
   connect(timeoutMs = 10000): void {
@@ -80,7 +91,7 @@ export class Conn {
     s.on('connect', () => {
       if (this.state !== ConnState.CONNECTING) return;
       this.state = ConnState.HANDSHAKE;
-      s.write(buildRequest(this.#target, this.#key));
+      s.write(buildRequest(this.#target, this.#key, this.#offerDeflate));
     });
     s.on('data', (chunk: Buffer) => this.#onData(chunk));
     s.on('error', (err) => this.#onEnd(`socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
@@ -95,6 +106,41 @@ export class Conn {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flush());
     }
+  }
+
+  /**
+   * Sends one data message: framed at once, or with permessage-deflate compressed first (then it
+   * goes out when the compressor is done, still in order). `payload` may be reused by the caller.
+   */
+  sendData(binary: boolean, payload: Uint8Array): void {
+    const d = this.#deflate;
+    if (!d) { this.send(this.#framing.dataFrame(binary, payload)); return; }
+    void d.compress(Buffer.from(payload)).then((c) => {
+      const frame = this.#framing.dataFrame(binary, c);
+      frame[0] |= RSV1; // RFC 7692 §6: the first frame of a compressed message has RSV1
+      this.send(frame);
+    }, () => { /* the connection closed meanwhile */ });
+  }
+
+  #received(binary: boolean, bytes: Buffer, compressed: boolean): void {
+    if (!compressed && this.#rxWaiting === 0) { this.#deliver(binary, bytes); return; }
+    const d = this.#deflate!;
+    const copy = compressed ? null : Buffer.from(bytes);
+    const job = compressed ? d.inflate(Buffer.from(bytes)) : null;
+    this.#rxWaiting++;
+    this.#rx = this.#rx.then(async () => {
+      try {
+        this.#deliver(binary, job ? await job : copy!);
+      } catch (err) {
+        this.#onProtocolError({ code: 'INFLATE', closeCode: INVALID_DATA, message: `a compressed message does not inflate: ${(err as Error).message}` });
+      } finally {
+        this.#rxWaiting--;
+      }
+    });
+  }
+
+  #deliver(binary: boolean, bytes: Uint8Array): void {
+    if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.#events.onMessage(this, binary, bytes);
   }
 
   /** Bytes Node holds in user space for this socket (back-pressure hint). */
@@ -133,22 +179,23 @@ export class Conn {
         return;
       }
       this.#head = [];
-      const check = checkResponse(all.toString('latin1', 0, end - 4), this.#key);
+      const check = checkResponse(all.toString('latin1', 0, end - 4), this.#key, this.#offerDeflate);
       if (!check.ok) { this.#fail(`handshake: ${check.reason}`); return; }
+      if (check.deflate) this.#deflate = new DeflateSession(check.deflate, this.#maxMessage);
       clearTimeout(this.#timer!);
       this.#timer = null;
       this.state = ConnState.OPEN;
       this.openedAt = performance.now();
-      this.#decoder = this.#framing.decoder({
-        onMessage: (binary, bytes) => {
-          if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.#events.onMessage(this, binary, bytes);
-        },
-        onPing: (payload) => {
+      const common = {
+        onPing: (payload: Uint8Array) => {
           if (this.state === ConnState.OPEN) this.send(this.#framing.pongFrame(payload));
         },
-        onClose: (code, reason) => this.#onCloseFrame(code, reason),
-        onError: (err) => this.#onProtocolError(err),
-      }, this.#maxMessage);
+        onClose: (code: number, reason: string) => this.#onCloseFrame(code, reason),
+        onError: (err: ProtocolError) => this.#onProtocolError(err),
+      };
+      this.#decoder = this.#deflate
+        ? new DeflateFrameDecoder({ ...common, onMessage: (binary, bytes, compressed) => this.#received(binary, bytes, compressed) }, this.#maxMessage)
+        : this.#framing.decoder({ ...common, onMessage: (binary, bytes) => this.#deliver(binary, bytes) }, this.#maxMessage);
       this.#events.onOpen(this);
       if (end < all.length && this.state === ConnState.OPEN) this.#decoder.push(all.subarray(end));
       return;
@@ -209,6 +256,7 @@ export class Conn {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
     this.#pending.length = 0;
     if (this.#decoder) { this.#decoder.free(); this.#decoder = null; }
+    if (this.#deflate) { this.#deflate.close(); this.#deflate = null; }
     const s = this.#socket;
     if (s && !s.destroyed) {
       // Let a queued Close reply go out, then make sure the socket goes away.

@@ -24,6 +24,8 @@ export interface BenchResult {
   options: {
     connections: number; inFlight: number; size: number; binary: boolean; duration: number;
     rate: number | null; senders: number; threads: number; pid: number | null;
+    /** permessage-deflate offered (and accepted: a refusal fails every connect). */
+    deflate: boolean;
   };
   connections: { requested: number; opened: number; failed: number };
   /** Length of the measured window, seconds. */
@@ -251,7 +253,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
       url: o.target.url,
       options: {
         connections: o.connections, inFlight: o.inFlight, size: o.size, binary: o.binary, duration: o.duration,
-        rate: o.rate, senders: o.senders, threads: o.threads, pid: o.pid,
+        rate: o.rate, senders: o.senders, threads: o.threads, pid: o.pid, deflate: o.deflate,
       },
       connections: {
         requested: o.connections,

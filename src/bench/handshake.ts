@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { acceptKey } from '../http/accept.ts';
 import type { BenchTarget } from './args.ts';
+import { DEFLATE_OFFER, parseDeflateResponse, type DeflateParams } from './deflate.ts';
 
 /** Response heads longer than this are refused. */
 export const MAX_RESPONSE_HEAD = 16 * 1024;
@@ -12,14 +13,17 @@ export function newKey(): string {
   return randomBytes(16).toString('base64');
 }
 
-export function buildRequest(target: BenchTarget, key: string): Buffer {
+/** With `deflate`, the request offers permessage-deflate (DEFLATE_OFFER). */
+export function buildRequest(target: BenchTarget, key: string, deflate = false): Buffer {
   return Buffer.from(
     `GET ${target.path} HTTP/1.1\r\n` +
       `Host: ${target.hostHeader}\r\n` +
       'Upgrade: websocket\r\n' +
       'Connection: Upgrade\r\n' +
       `Sec-WebSocket-Key: ${key}\r\n` +
-      'Sec-WebSocket-Version: 13\r\n\r\n',
+      'Sec-WebSocket-Version: 13\r\n' +
+      (deflate ? `Sec-WebSocket-Extensions: ${DEFLATE_OFFER}\r\n` : '') +
+      '\r\n',
     'latin1',
   );
 }
@@ -32,15 +36,17 @@ export function headEnd(buf: Uint8Array): number {
   return -1;
 }
 
-export type ResponseCheck = { ok: true } | { ok: false; reason: string };
+/** `deflate`: what the server agreed to, when permessage-deflate was offered. */
+export type ResponseCheck = { ok: true; deflate?: DeflateParams } | { ok: false; reason: string };
 
 /**
  * Checks a complete response head (without the final empty line or with it) against §4.1: status
  * 101, "Upgrade: websocket", a "Connection" header holding the "upgrade" token, and
- * Sec-WebSocket-Accept equal to acceptKey(key) (src/http/accept.ts); no extension or subprotocol
- * was asked for, so none may be returned.
+ * Sec-WebSocket-Accept equal to acceptKey(key) (src/http/accept.ts); no subprotocol was asked for,
+ * so none may be returned, and an extension only when `deflate` offered permessage-deflate, which
+ * the server must then accept (parseDeflateResponse).
  */
-export function checkResponse(head: string, key: string): ResponseCheck {
+export function checkResponse(head: string, key: string, deflate = false): ResponseCheck {
   const lines = head.split('\r\n');
   const status = /^HTTP\/1\.1 (\d{3})(?: .*)?$/.exec(lines[0]);
   if (!status) return { ok: false, reason: `malformed status line: ${JSON.stringify(lines[0].slice(0, 80))}` };
@@ -69,7 +75,11 @@ export function checkResponse(head: string, key: string): ResponseCheck {
   if (!accept || accept.length !== 1) return { ok: false, reason: 'missing Sec-WebSocket-Accept' };
   if (accept[0] !== acceptKey(key)) return { ok: false, reason: 'wrong Sec-WebSocket-Accept' };
   // §4.1 (5), (6): extensions and subprotocols not requested must not be in use.
-  if (headers.has('sec-websocket-extensions')) return { ok: false, reason: 'unrequested Sec-WebSocket-Extensions' };
   if (headers.has('sec-websocket-protocol')) return { ok: false, reason: 'unrequested Sec-WebSocket-Protocol' };
-  return { ok: true };
+  if (!deflate) {
+    if (headers.has('sec-websocket-extensions')) return { ok: false, reason: 'unrequested Sec-WebSocket-Extensions' };
+    return { ok: true };
+  }
+  const p = parseDeflateResponse(headers.get('sec-websocket-extensions')?.join(', '));
+  return typeof p === 'string' ? { ok: false, reason: p } : { ok: true, deflate: p };
 }

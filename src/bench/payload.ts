@@ -31,6 +31,27 @@ function hexValue(c: number): number {
   return -1;
 }
 
+const JSON_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
+const JSON_TAGS = ['admin', 'beta', 'editor', 'guest', 'owner', 'viewer'];
+
+/**
+ * `size` bytes of JSON-like ASCII text, the same on every run: records with ids, names, flags,
+ * numbers and tags, as an app's messages look (it compresses to about a third, not to nothing,
+ * as the a-z pattern would).
+ */
+export function jsonLikeText(size: number): Uint8Array {
+  let s = '[';
+  let x = 0x2545f491;
+  const next = () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
+  for (let id = 1; s.length < size; id++) {
+    const r = next();
+    s += `{"id":${id * 7919 % 100000},"user":"${JSON_NAMES[r % JSON_NAMES.length]}${(r >>> 8) % 1000}","active":${(r & 1) === 1},` +
+      `"score":${((r >>> 4) % 10000) / 100},"tags":["${JSON_TAGS[(r >>> 12) % JSON_TAGS.length]}","${JSON_TAGS[(r >>> 16) % JSON_TAGS.length]}"],` +
+      `"updated":"2026-${String(1 + ((r >>> 20) % 12)).padStart(2, '0')}-${String(1 + ((r >>> 24) % 28)).padStart(2, '0')}T12:${String((r >>> 2) % 60).padStart(2, '0')}:00Z"},`;
+  }
+  return new TextEncoder().encode(s.slice(0, size));
+}
+
 export class PayloadFormat {
   readonly mode: PayloadMode;
   readonly size: number;
@@ -43,7 +64,8 @@ export class PayloadFormat {
   seq = 0;
   time = 0;
 
-  constructor(mode: PayloadMode, size: number, binary: boolean) {
+  /** `jsonLike`: a text payload's bytes after the header are JSON-like text (jsonLikeText), not a-z. */
+  constructor(mode: PayloadMode, size: number, binary: boolean, jsonLike = false) {
     this.mode = mode;
     this.size = size;
     this.binary = binary;
@@ -51,7 +73,8 @@ export class PayloadFormat {
     this.headerSize = fields * (binary ? 4 : 8);
     if (size < this.headerSize) throw new RangeError(`a ${mode} ${binary ? 'binary' : 'text'} payload needs at least ${this.headerSize} bytes, got ${size}`);
     this.template = new Uint8Array(size);
-    for (let i = 0; i < size; i++) this.template[i] = patternByte(i, binary);
+    if (jsonLike && !binary) this.template.set(jsonLikeText(size));
+    else for (let i = 0; i < size; i++) this.template[i] = patternByte(i, binary);
   }
 
   /** Writes a whole payload into `out` (at least `size` bytes long) at `offset`. */

@@ -23,7 +23,7 @@ function rows(pairs: [string, string][]): string {
 
 export function formatTable(r: BenchResult): string {
   const o = r.options;
-  const kind = o.binary ? 'binary' : 'text';
+  const kind = `${o.binary ? 'binary' : 'text'}${o.deflate ? ', permessage-deflate' : ''}`;
   let title: string;
   if (r.mode === 'echo') title = `echo ${r.url}: ${o.connections} connections, ${o.inFlight} in flight, ${o.size} B ${kind}`;
   else if (r.mode === 'broadcast') {

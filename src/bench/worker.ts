@@ -60,7 +60,7 @@ function openMany(count: number, base: number, concurrency: number, events: Conn
   let started = 0, settled = 0;
   const startNext = () => {
     while (started < count && started - settled < concurrency) {
-      const c = new Conn(base + me + started * T, o.target, framing, wrapped, maxMessage);
+      const c = new Conn(base + me + started * T, o.target, framing, wrapped, maxMessage, o.deflate);
       conns.push(c);
       started++;
       c.connect();
@@ -140,7 +140,7 @@ ticker.unref();
 function runEcho(): void {
   const P = o.inFlight;
   const n = localCount(o.connections);
-  const fmt = new PayloadFormat('echo', o.size, o.binary);
+  const fmt = new PayloadFormat('echo', o.size, o.binary, o.deflate);
   const out = new Uint8Array(o.size);
   const sendTimes = new Float64Array(Math.max(1, n) * P);
   const slotOf = (c: Conn) => (c.index - me) / T;
@@ -148,7 +148,7 @@ function runEcho(): void {
     const seq = c.seqOut++;
     fmt.write(out, 0, c.index, seq);
     sendTimes[slotOf(c) * P + (seq % P)] = performance.now();
-    c.send(framing.dataFrame(o.binary, out));
+    c.sendData(o.binary, out);
     counters.sent++;
     counters.bytesOut += o.size;
   };
@@ -207,7 +207,7 @@ function runEcho(): void {
 function runBroadcast(): void {
   const M = o.senders;
   const n = localCount(o.connections);
-  const fmt = new PayloadFormat('broadcast', o.size, o.binary);
+  const fmt = new PayloadFormat('broadcast', o.size, o.binary, o.deflate);
   const out = new Uint8Array(o.size);
   const shared = new Int32Array(init.shared);
   // shared[s]: messages sender s has sent; shared[M + t*M + s]: how many of sender s's messages
@@ -233,7 +233,7 @@ function runBroadcast(): void {
     const s = c.index;
     const seq = Atomics.load(shared, s);
     fmt.write(out, 0, s, seq, nowUs());
-    c.send(framing.dataFrame(o.binary, out));
+    c.sendData(o.binary, out);
     Atomics.store(shared, s, seq + 1);
     counters.sent++;
     counters.bytesOut += o.size;
@@ -395,7 +395,7 @@ function runConnect(): void {
     },
   };
   let serial = 0;
-  const startOne = () => new Conn(me + (serial++) * T, o.target, framing, loopEvents, 65536).connect();
+  const startOne = () => new Conn(me + (serial++) * T, o.target, framing, loopEvents, 65536, o.deflate).connect();
   function next(): void {
     if (sending) { startOne(); return; }
     running--;
