@@ -23,7 +23,14 @@ const { stopTest } = daemonSuite(Client, async (ctx) => {
     apps: [
       { name: 'chat', app_path: 'apps/chat/app.ts', paths: ['/chat'], allowed_origins: [origin] },
       { name: 'silly-calc', app_path: 'apps/silly-calc/app.ts', paths: ['/silly-calc'], allowed_origins: [origin] },
+      {
+        name: 'hooked', app_path: 'test/fixtures/apps/upgrade/app.ts', paths: ['/hooked'], allowed_origins: [origin],
+        endpoint: { subprotocols: ['v2', 'v1'] },
+      },
     ],
+    // Chromium offers permessage-deflate on every connection: every test here runs compressed,
+    // from 16 bytes on (the default threshold, 1024, would leave the apps' small messages plain).
+    config: { permessage_deflate: { threshold: 16 } },
   });
   for (let i = 0; i < 2; i++) ctx.pages.push(await openTestPage(ctx.fx.browser, origin));
 }, 'installing the package, starting Chromium and the daemon');
@@ -192,6 +199,45 @@ Client('a value outside the schema is refused in the page, and nothing is sent; 
     'reply 笑笑?',
     'raw: closed 4900 WRONG_SIZE',
   ]);
+});
+
+Client('Chromium negotiates permessage-deflate and a subprotocol, passes the upgrade hook, and echoes compressed text', async (ctx) => {
+  const [a] = ctx.pages;
+  const r = await evaluate(a.page, a.problems, 'hooked', async ({ url }: { url: string }) => {
+    const { connect, RingSocketClientError } = (await import('ringsocket/client' as string)) as ClientModule;
+    const client = await connect(`${url}?mode=accept&user=ann&delay=50`, { protocols: ['v3', 'v2'] });
+    const opened = String(await client.receive());
+    const text = 'compressible ✓ '.repeat(50); // 850 bytes: the app reads at most 1000
+    client.sendRaw(text);
+    const echo = String(await client.receive());
+    client.close();
+    await client.closed;
+    let refused = '';
+    try {
+      await connect(`${url}?mode=refuse&status=401`, { protocols: 'v1' });
+    } catch (e) {
+      refused = e instanceof RingSocketClientError ? `${e.code} ${e.close?.code}` : String(e);
+    }
+    return {
+      protocol: client.protocol,
+      extensions: (client.socket as unknown as WebSocket).extensions,
+      opened: JSON.parse(opened.slice('open '.length)) as Record<string, unknown>,
+      echoed: echo === text,
+      length: text.length,
+      refused,
+    };
+  }, { url: ctx.d!.url('/hooked') });
+  assert.is(r.protocol, 'v2', 'the endpoint\'s first supported protocol in the browser\'s order');
+  assert.match(r.extensions, /^permessage-deflate/, 'the daemon accepted Chromium\'s offer');
+  assert.is(r.opened.user, 'ann', 'the hook\'s client data reached the open callback');
+  assert.is(r.opened.subprotocol, 'v2');
+  assert.is(r.opened.path, '/hooked');
+  assert.ok(r.echoed, `the ${r.length}-character text came back intact`);
+  assert.is(r.refused, 'RS_CLIENT_CONNECT_FAILED 1006', 'a refusing hook fails connect (browsers tell no status)');
+  // Chromium logs the refusal (401) on the console, and nothing else went wrong in the page.
+  assert.equal(a.problems.length, 1, a.problems.join('\n'));
+  assert.match(a.problems[0], /hooked\?mode=refuse&status=401' failed: HTTP Authentication failed/);
+  a.problems.length = 0;
 });
 
 stopTest({
