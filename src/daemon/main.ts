@@ -157,8 +157,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     throw new Error(appErrors.map((e) => e.message).join('\n'));
   }
 
-  for (const w of workers) w.postMessage({ type: 'serve' });
   log.notice(`ready: ${config.worker_c} worker(s), ${config.apps.length} app(s) (${config.apps.map((a) => a.name).join(', ')}), listening on ${where.join(', ')}`);
+  // The ready line first: no client is served before it is written.
+  for (const w of workers) w.postMessage({ type: 'serve' });
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => { resolveDone = r; });
