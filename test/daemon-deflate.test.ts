@@ -137,7 +137,7 @@ D('max_contexts: a client beyond it is answered with no context takeover both wa
 D('echoes text and binary below and above the threshold with every ws option', async ({ d }) => {
   const variants: [string, WebSocket.ClientOptions['perMessageDeflate']][] = [
     ['/echo', true], ['/ctx', true], ['/echo', { clientNoContextTakeover: true }], ['/ctx', { serverNoContextTakeover: true }],
-    ['/ctx', { serverMaxWindowBits: 10, clientMaxWindowBits: 9 }], ['/echo', { clientMaxWindowBits: 8, threshold: 0 }],
+    ['/ctx', { serverMaxWindowBits: 10, clientMaxWindowBits: 9 }], ['/ctx', { serverMaxWindowBits: 8 }], ['/echo', { serverMaxWindowBits: 8 }], ['/echo', { clientMaxWindowBits: 8, threshold: 0 }],
     ['/ctx', { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }],
   ];
   for (const [path, pmd] of variants) {
@@ -283,7 +283,7 @@ D('invalid compressed data and invalid UTF-8 once inflated are 1007', async ({ d
 
 D('malformed or unacceptable Sec-WebSocket-Extensions do not break the handshake', async ({ d }) => {
   for (const value of [
-    'permessage-deflate; client_max_window_bits=', 'permessage-deflate; foo', 'permessage-deflate; server_max_window_bits=8',
+    'permessage-deflate; client_max_window_bits=', 'permessage-deflate; foo', 'permessage-deflate; server_max_window_bits=16',
     'permessage-deflate; server_no_context_takeover=1', 'x-webkit-deflate-frame', ';;;', 'permessage-deflate; a="unterminated',
   ]) {
     const r = await raw(d, '/echo', [clientFrame(Opcode.TEXT, text(2000)), closeFrame()], { 'Sec-WebSocket-Extensions': value });

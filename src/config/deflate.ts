@@ -12,7 +12,7 @@ export interface DeflateConfig {
   server_no_context_takeover: boolean;
   /** Ask clients to compress every message afresh; default false. */
   client_no_context_takeover: boolean;
-  /** Our LZ77 window, 2^N bytes (9-15; zlib's raw deflate has no 256-byte window); default 15. */
+  /** Our LZ77 window, 2^N bytes (8-15); default 15. */
   server_max_window_bits: number;
   /** The largest window we let clients use, 2^N bytes (8-15); default 15. */
   client_max_window_bits: number;
@@ -30,15 +30,8 @@ export const DEFLATE_KEYS = [
 /** RFC 7692 §7.1.2: window bits are "a decimal integer value ... between 8 to 15, inclusive". */
 export const WINDOW_BITS_MIN = 8;
 export const WINDOW_BITS_MAX = 15;
-/**
- * zlib refuses a raw deflate stream with an 8-bit window (deflateInit2 with windowBits -8: its
- * smallest window is 9 bits), and Node's DeflateRaw silently turns 8 into 9, which would break
- * a client that agreed to 8. So our own window is 9 bits at least.
- */
-export const SERVER_WINDOW_BITS_MIN = 9;
-
 export const DEFLATE_NUMBERS = {
-  server_max_window_bits: { integer: true, min: SERVER_WINDOW_BITS_MIN, max: WINDOW_BITS_MAX, default: WINDOW_BITS_MAX },
+  server_max_window_bits: { integer: true, min: WINDOW_BITS_MIN, max: WINDOW_BITS_MAX, default: WINDOW_BITS_MAX },
   client_max_window_bits: { integer: true, min: WINDOW_BITS_MIN, max: WINDOW_BITS_MAX, default: WINDOW_BITS_MAX },
   threshold: { integer: true, min: 0, max: 2 ** 31 - 1, unit: 'bytes', default: 1024 },
   max_contexts: { integer: true, min: 0, max: 1_048_576, default: 1024 },
@@ -73,8 +66,7 @@ export function readDeflate(c: Collector, node: Node, path: string): DeflateConf
     else if (v !== undefined) out[key] = v;
   }
   for (const key of Object.keys(DEFLATE_NUMBERS) as (keyof typeof DEFLATE_NUMBERS)[]) {
-    const note = key === 'server_max_window_bits' ? ' (zlib has no 8-bit raw deflate window)' : '';
-    const v = optNumber(c, m, key, path, DEFLATE_NUMBERS[key], note);
+    const v = optNumber(c, m, key, path, DEFLATE_NUMBERS[key]);
     if (v === null) bad = true;
     else if (v !== undefined) out[key] = v;
   }

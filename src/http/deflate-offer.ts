@@ -47,8 +47,6 @@ export function offeredExtensions(headers: readonly { readonly name: string; rea
 
 const WINDOW_BITS_MIN = 8;
 const WINDOW_BITS_MAX = 15;
-/** zlib's raw deflate has no 8-bit window (config/deflate.ts SERVER_WINDOW_BITS_MIN). */
-const SERVER_WINDOW_BITS_MIN = 9;
 
 const SP = 0x20;
 const HTAB = 0x09;
@@ -263,10 +261,10 @@ function answerOffer(p: OfferParams, config: DeflateConfig, opts: NegotiateOptio
   // including the "server_max_window_bits" extension parameter in the extension negotiation
   // response to send back to the client with the same or smaller value as the offer." and "A
   // server declines an extension negotiation offer with this parameter if the server doesn't
-  // support it." We cannot go below SERVER_WINDOW_BITS_MIN (zlib), so 8 is declined.
+  // support it." Every value 8-15 is supported (deflate.ts: 8 runs as zlib's 9, whose matches
+  // reach at most 250 bytes back).
   let serverBits = config.server_max_window_bits;
   if (p.serverMaxWindowBits !== null) {
-    if (p.serverMaxWindowBits < SERVER_WINDOW_BITS_MIN) return null;
     serverBits = Math.min(serverBits, p.serverMaxWindowBits);
     params.push(`server_max_window_bits=${serverBits}`);
   } else if (serverBits < WINDOW_BITS_MAX) {

@@ -26,6 +26,12 @@ const { Z_SYNC_FLUSH, Z_FULL_FLUSH } = zlib.constants;
 const MEM_LEVEL = 8;
 /** An inflater needs a window at least as large as the client's; zlib's raw inflate takes 9..15. */
 const INFLATE_WINDOW_MIN = 9;
+/**
+ * zlib's deflate has no 8-bit window: deflateInit2 refuses a raw stream with 8 and Node's DeflateRaw
+ * turns 8 into 9. A 9-bit deflater is still right for a peer that agreed to 8: zlib never matches
+ * further back than MAX_DIST = window - MIN_LOOKAHEAD = 512 - 262 = 250 bytes, inside 256.
+ */
+const DEFLATE_WINDOW_MIN = 9;
 const INFLATE_WINDOW_MAX = 15;
 
 // Server frame header (RFC 6455 §5.2), written here for frames built from zlib's output Buffers.
@@ -238,7 +244,7 @@ export class WorkerDeflate {
 
   #newDeflater(bits: number): SyncZlib {
     this.#deflaters++;
-    return new SyncZlib('deflate', bits, MEM_LEVEL);
+    return new SyncZlib('deflate', Math.max(DEFLATE_WINDOW_MIN, bits), MEM_LEVEL);
   }
 
   /** A frame with RSV1 around the compressed payload (the flush's 00 00 ff ff removed). */
