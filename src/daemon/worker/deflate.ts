@@ -24,7 +24,10 @@ export const DEFLATE_TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
 const { Z_SYNC_FLUSH, Z_FULL_FLUSH } = zlib.constants;
 /** zlib's default memLevel: the deflate hash table size (2^(memLevel+9) bytes). */
 const MEM_LEVEL = 8;
-/** An inflater needs a window at least as large as the client's; zlib's raw inflate takes 9..15. */
+/**
+ * An inflater needs a window at least as large as the client's. zlib's raw inflate takes 8..15; a
+ * client at 8 gets 9 anyway (512 bytes: not worth a case of its own).
+ */
 const INFLATE_WINDOW_MIN = 9;
 /**
  * zlib's deflate has no 8-bit window: deflateInit2 refuses a raw stream with 8 and Node's DeflateRaw
