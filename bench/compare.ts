@@ -6,6 +6,8 @@
 //                       unless --write is given)
 //   --servers a,b       which servers: ringsocket, ws, bun (default: all three)
 //   --duration S        seconds per measured window (default 10; quick: 2)
+//   --scenarios a,b     only these scenarios (ids: echo-text, echo-1000, echo-64k, broadcast,
+//                       broadcast-rate, idle, echo-deflate; default: all)
 //   --write / --no-write  write docs/benchmarks.md and docs/benchmarks.svg (default: full runs only)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -42,6 +44,7 @@ try {
       quick: { type: 'boolean' },
       servers: { type: 'string' },
       duration: { type: 'string' },
+      scenarios: { type: 'string' },
       write: { type: 'boolean' },
       'no-write': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -52,7 +55,7 @@ try {
 }
 const flags = parsed.values;
 if (flags.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 9).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
   process.exit(0);
 }
 const quick = flags.quick === true;
@@ -78,6 +81,8 @@ interface Scenario {
   kind: Kind;
   app: 'echo' | 'broadcast';
   args: string[];
+  /** Every server runs with permessage-deflate on (the load generator gets --deflate in `args`). */
+  deflate?: boolean;
   /** What one counted message is, for the table. */
   unit: string;
   /** fixed-rate: the offered deliveries per second (messages/s × clients). */
@@ -108,16 +113,30 @@ const fixedRate: Scenario = {
 };
 /** Connections per scenario: a quick run is smaller, everything else is the same. */
 const N = quick
-  ? { text: 50, echo: 200, big: 10, broadcast: 200, idle: 2000, idleS: '1' }
-  : { text: 100, echo: 1000, big: 50, broadcast: 1000, idle: 10000, idleS: '3' };
-const SCENARIOS: Scenario[] = [
+  ? { text: 50, echo: 200, big: 10, broadcast: 200, idle: 2000, idleS: '1', deflate: 20 }
+  : { text: 100, echo: 1000, big: 50, broadcast: 1000, idle: 10000, idleS: '3', deflate: 100 };
+/** The deflate scenario's message: JSON-like text (ringsocket-bench --deflate), compressible like app traffic. */
+const DEFLATE_SIZE = 2048;
+const ALL_SCENARIOS: Scenario[] = [
   { id: 'echo-text', title: `echo: ${N.text} connections, 32 B text, 1 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.text), '-p', '1', '-s', '32', '-d', d], unit: 'echoes', aim: { vsWs: 1.3 } },
   { id: 'echo-1000', title: `echo: ${N.echo} connections, 32 B binary, 4 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.echo), '-p', '4', '-s', '32', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 3 } },
   { id: 'echo-64k', title: `echo: ${N.big} connections, 64 KiB binary, 1 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.big), '-p', '1', '-s', '65536', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 2 } },
   { id: 'broadcast', title: `broadcast: ${N.broadcast} clients, 64 B binary, closed loop`, kind: 'throughput', app: 'broadcast', args: ['broadcast', '-c', String(N.broadcast), '--senders', '10', '-p', '2', '-s', '64', '--binary', '-d', d], unit: 'deliveries', aim: { vsWs: 4.5 } },
   fixedRate,
+  { id: 'echo-deflate', title: `echo with permessage-deflate: ${N.deflate} connections, 2 KiB JSON-like text, 1 in flight`, kind: 'throughput', app: 'echo', deflate: true, args: ['echo', '-c', String(N.deflate), '-p', '1', '-s', String(DEFLATE_SIZE), '--deflate', '-d', d], unit: 'echoes', aim: {} },
   { id: 'idle', title: `${N.idle.toLocaleString('en-US')} idle connections: server memory per connection`, kind: 'idle', app: 'echo', args: ['connect', '-c', String(N.idle), '-p', '32', '-d', N.idleS], unit: 'handshakes', aim: { maxBytes: 3500 } },
 ];
+
+const wanted = flags.scenarios?.split(',').map((s) => s.trim()).filter(Boolean);
+for (const id of wanted ?? []) if (!ALL_SCENARIOS.some((s) => s.id === id)) usageError(`unknown scenario "${id}": use ${ALL_SCENARIOS.map((s) => s.id).join(', ')}`);
+const SCENARIOS = wanted ? ALL_SCENARIOS.filter((s) => wanted.includes(s.id)) : ALL_SCENARIOS;
+/**
+ * A run of some scenarios only writes its own block of docs/benchmarks.md (and its own SVG), so it
+ * never replaces the full comparison with a part of it.
+ */
+const partial = wanted !== undefined && SCENARIOS.length < ALL_SCENARIOS.length;
+const BLOCK = partial ? `bench:compare:${SCENARIOS.map((s) => s.id).join('+')}` : 'bench:compare';
+const SVG_NAME = partial ? `benchmarks-${SCENARIOS.map((s) => s.id).join('+')}.svg` : 'benchmarks.svg';
 
 // ---------------------------------------------------------------------------------------------
 // Environment: pinning, file descriptor limit, Bun
@@ -230,14 +249,15 @@ function startProcess(argv: string[], ready: RegExp, url: string, cleanup: () =>
   });
 }
 
-async function startServer(name: ServerName, app: 'echo' | 'broadcast', bunPath: string | null): Promise<RunningServer> {
+async function startServer(name: ServerName, app: 'echo' | 'broadcast', bunPath: string | null, deflate = false): Promise<RunningServer> {
   const port = await freePort();
   const url = `ws://127.0.0.1:${port}/${app}`;
+  const extra = deflate ? ['deflate'] : [];
   if (name === 'ws') {
-    return startProcess(launcher(0, [node, join(root, 'bench/servers/ws-server.ts'), app, String(port)]), /listening \d+/, url);
+    return startProcess(launcher(0, [node, join(root, 'bench/servers/ws-server.ts'), app, String(port), ...extra]), /listening \d+/, url);
   }
   if (name === 'bun') {
-    return startProcess(launcher(0, [bunPath!, join(root, 'bench/servers/bun-server.mjs'), app, String(port)]), /listening \d+/, url);
+    return startProcess(launcher(0, [bunPath!, join(root, 'bench/servers/bun-server.mjs'), app, String(port), ...extra]), /listening \d+/, url);
   }
   // RingSocket: one worker thread and the one app thread, on the same core as the others.
   const dir = mkdtempSync(join(os.tmpdir(), 'rs-bench-'));
@@ -245,6 +265,7 @@ async function startServer(name: ServerName, app: 'echo' | 'broadcast', bunPath:
     log_level: 'notice',
     worker_c: 1,
     fd_alloc_c: 12000,
+    ...(deflate ? { permessage_deflate: true } : {}),
     shutdown_wait_http: 1,
     shutdown_wait_ws: 1,
     ports: [{ port_number: port, is_unencrypted: true, ip_addrs: ['127.0.0.1'] }],
@@ -331,7 +352,7 @@ for (const name of chosen) {
     process.stderr.write(`bench:compare: ${LABEL[name]}: ${sc.title} ... `);
     let server: RunningServer;
     try {
-      server = await startServer(name, sc.app, bunPath);
+      server = await startServer(name, sc.app, bunPath, sc.deflate === true);
     } catch (err) {
       const msg = (err as Error).message.replace(/\s+/g, ' ').slice(0, 300);
       outcomes.set(key, { note: `not run: the server did not start: ${msg}` });
@@ -381,7 +402,7 @@ function cpuInfo(): string {
   return `${model}, ${cores} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${os.release()}`;
 }
 
-const commandArgs = [...(quick ? ['--quick'] : []), ...(flags.duration ? ['--duration', String(duration)] : []), ...(flags.servers ? ['--servers', chosen.join(',')] : [])];
+const commandArgs = [...(quick ? ['--quick'] : []), ...(flags.duration ? ['--duration', String(duration)] : []), ...(flags.servers ? ['--servers', chosen.join(',')] : []), ...(partial ? ['--scenarios', SCENARIOS.map((s) => s.id).join(',')] : [])];
 const command = `npm run bench:compare${commandArgs.length ? ` -- ${commandArgs.join(' ')}` : ''}`;
 
 /** RingSocket's figure divided by ws's (same scenario, same run), or null when either is missing. */
@@ -393,8 +414,8 @@ function vsWsOf(sc: Scenario, pick: (r: BenchResult | undefined) => number | nul
 
 function markdown(): string {
   const L: string[] = [];
-  L.push('<!-- bench:compare:start (written by npm run bench:compare; edits inside are overwritten) -->');
-  L.push('## Comparison with ws and Bun');
+  L.push(`<!-- ${BLOCK}:start (written by npm run bench:compare; edits inside are overwritten) -->`);
+  L.push(partial ? `## Comparison with ws and Bun: ${SCENARIOS.map((s) => s.title).join('; ')}` : '## Comparison with ws and Bun');
   L.push('');
   L.push(`Measured ${started.toISOString().slice(0, 10)} with \`${command}\`${quick ? ' (quick smoke run: short windows, fewer connections)' : ''}.`);
   L.push('');
@@ -402,7 +423,8 @@ function markdown(): string {
   L.push(`- Machine: ${cpuInfo()}. One-minute load average ${loadBefore.toFixed(1)} at the start and ${loadAfter.toFixed(1)} at the end${Math.max(loadBefore, loadAfter) > 1.5 ? ' (other work was running: absolute rates are noisy, the per-CPU-second figures less so)' : ''}.`);
   L.push(`- Versions: RingSocket ${versions.ringsocket} on Node ${versions.node}; ws ${versions.ws} on Node ${versions.node}; Bun ${versions.bun ?? '(not run)'}.`);
   L.push(`- Each server runs alone, ${pin ? 'pinned to core 0 (`taskset -c 0`)' : 'unpinned'}; the load generator, \`ringsocket-bench\` with one thread, ${pin ? 'is pinned to core 1' : 'runs unpinned'}, the same for all three servers. ` +
-    'RingSocket runs with `worker_c: 1` (one I/O worker thread and the app thread, both on that core), `ws` and Bun with their defaults and no compression.');
+    'RingSocket runs with `worker_c: 1` (one I/O worker thread and the app thread, both on that core), `ws` and Bun with their defaults' +
+    (SCENARIOS.some((s) => s.deflate) ? '; in the permessage-deflate scenario every server has it on with its defaults for it (RingSocket `permessage_deflate: true`: server_no_context_takeover, window bits 15, threshold 1024; ws `perMessageDeflate: true`: context takeover, threshold 1024; Bun `perMessageDeflate: true`), and the load generator compresses every message it sends (`--deflate`), the others no compression.' : ' and no compression.'));
   L.push(`- Every payload is verified by the client (content, order, and for broadcasts that every client gets every message once); windows of ${duration} s after a short warm-up. Server CPU is user + system time from \`/proc/<pid>/stat\` over the window; memory is \`VmRSS\` from \`/proc/<pid>/status\`; the load generator's CPU is its own user + system time over the same window.`);
   L.push('- "per server CPU-s" divides the messages by the CPU seconds the server used: it is what to compare on a shared machine, where throughput also depends on the client and on neighbours.');
   L.push('- The fixed-rate broadcast offers every server the same load, so it compares latency and the server CPU that load costs (lower is better for both); latency there is from the timestamp the sender writes into the payload to each client\'s receipt of it, over every delivery in the window.');
@@ -472,10 +494,13 @@ function markdown(): string {
   L.push('Ratios: for the closed-loop scenarios, the per-server-CPU-second figure (higher is better); for idle connections, the bytes; for the fixed-rate broadcast, the p99 latency and the server CPU (lower is better for those). ' +
     `† the load generator used ${CLIENT_BOUND_CORES} cores or more (its own column): that throughput is bounded by the client, not by the server.`);
   L.push('');
-  L.push('### Where the figures stand against the aims');
-  L.push('');
-  L.push('| scenario | aim | RingSocket measured | met |');
-  L.push('| --- | --- | --- | --- |');
+  const anyAim = SCENARIOS.some((sc) => Object.keys(sc.aim).length > 0);
+  if (anyAim) {
+    L.push('### Where the figures stand against the aims');
+    L.push('');
+    L.push('| scenario | aim | RingSocket measured | met |');
+    L.push('| --- | --- | --- | --- |');
+  }
   const met = (got: number | null, ok: (x: number) => boolean, why = '') => (got === null ? '–' : `${ok(got) ? 'yes' : 'no'}${why}`);
   for (const sc of SCENARIOS) {
     const rs = outcomes.get(`${sc.id}/ringsocket`);
@@ -508,8 +533,8 @@ function markdown(): string {
     }
   }
   L.push('');
-  L.push('![Messages per second of server CPU; for the fixed-rate broadcast, p99 latency and server CPU; server memory per idle connection](benchmarks.svg)');
-  L.push('<!-- bench:compare:end -->');
+  L.push(`![Messages per second of server CPU; for the fixed-rate broadcast, p99 latency and server CPU; server memory per idle connection](${SVG_NAME})`);
+  L.push(`<!-- ${BLOCK}:end -->`);
   return L.join('\n') + '\n';
 }
 
@@ -572,11 +597,12 @@ process.stdout.write('\n' + md);
 if (write) {
   const docPath = join(root, 'docs', 'benchmarks.md');
   const existing = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Benchmarks\n';
-  const re = /<!-- bench:compare:start[\s\S]*?<!-- bench:compare:end -->\n?/;
+  const reEsc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`<!-- ${reEsc(BLOCK)}:start[\\s\\S]*?<!-- ${reEsc(BLOCK)}:end -->\\n?`);
   const next = re.test(existing) ? existing.replace(re, md) : `${existing.replace(/\n*$/, '\n\n')}${md}`;
   writeFileSync(docPath, next);
-  writeFileSync(join(root, 'docs', 'benchmarks.svg'), svg());
-  process.stderr.write('bench:compare: wrote docs/benchmarks.md (comparison section) and docs/benchmarks.svg\n');
+  writeFileSync(join(root, 'docs', SVG_NAME), svg());
+  process.stderr.write(`bench:compare: wrote docs/benchmarks.md (${BLOCK} section) and docs/${SVG_NAME}\n`);
 } else {
   writeFileSync(join(cacheDir, 'last.svg'), svg());
   process.stderr.write(`bench:compare: docs not written (${quick ? 'quick run; add --write' : '--no-write'}); copies in node_modules/.cache/bench-compare/\n`);

@@ -6,6 +6,12 @@
 /* global Bun */
 const mode = process.argv[2];
 const port = Number(process.argv[3]);
+// A third argument "deflate": permessage-deflate on, with Bun's defaults for it.
+const deflate = process.argv[4] === 'deflate';
+// Bun compresses only what send/publish are told to: messages from this size on, the threshold of
+// ws and of RingSocket's permessage_deflate: true.
+const COMPRESS_THRESHOLD = 1024;
+const compress = (message) => deflate && message.length >= COMPRESS_THRESHOLD;
 if ((mode !== 'echo' && mode !== 'broadcast') || !Number.isInteger(port) || port <= 0 || port > 65535) {
   process.stderr.write('usage: bun bench/servers/bun-server.mjs <echo|broadcast> <port>\n');
   process.exit(2);
@@ -20,7 +26,7 @@ const server = Bun.serve({
     return new Response('WebSocket only', { status: 426 });
   },
   websocket: {
-    perMessageDeflate: false,
+    perMessageDeflate: deflate,
     // Idle connections are held for the memory scenario: no idle timeout.
     idleTimeout: 0,
     maxPayloadLength: 16 * 1024 * 1024,
@@ -28,8 +34,8 @@ const server = Bun.serve({
       if (mode === 'broadcast') ws.subscribe(TOPIC);
     },
     message(ws, message) {
-      if (mode === 'echo') ws.send(message);
-      else server.publish(TOPIC, message);
+      if (mode === 'echo') ws.send(message, compress(message));
+      else server.publish(TOPIC, message, compress(message));
     },
   },
 });

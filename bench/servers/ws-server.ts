@@ -8,13 +8,16 @@ import type { RawData, WebSocket } from 'ws';
 
 const mode = process.argv[2];
 const port = Number(process.argv[3]);
+// A third argument "deflate": perMessageDeflate on, with ws's defaults (threshold 1024 bytes,
+// context takeover unless the client asks otherwise).
+const deflate = process.argv[4] === 'deflate';
 if ((mode !== 'echo' && mode !== 'broadcast') || !Number.isInteger(port) || port <= 0 || port > 65535) {
   process.stderr.write('usage: node bench/servers/ws-server.ts <echo|broadcast> <port>\n');
   process.exit(2);
 }
 
-// A plain ws server with its defaults (no permessage-deflate, client tracking on).
-const wss = new WebSocketServer({ host: '127.0.0.1', port });
+// A plain ws server with its defaults (no permessage-deflate unless asked, client tracking on).
+const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: deflate });
 
 wss.on('connection', (ws: WebSocket) => {
   ws.on('error', () => {});
