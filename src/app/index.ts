@@ -11,7 +11,7 @@ export type { Param, ArrayParam, ScalarParam, ByteOrderParams, Schema, Args, Arr
 export { RingSocketAppError, AppErrorCode } from './errors.ts';
 export type {
   InitRs, OpenRs, ReadRs, CloseRs, TimerRs, Rs, ClientAddr, ClientId, ClientIdLike, CallbackResult, DeepReadonly, LogLevel, Config,
-  UpgradeRequest, UpgradeResult,
+  UpgradeRequest, UpgradeQuery, UpgradeResult,
 } from './types.ts';
 export { CloseCode, DataKind } from '../core/codes.ts';
 import { DataKind } from '../core/codes.ts';

@@ -136,6 +136,19 @@ export interface ReadRs extends OpenRs {
 /** Every helper (the runtime's single rs object implements all of them). */
 export type Rs = ReadRs;
 
+/** The reading methods of the URLSearchParams the upgrade hook gets as req.query. */
+export interface UpgradeQuery extends Iterable<[string, string]> {
+  get(name: string): string | null;
+  getAll(name: string): string[];
+  has(name: string): boolean;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  entries(): IterableIterator<[string, string]>;
+  forEach(callback: (value: string, name: string) => void): void;
+  readonly size: number;
+  toString(): string;
+}
+
 /**
  * The HTTP request of a WebSocket handshake, as the upgrade hook sees it (defineApp({ upgrade })).
  * Plain values the hook may keep; only setClientData is bound to the pending client.
@@ -143,8 +156,11 @@ export type Rs = ReadRs;
 export interface UpgradeRequest {
   /** The request target's path, as sent (no query), e.g. "/chat". */
   readonly path: string;
-  /** The request target's query string, parsed ("?token=abc" -> query.get('token')). */
-  readonly query: URLSearchParams;
+  /**
+   * The request target's query string, parsed ("?token=abc" -> query.get('token')): a
+   * URLSearchParams, typed by its reading methods (so an app compiles without the DOM lib).
+   */
+  readonly query: UpgradeQuery;
   /**
    * The request headers by lower-case name ("cookie", "authorization", ...). A header sent on
    * several lines is joined with ", " (cookie with "; "). Values are the bytes as latin1.
