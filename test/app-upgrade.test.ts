@@ -128,6 +128,14 @@ Reply('throw, rejection and a bad return: 500 and a log line', async () => {
   assert.is(rt.pendingUpgrades, 0);
 });
 
+Reply('a return value whose `then` throws when read: 500, nothing kept, nothing thrown at the caller', () => {
+  const { host, rt } = start(() => ({ get then() { throw new Error('then getter'); } }) as unknown as number);
+  rt.upgrade(A, 1, ADDR, null, head());
+  assert.equal(host.upgradeReplies(), [[A, 500]]);
+  assert.is(rt.pendingUpgrades, 0, 'a refused handshake gets no CLOSE record: nothing may stay pending');
+  assert.ok(host.logs().some((l) => /^error: upgrade hook of client 257 failed .*then getter/.test(l)), host.logs().join('\n'));
+});
+
 const Data = suite('upgrade: client data');
 
 Data('what the hook sets follows the client through open, read and close; setClientData replaces it', async () => {

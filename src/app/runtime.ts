@@ -638,13 +638,16 @@ class Runtime implements AppRuntime {
       pending.data = value;
     });
     let ret: unknown;
+    let thenable: boolean;
     try {
       ret = hook(req, this.ctx);
+      // Inside the try: reading `then` runs the app's code too (a getter, a Proxy).
+      thenable = typeof (ret as PromiseLike<unknown> | null)?.then === 'function';
     } catch (err) {
       this.settleUpgrade(clientId, pending, err, true);
       return;
     }
-    if (typeof (ret as PromiseLike<unknown> | null)?.then === 'function') {
+    if (thenable) {
       // The app goes on with other events meanwhile; the answer goes out when it settles.
       Promise.resolve(ret).then(
         (value) => this.settleUpgrade(clientId, pending, value, false),
