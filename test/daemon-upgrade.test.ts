@@ -12,6 +12,101 @@ import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { daemonSuite } from './helpers/daemon-exit.ts';
 import { Inbox, closed, upgradeRequest } from './helpers/client.ts';
 import { withDeadline, sleep } from './helpers/deadline.ts';
+import { EventEmitter } from 'node:events';
+import { PendingUpgrades, KEEP_MAX } from '../src/daemon/worker/upgrades.ts';
+import { Conn, Phase } from '../src/daemon/worker/conn.ts';
+import type { InboundProducer } from '../src/daemon/worker/inbound.ts';
+import type { Clients } from '../src/daemon/worker/clients.ts';
+import type { EndpointSpec, EndpointTable } from '../src/http/upgrade.ts';
+import { Inbound } from '../src/daemon/records.ts';
+import { createLogger } from '../src/log.ts';
+
+// ---- PendingUpgrades (src/daemon/worker/upgrades.ts) on its own: fake sockets and ring.
+
+class FakeSocket extends EventEmitter {
+  paused = false;
+  destroyed = false;
+  pause() { this.paused = true; return this; }
+  resume() { this.paused = false; return this; }
+  end() {}
+}
+
+function pendingUpgrades(open: (c: Conn, rest: Uint8Array) => void) {
+  const records: { kind: number; id: number }[] = [];
+  const scratch = Buffer.alloc(64 * 1024);
+  const inbound = {
+    maxRecord: () => scratch.length,
+    isPaused: () => false,
+    reserve: (_app: number, size: number) => ({ ptr: 0, size, u8: scratch, dv: new DataView(scratch.buffer), pending: null }),
+    writeHeader: (_rec: unknown, kind: number, _dk: number, _ep: number, id: number) => { records.push({ kind, id }); },
+    commit: () => {},
+  } as unknown as InboundProducer;
+  let serial = 0;
+  const pu = new PendingUpgrades({
+    clients: { reserveId: () => ++serial * 256 + 1 } as unknown as Clients,
+    inbound, hookFlags: [new Int32Array([1])], appDown: [false], timeoutS: 60, log: createLogger('test', 'error'),
+    peer: () => ({ address: '127.0.0.1', port: 1 }),
+    open: (c, _ep, _response, rest) => { c.phase = Phase.WS; open(c, rest); },
+    refuse: (c) => { c.phase = Phase.DEAD; },
+  });
+  const connect = () => {
+    const socket = new FakeSocket();
+    const c = new Conn(0, socket as never, null as unknown as EndpointTable<EndpointSpec>);
+    const head = Buffer.from('GET / HTTP/1.1\r\n\r\n');
+    pu.start(c, { endpoint: { appIndex: 0, endpointId: 1 } as EndpointSpec, response: Buffer.alloc(0), headLength: head.length }, head, new Uint8Array(0));
+    return { c, socket, id: serial * 256 + 1 };
+  };
+  return { pu, records, connect };
+}
+
+const Parts = suite('PendingUpgrades');
+
+Parts('bytes past KEEP_MAX pause the socket; on accept they all reach open, in order, and reading resumes', () => {
+  const got: Uint8Array[] = [];
+  const { pu, records, connect } = pendingUpgrades((_c, rest) => got.push(rest));
+  const { c, socket, id } = connect();
+  assert.equal(records, [{ kind: Inbound.UPGRADE, id }]);
+  pu.keep(c, new Uint8Array(KEEP_MAX).fill(1));
+  assert.is(socket.paused, false, 'up to KEEP_MAX: still read');
+  pu.keep(c, new Uint8Array(10).fill(2));
+  assert.is(socket.paused, true, 'past it: paused');
+  pu.reply(0, id, 0);
+  assert.is(got.length, 1);
+  assert.is(got[0].length, KEEP_MAX + 10);
+  assert.ok(got[0][0] === 1 && got[0][KEEP_MAX - 1] === 1 && got[0][KEEP_MAX] === 2 && got[0][KEEP_MAX + 9] === 2);
+  assert.is(socket.paused, false, 'read again once open');
+  assert.is(pu.size, 0);
+});
+
+Parts('a pause made while the client opens (the inbound budget, over the kept bytes) is not undone', () => {
+  const { pu, connect } = pendingUpgrades((c) => {
+    // What InboundBudget does to a client whose partial message grows too large.
+    c.budgetPaused = true;
+    c.socket.pause();
+  });
+  const { c, socket, id } = connect();
+  pu.keep(c, new Uint8Array(KEEP_MAX + 1));
+  assert.is(socket.paused, true);
+  pu.reply(0, id, 0);
+  assert.is(c.budgetPaused, true);
+  assert.is(socket.paused, true, 'still paused: the budget resumes it, not the upgrade');
+});
+
+Parts('a reply for a client that left, or for another app, changes nothing', () => {
+  let opens = 0;
+  const { pu, records, connect } = pendingUpgrades(() => { opens++; });
+  const a = connect();
+  const b = connect();
+  pu.reply(1, b.id, 0); // not b's app
+  assert.is(pu.size, 2);
+  a.socket.emit('close');
+  assert.equal(records.at(-1), { kind: Inbound.CLOSE, id: a.id }, 'the app drops the one that left');
+  pu.reply(0, a.id, 0);
+  assert.is(opens, 0);
+  assert.is(records.length, 3, 'no second CLOSE');
+  pu.reply(0, b.id, 0);
+  assert.is(opens, 1);
+});
 
 const UPGRADE_TIMEOUT_S = 1.5;
 const APP = { name: 'gate', app_path: 'test/fixtures/apps/upgrade/app.ts', paths: ['/gate'], endpoint: { subprotocols: ['v1', 'v2'] } };
@@ -212,4 +307,5 @@ Hook('after an async hook, the 101 carries the negotiated permessage-deflate too
 });
 
 lifecycle.stopTest();
+Parts.run();
 Hook.run();

@@ -152,8 +152,11 @@ export class PendingUpgrades {
     }
     if (status === UPGRADE_ACCEPT) {
       const rest = p.kept.length === 0 ? EMPTY : p.kept.length === 1 ? p.kept[0] : Buffer.concat(p.kept, p.keptBytes);
+      // Our own pause (#keep) ends before the client opens: open() and the kept bytes it decodes
+      // pause the socket again where something else holds it (a full ring, the inbound budget, a
+      // close that waits for the app), and a resume after them would undo that.
+      if (p.paused) c.socket.resume();
       this.#o.open(c, p.endpoint, p.response, rest, p.subprotocolIndex, id);
-      if (p.paused && !this.#o.inbound.isPaused(app) && (c.phase as Phase) === Phase.WS) c.socket.resume();
       return;
     }
     let code = status;
