@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  defineApp, readUtf8, str, RS_UTF8, RingSocketAppError, type AppDefinition, type UpgradeRequest,
+  defineApp, readUtf8, str, timerSleep, RS_UTF8, RingSocketAppError, type AppDefinition, type UpgradeRequest,
 } from '../src/app/index.ts';
 import { createAppRuntime } from '../src/app/runtime.ts';
 import { createRecordingHost } from '../src/app/testing.ts';
@@ -179,17 +179,37 @@ Data('req.setClientData after the hook settled throws RS_APP_OUTSIDE_CALLBACK', 
   }
 });
 
-Data('rs.clientData() and rs.setClientData() are client helpers: not in init or timer', () => {
+Data('rs.clientData() and rs.setClientData() are client helpers: not in init or timer; setClientData not in close', () => {
   const host = createRecordingHost();
-  let initErr = '';
+  const errs: string[] = [];
+  const attempt = (where: string, f: () => unknown) => {
+    try { f(); errs.push(`${where}: allowed`); } catch (e) { errs.push(`${where}: ${(e as RingSocketAppError).code}`); }
+  };
+  type Helpers = { clientData(): unknown; setClientData(v: unknown): void };
   const rt = createAppRuntime(defineApp({
     init: (rs) => {
-      try { (rs as unknown as { clientData(): unknown }).clientData(); } catch (e) { initErr = (e as RingSocketAppError).code; }
+      attempt('init clientData', () => (rs as unknown as Helpers).clientData());
+      attempt('init setClientData', () => (rs as unknown as Helpers).setClientData(1));
+    },
+    timer: timerSleep((rs) => {
+      attempt('timer clientData', () => (rs as unknown as Helpers).clientData());
+      attempt('timer setClientData', () => (rs as unknown as Helpers).setClientData(1));
+    }, 1000),
+    close: (rs) => {
+      attempt('close clientData', () => rs.clientData());
+      attempt('close setClientData', () => (rs as unknown as Helpers).setClientData(1));
     },
     read: readUtf8([str(0, 10)], () => {}),
   }), host);
   assert.is(rt.init(), true);
-  assert.is(initErr, 'RS_APP_NOT_HERE');
+  rt.timer();
+  rt.open(A, 1, ADDR, null);
+  rt.close(A, 1);
+  assert.equal(errs, [
+    'init clientData: RS_APP_NOT_HERE', 'init setClientData: RS_APP_NOT_HERE',
+    'timer clientData: RS_APP_NOT_HERE', 'timer setClientData: RS_APP_NOT_HERE',
+    'close clientData: allowed', 'close setClientData: RS_APP_NOT_HERE',
+  ]);
 });
 
 const Drop = suite('upgrade: dropped handshakes');
