@@ -13,7 +13,7 @@ import { daemonSuite } from './helpers/daemon-exit.ts';
 import { Inbox, closed, upgradeRequest } from './helpers/client.ts';
 import { withDeadline, sleep } from './helpers/deadline.ts';
 import { EventEmitter } from 'node:events';
-import { PendingUpgrades, KEEP_MAX } from '../src/daemon/worker/upgrades.ts';
+import { PendingUpgrades, KEEP_MAX, KEEP_TOTAL_MAX } from '../src/daemon/worker/upgrades.ts';
 import { Conn, Phase } from '../src/daemon/worker/conn.ts';
 import type { InboundProducer } from '../src/daemon/worker/inbound.ts';
 import type { Clients } from '../src/daemon/worker/clients.ts';
@@ -61,35 +61,47 @@ function pendingUpgrades(open: (c: Conn, rest: Uint8Array) => void) {
 
 const Parts = suite('PendingUpgrades');
 
-Parts('bytes past KEEP_MAX pause the socket; on accept they all reach open, in order, and reading resumes', () => {
+Parts('bytes before the 101, up to KEEP_MAX, all reach open in order; one byte more is refused with 400 before it is copied', () => {
   const got: Uint8Array[] = [];
   const { pu, records, connect } = pendingUpgrades((_c, rest) => got.push(rest));
-  const { c, socket, id } = connect();
+  const { c, id } = connect();
   assert.equal(records, [{ kind: Inbound.UPGRADE, id }]);
-  pu.keep(c, new Uint8Array(KEEP_MAX).fill(1));
-  assert.is(socket.paused, false, 'up to KEEP_MAX: still read');
+  pu.keep(c, new Uint8Array(KEEP_MAX - 10).fill(1));
   pu.keep(c, new Uint8Array(10).fill(2));
-  assert.is(socket.paused, true, 'past it: paused');
+  assert.is(pu.keptBytes, KEEP_MAX);
   pu.reply(0, id, 0);
   assert.is(got.length, 1);
-  assert.is(got[0].length, KEEP_MAX + 10);
-  assert.ok(got[0][0] === 1 && got[0][KEEP_MAX - 1] === 1 && got[0][KEEP_MAX] === 2 && got[0][KEEP_MAX + 9] === 2);
-  assert.is(socket.paused, false, 'read again once open');
+  assert.is(got[0].length, KEEP_MAX);
+  assert.ok(got[0][0] === 1 && got[0][KEEP_MAX - 11] === 1 && got[0][KEEP_MAX - 10] === 2 && got[0][KEEP_MAX - 1] === 2);
   assert.is(pu.size, 0);
+  assert.is(pu.keptBytes, 0, 'the kept bytes are no longer counted once the client opened');
+
+  const b = connect();
+  pu.keep(b.c, new Uint8Array(KEEP_MAX));
+  pu.keep(b.c, new Uint8Array(1));
+  assert.is(b.c.phase, Phase.DEAD, 'refused');
+  assert.equal(records.at(-1), { kind: Inbound.CLOSE, id: b.id }, 'the app drops it');
+  assert.is(pu.size, 0);
+  assert.is(pu.keptBytes, 0);
+  pu.reply(0, b.id, 0);
+  assert.is(got.length, 1, 'a late accept opens nothing');
 });
 
-Parts('a pause made while the client opens (the inbound budget, over the kept bytes) is not undone', () => {
-  const { pu, connect } = pendingUpgrades((c) => {
-    // What InboundBudget does to a client whose partial message grows too large.
-    c.budgetPaused = true;
-    c.socket.pause();
-  });
-  const { c, socket, id } = connect();
-  pu.keep(c, new Uint8Array(KEEP_MAX + 1));
-  assert.is(socket.paused, true);
-  pu.reply(0, id, 0);
-  assert.is(c.budgetPaused, true);
-  assert.is(socket.paused, true, 'still paused: the budget resumes it, not the upgrade');
+Parts(`a worker keeps at most KEEP_TOTAL_MAX bytes for all its waiting clients: the client that would pass it is refused`, () => {
+  const { pu, connect } = pendingUpgrades(() => {});
+  const n = KEEP_TOTAL_MAX / KEEP_MAX;
+  const waiting = Array.from({ length: n }, () => connect());
+  for (const w of waiting) pu.keep(w.c, new Uint8Array(KEEP_MAX));
+  assert.is(pu.keptBytes, KEEP_TOTAL_MAX);
+  const last = connect();
+  pu.keep(last.c, new Uint8Array(1));
+  assert.is(last.c.phase, Phase.DEAD, 'over the worker total: refused');
+  assert.is(pu.size, n, 'the others still wait');
+  waiting[0].socket.emit('close');
+  assert.is(pu.keptBytes, KEEP_TOTAL_MAX - KEEP_MAX, 'a client that leaves frees its bytes');
+  const next = connect();
+  pu.keep(next.c, new Uint8Array(KEEP_MAX));
+  assert.is(next.c.phase, Phase.HTTP, 'room again');
 });
 
 Parts('a reply for a client that left, or for another app, changes nothing', () => {

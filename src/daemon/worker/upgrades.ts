@@ -3,7 +3,9 @@
 // APP_HOOK_OFFSET) it assigns the client id, sends an UPGRADE record (records.ts) and waits for the
 // app's UPGRADE_REPLY, at most upgrade_timeout: then it opens the client (handshake.ts open) or
 // sends the refusal. Meanwhile the socket is still read (so a client that leaves is noticed), and
-// what it sends is kept for the decoder, up to KEEP_MAX bytes, after which it is paused.
+// what it sends is kept for the decoder: at most KEEP_MAX bytes per client and KEEP_TOTAL_MAX per
+// worker; a client that would pass either is refused with 400 (RFC 6455 §4.1: a client "MUST wait
+// for a response from the server before sending any further data").
 //
 // Every way out tells the app what it needs: an accepted client's OPEN follows the reply; a client
 // that leaves, or is given up on (upgrade_timeout), gets a CLOSE record for its never-opened id, so
@@ -20,8 +22,10 @@ import type { Clients } from './clients.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { Logger } from '../../log.ts';
 
-/** Bytes a pending client may send before its 101 that are kept; past them its socket is paused. */
+/** Bytes a pending client may send before its 101 that are kept; past them it is refused (400). */
 export const KEEP_MAX = 64 * 1024;
+/** Bytes kept for all the pending clients of a worker; the client that would pass it is refused. */
+export const KEEP_TOTAL_MAX = 16 * 1024 * 1024;
 /** The statuses an app may refuse with (others are answered 500). */
 const REFUSE_MIN = 400;
 const REFUSE_MAX = 599;
@@ -32,6 +36,8 @@ const APP_DOWN_RETRY_S = '30';
 
 const TIMEOUT_RESPONSE = buildErrorResponse(HTTP_SERVICE_UNAVAILABLE, undefined, { detail: 'The app did not answer the handshake in time.' });
 const APP_DOWN_RESPONSE = buildErrorResponse(HTTP_SERVICE_UNAVAILABLE, { 'Retry-After': APP_DOWN_RETRY_S });
+const HTTP_BAD_REQUEST = 400;
+const TOO_EARLY_RESPONSE = buildErrorResponse(HTTP_BAD_REQUEST, undefined, { detail: 'Too much data was sent before the 101.' });
 
 export interface UpgradeOptions {
   clients: Clients;
@@ -70,7 +76,6 @@ interface Pending {
   /** Bytes that followed the head, and their total. */
   readonly kept: Buffer[];
   keptBytes: number;
-  paused: boolean;
   readonly timer: NodeJS.Timeout;
   readonly onClose: () => void;
 }
@@ -79,6 +84,8 @@ export class PendingUpgrades {
   readonly #o: UpgradeOptions;
   readonly #byId = new Map<number, Pending>();
   readonly #byConn = new Map<Conn, Pending>();
+  /** Bytes kept for every pending client (KEEP_TOTAL_MAX). */
+  #keptTotal = 0;
 
   constructor(o: UpgradeOptions) {
     this.#o = o;
@@ -87,6 +94,11 @@ export class PendingUpgrades {
   /** Handshakes waiting for a hook now. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Bytes kept for the pending clients (at most KEEP_TOTAL_MAX). */
+  get keptBytes(): number {
+    return this.#keptTotal;
   }
 
   /** Whether app `app` has an upgrade hook (read per handshake: a restarted app may differ). */
@@ -117,7 +129,7 @@ export class PendingUpgrades {
 
     const timeoutMs = this.#o.timeoutS * 1000;
     const p: Pending = {
-      c, id, app, endpoint: ep, response: h.response, subprotocolIndex, kept: [], keptBytes: 0, paused: false,
+      c, id, app, endpoint: ep, response: h.response, subprotocolIndex, kept: [], keptBytes: 0,
       timer: setTimeout(() => this.#timedOut(p), timeoutMs),
       onClose: () => this.#left(p),
     };
@@ -152,10 +164,6 @@ export class PendingUpgrades {
     }
     if (status === UPGRADE_ACCEPT) {
       const rest = p.kept.length === 0 ? EMPTY : p.kept.length === 1 ? p.kept[0] : Buffer.concat(p.kept, p.keptBytes);
-      // Our own pause (#keep) ends before the client opens: open() and the kept bytes it decodes
-      // pause the socket again where something else holds it (a full ring, the inbound budget, a
-      // close that waits for the app), and a resume after them would undo that.
-      if (p.paused) c.socket.resume();
       this.#o.open(c, p.endpoint, p.response, rest, p.subprotocolIndex, id);
       return;
     }
@@ -177,13 +185,19 @@ export class PendingUpgrades {
   }
 
   #keep(p: Pending, bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (p.keptBytes + n > KEEP_MAX || this.#keptTotal + n > KEEP_TOTAL_MAX) {
+      // Judged before the copy: a read may be as large as the read scratch (worker_rbuf_size).
+      this.#forget(p);
+      this.#o.log.info(`client ${p.id}: sent ${p.keptBytes + n} bytes before its 101 (at most ${KEEP_MAX} are kept, ${KEEP_TOTAL_MAX} for all waiting clients): refusing it with ${HTTP_BAD_REQUEST}`);
+      this.#dropRecord(p);
+      if (p.c.phase === Phase.HTTP && !p.c.socket.destroyed) this.#o.refuse(p.c, TOO_EARLY_RESPONSE);
+      return;
+    }
     // A copy: `bytes` may be the read scratch or a reused buffer.
     p.kept.push(Buffer.from(bytes));
-    p.keptBytes += bytes.length;
-    if (!p.paused && p.keptBytes > KEEP_MAX) {
-      p.paused = true;
-      p.c.socket.pause();
-    }
+    p.keptBytes += n;
+    this.#keptTotal += n;
   }
 
   /** upgrade_timeout passed: 503, and the app drops the handshake. */
@@ -203,6 +217,7 @@ export class PendingUpgrades {
   }
 
   #forget(p: Pending): void {
+    if (this.#byId.get(p.id) === p) this.#keptTotal -= p.keptBytes;
     clearTimeout(p.timer);
     p.c.socket.removeListener('close', p.onClose);
     this.#byId.delete(p.id);
