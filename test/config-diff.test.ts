@@ -94,7 +94,7 @@ Diff('what sizes the shared memory or the threads needs a restart, with the reas
 
 Diff('every global key is classified, and none twice', () => {
   const known = new Set([...LIVE_GLOBALS, ...Object.keys(RESTART_GLOBALS), 'certs']);
-  for (const k of GLOBAL_KEYS) if (k !== 'metrics') assert.ok(known.has(k), `${k} is classified`);
+  for (const k of GLOBAL_KEYS as readonly string[]) if (k !== 'metrics') assert.ok(known.has(k), `${k} is classified`);
   for (const k of LIVE_GLOBALS) assert.not.ok(k in RESTART_GLOBALS, k);
 });
 

@@ -13,6 +13,8 @@ export interface DaemonHandle {
   stop(reason?: string): Promise<void>;
   /** Resolves to the process exit code once the daemon has stopped. */
   done: Promise<number>;
+  /** SIGHUP: re-reads the config file and applies its live changes (src/daemon/reload.ts). */
+  reload?(): Promise<unknown>;
 }
 export interface DaemonModule {
   startDaemon(config: Config, logger: Logger, options?: { privileges?: PrivilegePlan }): DaemonHandle | Promise<DaemonHandle>;
@@ -191,10 +193,15 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
     logger.notice(`${signal}: shutting down (send it again to force the exit)`);
     if (handle) requestStop(signal);
   };
-  // SIGHUP (systemctl reload): re-reading the config is issue 12 part 3. Until then it changes
-  // nothing, and does not end the daemon (Node's default for SIGHUP would).
+  // SIGHUP (systemctl reload): re-reads the config file and applies what can change live
+  // (src/daemon/reload.ts). It never ends the daemon (Node's default for SIGHUP would).
   const onHangup = () => {
-    logger.notice('SIGHUP: reloading the configuration is not supported yet; nothing changed (restart the daemon to apply a new config)');
+    if (!handle?.reload) {
+      logger.notice('SIGHUP: ignored, the daemon is still starting (send it again once it is ready)');
+      return;
+    }
+    logger.notice('SIGHUP: reloading the configuration');
+    handle.reload().catch((e) => logger.error('reload failed', e));
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -295,7 +295,9 @@ try {
 // The loop
 
 const BATCH = 256;
-const IDLE_WAIT_MS = config.app_stall_timeout > 0 ? Math.min(1000, (config.app_stall_timeout * 1000) / 4) : 1000;
+/** How long an idle loop waits: well inside app_stall_timeout (a reload may change it). */
+const idleWaitMs = (stallS: number) => stallS > 0 ? Math.min(1000, (stallS * 1000) / 4) : 1000;
+let IDLE_WAIT_MS = idleWaitMs(config.app_stall_timeout);
 
 function drainOnce(): number {
   let n = 0;
@@ -391,9 +393,20 @@ function runTimerIfDue(): void {
 }
 
 // The main thread stops an app through its stop flag (it reaches a thread blocked in Atomics.wait,
-// where a message would not) and sends it no message. This listener is here only to keep the
-// thread's event loop alive while the loop below awaits waitAsync (a pending waitAsync does not).
-parentPort!.on('message', () => {});
+// where a message would not). This listener also keeps the thread's event loop alive while the
+// loop below awaits waitAsync (a pending waitAsync does not). Its one message is a reload
+// (src/daemon/reload.ts): the log level and format, and the idle wait for app_stall_timeout. The
+// app keeps the config it started with (AppHost.config, rs.config).
+parentPort!.on('message', (m: { type?: string; id?: number; config?: Config }) => {
+  if (m?.type !== 'reconfigure' || !m.config) return;
+  try {
+    log.configure({ level: m.config.log_level, format: m.config.log_format });
+    IDLE_WAIT_MS = idleWaitMs(m.config.app_stall_timeout);
+    parentPort!.postMessage({ type: 'reconfigured', id: m.id });
+  } catch (err) {
+    parentPort!.postMessage({ type: 'reconfigured', id: m.id, error: (err as Error).message });
+  }
+});
 
 // Workers look for the upgrade hook in the wake line (layout.ts APP_HOOK_OFFSET) at every handshake;
 // stored before 'ready', since workers start (or, after a restart, take this app's clients again)

@@ -9,6 +9,7 @@ import { planDaemonMemory, APP_BEAT_OFFSET, APP_STOP_OFFSET, type DaemonLayout }
 import { siblingModule } from '../module-url.ts';
 import { dropPrivileges, planPrivileges, type PrivilegePlan } from './privileges.ts';
 import { fdLimitWarning, openFileLimit } from './limits.ts';
+import { Reloader, readCerts, type ReloadResult } from './reload.ts';
 
 /**
  * Exit statuses: 0 after a requested stop (SIGTERM/SIGINT) that completed; EXIT_WORKER_DIED when a
@@ -28,6 +29,8 @@ export interface Daemon {
   /** Resolves to the exit code once the daemon has stopped. */
   done: Promise<number>;
   layout: DaemonLayout;
+  /** SIGHUP: re-reads the config file and applies it if every change is live (reload.ts). */
+  reload(): Promise<ReloadResult>;
 }
 
 type ThreadMsg = { type: 'ready' } | { type: 'listening'; where: string[] } | { type: 'error'; message: string } | { type: 'stopped'; note?: string };
@@ -97,6 +100,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   if (privileges.kind === 'keep') log.log(privileges.level, privileges.message);
   const fdWarning = fdLimitWarning(config.fd_alloc_c, openFileLimit());
   if (fdWarning) log.warning(fdWarning);
+  // The certificates as the workers read them (still as root): a reload compares the files with these.
+  const startCerts = readCerts(config);
   const module = await compileCore('shared');
   const layout = planDaemonMemory(config, readHeapBase(module, 'shared'));
   const memory = createMemory('shared', layout.bytes);
@@ -226,19 +231,37 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
 
   // The stall watchdog: an app thread whose loop has not come round for app_stall_timeout (a
   // callback, or the app's own code, that never returns) is terminated; its exit handler above
-  // then closes its clients and restarts it.
-  const watchdog = config.app_stall_timeout > 0 ? setInterval(() => {
+  // then closes its clients and restarts it. (Always running: a reload may turn it on.)
+  const watchdog = setInterval(() => {
     const now = Date.now();
     for (let a = 0; a < config.apps.length; a++) {
       const age = now - beats[a][0];
-      if (alive[a] && !stopping && age > config.app_stall_timeout * 1000) {
+      if (config.app_stall_timeout > 0 && alive[a] && !stopping && age > config.app_stall_timeout * 1000) {
         alive[a] = false;
         log.error(`app ${config.apps[a].name}: no progress for ${(age / 1000).toFixed(1)}s (app_stall_timeout ${config.app_stall_timeout}s): a callback that does not return? terminating its thread`);
         void apps[a].terminate();
       }
     }
-  }, 250) : null;
-  watchdog?.unref();
+  }, 250);
+  watchdog.unref();
+
+  // SIGHUP (reload.ts): `config` becomes the reloaded one (it differs only in live keys), for the
+  // stop, the watchdog and app threads started later.
+  const reloader = new Reloader({
+    log, running: config, certs: startCerts.errors.length ? null : startCerts.files,
+    threads: () => [
+      ...workers.map((thread, i) => ({ name: `worker#${i}`, thread, worker: true })),
+      ...apps.map((thread, a) => ({ name: `app ${config.apps[a].name}`, thread, worker: false })),
+    ].filter((t) => !exited.has(t.thread)),
+    apply: (next) => { config = next; },
+  });
+  const reload = (): Promise<ReloadResult> => {
+    if (stopping) {
+      log.notice('reload: ignored, the daemon is stopping');
+      return Promise.resolve('refused');
+    }
+    return reloader.reload();
+  };
 
   function stop(reason = 'stop requested'): Promise<void> {
     if (stopping) return stopping;
@@ -264,5 +287,5 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     return stopping;
   }
 
-  return { stop, done, layout };
+  return { stop, done, layout, reload };
 }

@@ -9,6 +9,7 @@ import { createLogger } from '../log.ts';
 import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
 import { WorkerService } from './worker/service.ts';
+import type { CertFile } from './worker/tls-contexts.ts';
 import { parseFaults, FAULT_ENV } from './worker/faults.ts';
 
 export interface WorkerInit {
@@ -32,12 +33,20 @@ const service = new WorkerService({
 });
 const port = parentPort!;
 
-port.on('message', async (msg: { type: string; app?: number }) => {
+port.on('message', async (msg: { type: string; app?: number; id?: number; config?: Config; certs?: CertFile[] | null }) => {
   if (msg.type === 'app-down' && msg.app !== undefined) {
     service.appGone(msg.app);
     port.postMessage({ type: 'app-quiet', app: msg.app });
   } else if (msg.type === 'app-up' && msg.app !== undefined) {
     service.appUp(msg.app);
+  } else if (msg.type === 'reconfigure' && msg.config) {
+    // A reload (src/daemon/reload.ts): only live changes reach a worker.
+    try {
+      service.reconfigure(msg.config, msg.certs ?? null);
+      port.postMessage({ type: 'reconfigured', id: msg.id });
+    } catch (err) {
+      port.postMessage({ type: 'reconfigured', id: msg.id, error: (err as Error).message });
+    }
   } else if (msg.type === 'serve') {
     service.serve();
   } else if (msg.type === 'stop') {

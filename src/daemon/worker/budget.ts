@@ -57,6 +57,12 @@ export class InboundBudget {
     this.#o = o;
   }
 
+  /** max_worker_inbound_size and ws_msg_timeout changed (a reload): used from the next check on. */
+  configure(l: Pick<BudgetOptions, 'limit' | 'msgTimeoutS'>): void {
+    this.#o.limit = l.limit;
+    this.#o.msgTimeoutS = l.msgTimeoutS;
+  }
+
   /** Bytes held: partial messages plus records waiting for a full ring. */
   get held(): number {
     return this.#partial + this.#o.pendingBytes();

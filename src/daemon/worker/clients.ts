@@ -29,7 +29,7 @@ export class Clients {
   readonly all = new AllConns(this.byId, this.#noId);
   readonly #free: number[] = [];
   readonly #worker: number;
-  readonly #closeWaitMs: number;
+  #closeWaitMs: number;
   #serial = 0;
   #output!: Output;
   #inbound!: InboundProducer;
@@ -42,6 +42,11 @@ export class Clients {
     this.#closeWaitMs = Math.max(0.1, o.closeWaitS) * 1000;
     this.ofApp = Array.from({ length: o.apps }, () => new Set());
     for (let i = o.slots - 1; i >= 0; i--) this.#free.push(i);
+  }
+
+  /** shutdown_wait_ws changed (a reload): for closes that start from now on. */
+  set closeWaitS(s: number) {
+    this.#closeWaitMs = Math.max(0.1, s) * 1000;
   }
 
   /** The parts the close sequence uses (they are built after this). */

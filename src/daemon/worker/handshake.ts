@@ -47,11 +47,24 @@ export class Handshakes {
   constructor(o: HandshakeOptions) {
     this.#o = o;
     this.upgrades = new PendingUpgrades({
-      clients: o.clients, inbound: o.inbound, hookFlags: o.hookFlags, appDown: o.appDown, timeoutS: o.upgradeTimeoutS, log: o.log,
+      clients: o.clients, inbound: o.inbound, hookFlags: o.hookFlags, appDown: o.appDown, log: o.log,
+      // Read when a handshake starts waiting: a reload may change it (configure).
+      get timeoutS() { return o.upgradeTimeoutS; },
       peer: (c) => peerAddress(c.socket),
       open: (c, ep, response, rest, sub, id) => this.open(c, ep, response, rest, sub, id),
       refuse: (c, response) => this.refuse(c, response),
     });
+  }
+
+  /**
+   * Limits changed (a reload): new connections get them (the decoder's limits are set when a
+   * WebSocket opens, the head deadline at accept, an upgrade's timeout when it starts waiting).
+   */
+  configure(l: Pick<HandshakeOptions, 'limits' | 'maxHeadSize' | 'headWaitS' | 'upgradeTimeoutS'>): void {
+    this.#o.limits = l.limits;
+    this.#o.maxHeadSize = l.maxHeadSize;
+    this.#o.headWaitS = l.headWaitS;
+    this.#o.upgradeTimeoutS = l.upgradeTimeoutS;
   }
 
   /** A new socket: a Conn in the HTTP phase, or a 503 when every slot is taken (null). */

@@ -29,6 +29,13 @@ export class Housekeeping {
     this.#o = o;
   }
 
+  /** idle_timeout, ping_interval, max_worker_outbound_size changed (a reload): from the next tick on. */
+  configure(l: Pick<HousekeepingOptions, 'idleTimeoutS' | 'pingIntervalS' | 'maxWorkerOutbound'>): void {
+    this.#o.idleTimeoutS = l.idleTimeoutS;
+    this.#o.pingIntervalS = l.pingIntervalS;
+    this.#o.maxWorkerOutbound = l.maxWorkerOutbound;
+  }
+
   tick(now = Date.now()): void {
     this.#pingAndIdle(now);
     this.#o.budget.tick(now);

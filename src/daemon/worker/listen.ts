@@ -2,11 +2,12 @@
 // address (SO_REUSEPORT: every worker listens on every address and the kernel spreads connections).
 import net from 'node:net';
 import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/types.ts';
-import { certCovers } from '../../config/url.ts';
 import { EndpointTable, type EndpointSpec } from '../../http/upgrade.ts';
 import type { Logger } from '../../log.ts';
+import { MIN_TLS_VERSION, TlsContexts, readCertFiles } from './tls-contexts.ts';
+
+export { contextForName } from './tls-contexts.ts';
 
 /** The endpoints served on each port, by port number. */
 export function endpointTables(config: Config): Map<number, EndpointTable<EndpointSpec>> {
@@ -32,65 +33,43 @@ export function endpointTables(config: Config): Map<number, EndpointTable<Endpoi
   return tables;
 }
 
-interface CertContext {
-  hostnames: readonly string[];
-  key: Buffer;
-  cert: Buffer;
-  context: tls.SecureContext;
-}
-
-/**
- * The context for an SNI name: a cert naming it exactly wins over a wildcard cert that covers it
- * (config/url.ts certCovers: "*.example.com" covers exactly one more label).
- */
-export function contextForName<C extends { hostnames: readonly string[] }>(certs: readonly C[], servername: string): C | undefined {
-  const name = servername.toLowerCase();
-  return certs.find((c) => c.hostnames.includes(name)) ?? certs.find((c) => c.hostnames.some((h) => certCovers(h, name)));
-}
-
-/** One TLS context per configured cert, and the SNI lookup over their hostnames. */
-export function tlsOptions(config: Config): tls.TlsOptions {
-  const contexts: CertContext[] = config.certs.map((c) => {
-    const key = readFileSync(c.privkey_path);
-    const cert = readFileSync(c.pubchain_path);
-    return { hostnames: c.hostnames.map((h) => h.toLowerCase()), key, cert, context: tls.createSecureContext({ key, cert }) };
-  });
+/** The TLS options of every wss:// listener: the default certificate and the SNI lookup of `contexts`. */
+export function tlsOptions(config: Config, contexts: TlsContexts): tls.TlsOptions {
   return {
     // A client that sends no SNI (e.g. it connected to an IP address) gets the first cert.
-    key: contexts[0]?.key,
-    cert: contexts[0]?.cert,
-    minVersion: 'TLSv1.2',
+    key: contexts.first?.key,
+    cert: contexts.first?.cert,
+    minVersion: MIN_TLS_VERSION,
     handshakeTimeout: Math.max(1, config.shutdown_wait_http) * 1000,
-    SNICallback(servername, cb) {
-      const c = contextForName(contexts, servername);
-      if (c) cb(null, c.context);
-      else cb(new Error(`no certificate for SNI name ${servername}`));
-    },
+    SNICallback: contexts.sni,
   };
 }
 
 /**
  * Listens on every configured address; `onSocket` gets each accepted socket with its port's
- * endpoint table. Returns the servers and the URLs listened on.
+ * endpoint table. Returns the servers, the URLs listened on, the tables (by port: a reload replaces
+ * them, and each accept looks its table up) and the TLS contexts (null without a wss:// port).
  */
 export async function listenAll(
   config: Config,
   log: Logger,
   onSocket: (socket: net.Socket, table: EndpointTable<EndpointSpec>) => void,
-): Promise<{ servers: net.Server[]; where: string[] }> {
+): Promise<{ servers: net.Server[]; where: string[]; tables: Map<number, EndpointTable<EndpointSpec>>; tls: TlsContexts | null }> {
   const tables = endpointTables(config);
   const servers: net.Server[] = [];
   const where: string[] = [];
-  const secure = config.ports.some((p) => !p.is_unencrypted) ? tlsOptions(config) : null;
+  const contexts = config.ports.some((p) => !p.is_unencrypted) ? new TlsContexts(readCertFiles(config.certs)) : null;
+  const secure = contexts ? tlsOptions(config, contexts) : null;
   for (const port of config.ports) {
-    const table = tables.get(port.port_number)!;
+    const portNumber = port.port_number;
     for (const addr of port.listen) {
-      const accept = (s: net.Socket) => onSocket(s, table);
+      const accept = (s: net.Socket) => onSocket(s, tables.get(portNumber)!);
       let server: net.Server;
       if (port.is_unencrypted) {
         server = net.createServer({ noDelay: true, allowHalfOpen: true }, accept);
       } else {
         server = tls.createServer({ ...secure!, noDelay: true, allowHalfOpen: true }, accept);
+        contexts!.addServer(server as tls.Server);
         server.on('tlsClientError', (err) => log.debug(`TLS handshake failed: ${err.message}`));
       }
       await new Promise<void>((resolve, reject) => {
@@ -106,5 +85,5 @@ export async function listenAll(
       where.push(`${scheme}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${port.port_number}`);
     }
   }
-  return { servers, where };
+  return { servers, where, tables, tls: contexts };
 }

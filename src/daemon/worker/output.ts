@@ -41,7 +41,7 @@ interface KeptSlab {
 
 export class Output {
   readonly #u8: Uint8Array;
-  readonly #maxClientBytes: number;
+  #maxClientBytes: number;
   /** Called once a client's unsent bytes pass maxClientBytes (it should be closed). */
   readonly #onOverflow: (c: Conn, bytes: number) => void;
   readonly #conn: Conn[] = [];
@@ -64,6 +64,11 @@ export class Output {
     this.#u8 = u8;
     this.#maxClientBytes = maxClientBytes;
     this.#onOverflow = onOverflow;
+  }
+
+  /** max_client_outbound_size changed (a reload): judged at the next flush. */
+  set maxClientBytes(n: number) {
+    this.#maxClientBytes = n;
   }
 
   /** Queues `len` bytes for `c`: `buf` from `at`, or (buf null) the shared memory at `at`. */

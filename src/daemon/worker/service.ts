@@ -22,7 +22,8 @@ import { Handshakes } from './handshake.ts';
 import { InboundBudget } from './budget.ts';
 import { WorkerDeflate } from './deflate.ts';
 import { Housekeeping, HOUSEKEEPING_MS } from './housekeeping.ts';
-import { listenAll } from './listen.ts';
+import { listenAll, endpointTables } from './listen.ts';
+import type { TlsContexts, CertFile } from './tls-contexts.ts';
 import { userReadHook, type InstallUserRead } from './user-read.ts';
 import type { FaultHook } from './faults.ts';
 
@@ -37,7 +38,8 @@ export interface WorkerDeps {
 }
 
 export class WorkerService {
-  readonly #config: Config;
+  /** The running config: the start's, then each reload's (reconfigure). */
+  #config: Config;
   readonly #log: Logger;
   readonly #wake: WakeWord;
   readonly #appDown: boolean[];
@@ -54,6 +56,9 @@ export class WorkerService {
   readonly #userRead: InstallUserRead | null;
   readonly #scratchView: Uint8Array;
   #servers: net.Server[] = [];
+  /** Each port's endpoint table (listen.ts: looked up at every accept), and the TLS contexts. */
+  #tables = new Map<number, EndpointTable<EndpointSpec>>();
+  #tls: TlsContexts | null = null;
   /** Connections accepted before `serve()` (main.ts start order), with their port's table; null once serving. */
   #held: [net.Socket, EndpointTable<EndpointSpec>][] | null = [];
   #ticker: NodeJS.Timeout | null = null;
@@ -79,7 +84,7 @@ export class WorkerService {
     const clients = new Clients({ worker: W, apps: A, slots: region.slots, closeWaitS: config.shutdown_wait_ws });
     this.clients = clients;
     this.#output = new Output(core.u8, config.max_client_outbound_size, (c, bytes) => {
-      log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${config.max_client_outbound_size}): closing with 1008`, undefined, { client: c.id });
+      log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${this.#config.max_client_outbound_size}): closing with 1008`, undefined, { client: c.id });
       clients.closeWith(c, CloseCode.POLICY_VIOLATION);
     });
     this.#inbound = new InboundProducer({
@@ -136,11 +141,13 @@ export class WorkerService {
    * are held (not read from by us) until `serve()`: the apps are not there yet.
    */
   async start(): Promise<string[]> {
-    const { servers, where } = await listenAll(this.#config, this.#log, (s, table) => {
+    const { servers, where, tables, tls } = await listenAll(this.#config, this.#log, (s, table) => {
       if (this.#held === null) this.#onSocket(s, table);
       else this.#hold(s, table);
     });
     this.#servers = servers;
+    this.#tables = tables;
+    this.#tls = tls;
     this.#ticker = setInterval(() => this.#housekeeping.tick(), HOUSEKEEPING_MS);
     this.#ticker.unref();
     void this.#wakeLoop();
@@ -273,6 +280,33 @@ export class WorkerService {
       }
       await wake.waitAsync(1000);
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // A reload (src/daemon/reload.ts): what config/diff.ts calls live
+
+  /**
+   * Applies a reloaded config whose differences from the running one are all live (diffConfig):
+   * the log level and format, the endpoint tables (allowed_origins) and TLS contexts for new
+   * connections, and the limits the parts read per connection, per message or per tick.
+   * `certs`: the certificates' files as the main thread read them (null: unchanged). Connections
+   * already open keep their TLS context and their decoder limits.
+   */
+  reconfigure(next: Config, certs: CertFile[] | null): void {
+    // First what can throw (a context that does not build): then nothing has changed.
+    if (certs !== null) this.#tls?.replace(certs);
+    this.#tls?.setHandshakeTimeout(Math.max(1, next.shutdown_wait_http) * 1000);
+    this.#config = next;
+    this.#log.configure({ level: next.log_level, format: next.log_format });
+    for (const [port, table] of endpointTables(next)) this.#tables.set(port, table);
+    this.clients.closeWaitS = next.shutdown_wait_ws;
+    this.#output.maxClientBytes = next.max_client_outbound_size;
+    this.budget.configure({ limit: next.max_worker_inbound_size, msgTimeoutS: next.ws_msg_timeout });
+    this.#handshakes.configure({
+      limits: { maxMessageSize: next.max_ws_msg_size, maxFrameChainSize: next.max_ws_frame_chain_size, maxFragments: next.max_ws_fragment_c },
+      maxHeadSize: next.max_http_head_size, headWaitS: next.shutdown_wait_http, upgradeTimeoutS: next.upgrade_timeout,
+    });
+    this.#housekeeping.configure({ idleTimeoutS: next.idle_timeout, pingIntervalS: next.ping_interval, maxWorkerOutbound: next.max_worker_outbound_size });
   }
 
   // -------------------------------------------------------------------------------------------
