@@ -34,6 +34,7 @@ export type ParseResult = RequestHead | Refusal;
 const CR = 0x0d;
 const SP = 0x20;
 const HTAB = 0x09;
+const COMMA = 0x2c;
 const COLON = 0x3a;
 
 // Character classes of latin1 code units (256 entries).
@@ -64,6 +65,29 @@ export function isToken(s: string, start = 0, end = s.length): boolean {
     if (c > 0xff || !(CLASS[c] & TCHAR)) return false;
   }
   return true;
+}
+
+/**
+ * Calls `visit(start, end)` for each non-empty element of a comma-separated list (RFC 9110
+ * §5.6.1: elements separated by OWS "," OWS, empty elements allowed), without its surrounding OWS,
+ * until `visit` returns true; returns whether it did. No allocation.
+ */
+export function someToken(list: string, visit: (start: number, end: number) => boolean): boolean {
+  const n = list.length;
+  let i = 0;
+  while (i < n) {
+    let c = list.charCodeAt(i);
+    if (c === SP || c === HTAB || c === COMMA) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && list.charCodeAt(i) !== COMMA) i++;
+    let end = i;
+    while (end > start && ((c = list.charCodeAt(end - 1)) === SP || c === HTAB)) end--;
+    if (visit(start, end)) return true;
+  }
+  return false;
 }
 
 /** Decodes bytes [0, end) as latin1 without copying the bytes first. */

@@ -1,11 +1,7 @@
 // Subprotocol negotiation (RFC 6455 §1.9, §4.2.1 item 8, §4.2.2 item 5.4, §11.3.4): the client
 // lists the subprotocols it can speak in Sec-WebSocket-Protocol, in order of preference; the
 // server answers with at most one of them. Pure functions over strings.
-import { isToken } from './parse.ts';
-
-const SP = 0x20;
-const HTAB = 0x09;
-const COMMA = 0x2c;
+import { isToken, someToken } from './parse.ts';
 
 /**
  * Appends the elements of one Sec-WebSocket-Protocol field value to `out`, in order. The field is
@@ -14,22 +10,16 @@ const COMMA = 0x2c;
  * when an element is not a token (it is not appended); the caller refuses the request then.
  */
 export function pushProtocols(value: string, out: string[]): boolean {
-  const n = value.length;
-  let i = 0;
-  while (i < n) {
-    let c = value.charCodeAt(i);
-    if (c === SP || c === HTAB || c === COMMA) {
-      i++;
-      continue;
+  let ok = true;
+  someToken(value, (start, end) => {
+    if (!isToken(value, start, end)) {
+      ok = false;
+      return true;
     }
-    const start = i;
-    while (i < n && value.charCodeAt(i) !== COMMA) i++;
-    let end = i;
-    while (end > start && ((c = value.charCodeAt(end - 1)) === SP || c === HTAB)) end--;
-    if (!isToken(value, start, end)) return false;
     out.push(value.slice(start, end));
-  }
-  return true;
+    return false;
+  });
+  return ok;
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import { HttpRefusal } from './refusals.ts';
 import type { Refusal } from './refusals.ts';
-import type { RequestHead } from './parse.ts';
+import { someToken, type RequestHead } from './parse.ts';
 import type { EndpointSpec, EndpointTable, TableEntry } from './endpoints.ts';
 import { pushProtocols, selectSubprotocol } from './subprotocol.ts';
 
@@ -26,9 +26,6 @@ export interface UpgradeAccepted<E extends EndpointSpec = EndpointSpec> {
 
 export type UpgradeResult<E extends EndpointSpec = EndpointSpec> = UpgradeAccepted<E> | Refusal;
 
-const SP = 0x20;
-const HTAB = 0x09;
-const COMMA = 0x2c;
 
 // base64 alphabet (RFC 4648 §4), 256 entries: 1 = allowed.
 const B64 = /* @__PURE__ */ (() => {
@@ -65,27 +62,6 @@ export function hasToken(list: string, token: string): boolean {
   });
 }
 
-/**
- * Calls `visit(start, end)` for each non-empty element of a token list, without its surrounding
- * OWS, until `visit` returns true; returns whether it did. No allocation.
- */
-function someToken(list: string, visit: (start: number, end: number) => boolean): boolean {
-  const n = list.length;
-  let i = 0;
-  while (i < n) {
-    let c = list.charCodeAt(i);
-    if (c === SP || c === HTAB || c === COMMA) {
-      i++;
-      continue;
-    }
-    const start = i;
-    while (i < n && list.charCodeAt(i) !== COMMA) i++;
-    let end = i;
-    while (end > start && ((c = list.charCodeAt(end - 1)) === SP || c === HTAB)) end--;
-    if (visit(start, end)) return true;
-  }
-  return false;
-}
 
 /**
  * Checks, in this order (the first failure is the answer):
