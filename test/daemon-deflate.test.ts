@@ -23,6 +23,7 @@ const dd = daemonSuite(D, async (ctx) => {
       { name: 'echo-plain', app_path: 'apps/echo/app.ts', paths: ['/plain'], endpoint: { permessage_deflate: false } },
       { name: 'broadcast', app_path: 'apps/broadcast/app.ts', paths: ['/bc', '/bc-ctx'] },
       { name: 'echo-cap', app_path: 'apps/echo/app.ts', paths: ['/cap'], endpoint: { permessage_deflate: { max_contexts: 1 } } },
+      { name: 'hooked-cap', app_path: 'test/fixtures/apps/upgrade/app.ts', paths: ['/hooked-cap'], endpoint: { permessage_deflate: { max_contexts: 1 } } },
     ],
   });
 });
@@ -132,6 +133,18 @@ D('max_contexts: a client beyond it is answered with no context takeover both wa
   const c = await extHeader(d.url('/cap'), { perMessageDeflate: true });
   assert.is(c.ext, 'permessage-deflate; server_no_context_takeover', 'the freed context is given again');
   for (const x of [b, c]) { x.ws.close(CloseCode.NORMAL); await closed(x.ws); }
+});
+
+D('max_contexts: a handshake waiting for an upgrade hook holds no context; it is negotiated when the client opens', async ({ d }) => {
+  await new Promise((r) => setTimeout(r, 100)); // the previous test's closes have freed their contexts
+  // a waits 800 ms for the hook; b, which asks meanwhile and is accepted at once, gets the one context.
+  const slow = extHeader(d.url('/hooked-cap?mode=accept&delay=800'), { perMessageDeflate: true });
+  await new Promise((r) => setTimeout(r, 200));
+  const b = await extHeader(d.url('/hooked-cap?mode=accept'), { perMessageDeflate: true });
+  assert.is(b.ext, 'permessage-deflate; server_no_context_takeover', 'the waiting handshake did not take the context');
+  const a = await slow;
+  assert.is(a.ext, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover', 'beyond max_contexts when it opened');
+  for (const x of [a, b]) { x.ws.close(CloseCode.NORMAL); await closed(x.ws); }
 });
 
 D('echoes text and binary below and above the threshold with every ws option', async ({ d }) => {

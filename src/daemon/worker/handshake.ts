@@ -51,7 +51,7 @@ export class Handshakes {
       // Read when a handshake starts waiting: a reload may change it (configure).
       get timeoutS() { return o.upgradeTimeoutS; },
       peer: (c) => peerAddress(c.socket),
-      open: (c, ep, response, rest, sub, id) => this.open(c, ep, response, rest, sub, id),
+      open: (c, ep, response, rest, sub, extensions, id) => this.open(c, ep, response, rest, sub, extensions, id),
       refuse: (c, response) => this.refuse(c, response),
     });
   }
@@ -118,21 +118,25 @@ export class Handshakes {
       return;
     }
     if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
-    // permessage-deflate: negotiated now, named in the 101 when it is sent (open).
-    if (this.#o.deflate) c.deflate = this.#o.deflate.negotiate(ep.appIndex, ep.endpointId, h.extensions);
     // An app with an upgrade hook decides first (upgrades.ts); one without pays nothing for it.
     if (this.upgrades.wanted(ep.appIndex)) {
       this.upgrades.start(c, h, r.head, r.rest);
       return;
     }
-    this.open(c, ep, h.response, r.rest, h.subprotocolIndex ?? -1);
+    this.open(c, ep, h.response, r.rest, h.subprotocolIndex ?? -1, h.extensions);
   }
 
   /**
    * Opens the client: the 101, its id (`id`, or a new one) and registry entry, the decoder, the OPEN
    * record (before any READ of it), then `rest`, the bytes that followed the head.
    */
-  open(c: Conn, ep: EndpointSpec, response: Buffer, rest: Uint8Array, subprotocolIndex: number, id?: number): void {
+  open(
+    c: Conn, ep: EndpointSpec, response: Buffer, rest: Uint8Array, subprotocolIndex: number,
+    extensions: readonly string[] | undefined, id?: number,
+  ): void {
+    // permessage-deflate: negotiated here, when the client opens, so that a handshake waiting for
+    // an upgrade hook holds no place in max_contexts; named in the 101.
+    if (this.#o.deflate) c.deflate = this.#o.deflate.negotiate(ep.appIndex, ep.endpointId, extensions);
     const deflate = c.deflate;
     c.socket.write(deflate === null ? response : deflate.upgrade101(response));
     const { clients, inbound } = this.#o;

@@ -52,7 +52,10 @@ export interface UpgradeOptions {
   /** The peer's address and port (handshake.ts peerAddress). */
   peer(c: Conn): { address?: string; port?: number };
   /** Opens the client with this id: the 101, the OPEN record, then `rest` (handshake.ts open). */
-  open(c: Conn, ep: EndpointSpec, response: Buffer, rest: Uint8Array, subprotocolIndex: number, id: number): void;
+  open(
+    c: Conn, ep: EndpointSpec, response: Buffer, rest: Uint8Array, subprotocolIndex: number,
+    extensions: readonly string[] | undefined, id: number,
+  ): void;
   /** Sends a complete HTTP error response and closes (handshake.ts refuse). */
   refuse(c: Conn, response: Buffer): void;
 }
@@ -63,6 +66,8 @@ export interface UpgradeStart {
   /** The 101 to send if the hook accepts. */
   readonly response: Buffer;
   readonly subprotocolIndex?: number;
+  /** The Sec-WebSocket-Extensions offers, negotiated when the client opens. */
+  readonly extensions?: readonly string[];
   readonly headLength: number;
 }
 
@@ -73,6 +78,7 @@ interface Pending {
   readonly endpoint: EndpointSpec;
   readonly response: Buffer;
   readonly subprotocolIndex: number;
+  readonly extensions: readonly string[] | undefined;
   /** Bytes that followed the head, and their total. */
   readonly kept: Buffer[];
   keptBytes: number;
@@ -129,7 +135,7 @@ export class PendingUpgrades {
 
     const timeoutMs = this.#o.timeoutS * 1000;
     const p: Pending = {
-      c, id, app, endpoint: ep, response: h.response, subprotocolIndex, kept: [], keptBytes: 0,
+      c, id, app, endpoint: ep, response: h.response, subprotocolIndex, extensions: h.extensions, kept: [], keptBytes: 0,
       timer: setTimeout(() => this.#timedOut(p), timeoutMs),
       onClose: () => this.#left(p),
     };
@@ -164,7 +170,7 @@ export class PendingUpgrades {
     }
     if (status === UPGRADE_ACCEPT) {
       const rest = p.kept.length === 0 ? EMPTY : p.kept.length === 1 ? p.kept[0] : Buffer.concat(p.kept, p.keptBytes);
-      this.#o.open(c, p.endpoint, p.response, rest, p.subprotocolIndex, id);
+      this.#o.open(c, p.endpoint, p.response, rest, p.subprotocolIndex, p.extensions, id);
       return;
     }
     let code = status;
