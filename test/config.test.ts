@@ -555,7 +555,7 @@ Load('estimates exactly the shared memory the daemon lays out, from a heapBase a
     const est = estimateSharedMemory(c);
     const layout = planDaemonMemory(c, STATIC_RESERVE);
     assert.is(est.total, layout.bytes, `estimate = layout for ${JSON.stringify(extra)}`);
-    assert.is(est.rings + est.workerScratch + est.decoderStates + est.wakeLines + est.appWrite, est.total - STATIC_RESERVE, 'the parts add up');
+    assert.is(est.rings + est.workerScratch + est.decoderStates + est.wakeLines + est.appWrite + est.metrics, est.total - STATIC_RESERVE, 'the parts add up');
     assert.ok(planDaemonMemory(c, heapBase).bytes <= est.total, 'the real layout is no larger');
   }
 });

@@ -4,8 +4,10 @@
 import type { LogFormat, LogLevel } from '../log.ts';
 import type { AccountRef } from './ops.ts';
 import type { DeflateConfig } from './deflate.ts';
+import type { MetricsConfig } from './metrics.ts';
 
 export type { DeflateConfig } from './deflate.ts';
+export type { MetricsConfig } from './metrics.ts';
 
 /** One address a port listens on (the arguments of net.Server#listen). */
 export interface ListenAddress {
@@ -130,6 +132,8 @@ export interface Config {
   upgrade_timeout: number;
   /** The top-level permessage_deflate (endpoints carry their resolved value); false = off. */
   permessage_deflate: DeflateConfig | false;
+  /** The metrics and health listener (src/metrics/server.ts); null = none. */
+  metrics: MetricsConfig | null;
   ports: PortConfig[];
   certs: CertConfig[];
   apps: AppConfig[];

@@ -15,6 +15,8 @@ import {
 import { parseRequestHead } from '../http/parse.ts';
 import { frameHeaderSize } from '../core/codec.ts';
 import { createAppRuntime, type AppHost, type Recipients } from '../app/runtime.ts';
+import { MetricsBlock } from '../metrics/block.ts';
+import { monitorLoop } from '../metrics/monitor.ts';
 
 export interface AppThreadInit {
   index: number;
@@ -36,6 +38,8 @@ const u32 = core.u32;
 const f64 = new Float64Array(core.memory.buffer);
 const W = config.worker_c;
 const wake = new WakeWord(core, init.layout.apps[appIndex].wake);
+// This thread's event-loop delay, in its own metrics block (src/metrics/monitor.ts).
+if (config.metrics) monitorLoop(new MetricsBlock(core.memory.buffer, init.layout.metrics.apps[appIndex], init.layout.metrics.layout));
 /**
  * The app's heartbeat (ms since the epoch), beside its wake word: written every time the loop
  * comes round (at least once a second) and while it waits for outbound room. The main thread

@@ -6,6 +6,7 @@ import { MemoryPlan } from '../core/memory.ts';
 import { RING_HEADER_SIZE, roundUpRingCapacity } from '../core/ring.ts';
 import { DECODER_STATE_SIZE } from '../core/layout.ts';
 import type { Config } from '../config/types.ts';
+import { blockLayout, type MetricsRegion } from '../metrics/layout.ts';
 
 export interface RingAddr {
   header: number;
@@ -39,6 +40,8 @@ export interface MemoryParts {
   wakeLines: number;
   /** Each app's write buffer (its wbuf_size): messages are assembled there and copied into rings. */
   appWrite: number;
+  /** One metrics block per thread (main, workers, apps): src/metrics/layout.ts. */
+  metrics: number;
 }
 
 export interface DaemonLayout {
@@ -51,6 +54,8 @@ export interface DaemonLayout {
   inbound: RingAddr[][];
   /** outbound[w][a]: app a produces, worker w consumes. */
   outbound: RingAddr[][];
+  /** The metrics blocks, one per thread (src/metrics/layout.ts). */
+  metrics: MetricsRegion;
 }
 
 /** The config values the layout depends on (a Config has them all); of the apps, their wbuf_size. */
@@ -82,7 +87,7 @@ export const APP_HOOK_OFFSET = 20;
  */
 export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { unbounded = false } = {}): DaemonLayout {
   const plan = new MemoryPlan(heapBase, { unbounded });
-  const parts: MemoryParts = { rings: 0, workerScratch: 0, decoderStates: 0, wakeLines: 0, appWrite: 0 };
+  const parts: MemoryParts = { rings: 0, workerScratch: 0, decoderStates: 0, wakeLines: 0, appWrite: 0, metrics: 0 };
   const alloc = (part: keyof MemoryParts, bytes: number): number => {
     const before = plan.bytes;
     const at = plan.alloc(bytes);
@@ -125,5 +130,12 @@ export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { u
       outbound[w].push(ring(outboundCapacity));
     }
   }
-  return { bytes: plan.bytes, parts, workers, apps, inbound, outbound };
+  const block = blockLayout(A);
+  const metrics: MetricsRegion = {
+    layout: block,
+    main: alloc('metrics', block.bytes),
+    workers: Array.from({ length: W }, () => alloc('metrics', block.bytes)),
+    apps: Array.from({ length: A }, () => alloc('metrics', block.bytes)),
+  };
+  return { bytes: plan.bytes, parts, workers, apps, inbound, outbound, metrics };
 }

@@ -10,6 +10,7 @@ import { siblingModule } from '../module-url.ts';
 import { dropPrivileges, planPrivileges, type PrivilegePlan } from './privileges.ts';
 import { fdLimitWarning, openFileLimit } from './limits.ts';
 import { Reloader, readCerts, type ReloadResult } from './reload.ts';
+import { startDaemonMetrics, type DaemonMetrics } from '../metrics/daemon.ts';
 
 /**
  * Exit statuses: 0 after a requested stop (SIGTERM/SIGINT) that completed; EXIT_WORKER_DIED when a
@@ -123,9 +124,12 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   const workers: Worker[] = [];
   /** Set while main itself ends the threads: those exits are no crash. */
   let terminating = false;
+  /** The metrics and health listener (src/metrics/daemon.ts); its block counts app restarts. */
+  let metrics: DaemonMetrics | null = null;
   const killAll = async () => {
     terminating = true;
     await Promise.all([...workers, ...apps].map((t) => t.terminate()));
+    await metrics?.close();
   };
 
   // Workers first, while the process may still be root: they bind the ports and read the
@@ -141,6 +145,19 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     throw new Error(`cannot listen: ${workerErrors.map((e) => e.message).join('; ')}`);
   }
   const where = (workerResults[0] as { where: string[] }).where;
+
+  // Bound while the process may still be root. Not ready until the workers serve: the health
+  // check is replaced below, once the state it reads exists.
+  let notReady = (): string | null => 'starting';
+  let appsUp: readonly boolean[] = config.apps.map(() => false);
+  try {
+    const m = await startDaemonMetrics(config, memory, layout, { notReady: () => notReady(), appUp: () => appsUp });
+    metrics = m;
+    if (m.where.length) log.notice(`metrics and health on ${m.where.join(', ')} (/metrics, /livez, /readyz)`);
+  } catch (e) {
+    await killAll();
+    throw e;
+  }
 
   // Then the privilege switch, before any app code runs.
   if (privileges.kind === 'switch') {
@@ -195,6 +212,13 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   /** Each app's heartbeat (written by its thread) and whether its thread is up. */
   const beats = config.apps.map((_, a) => new Float64Array(memory.buffer, layout.apps[a].wake + APP_BEAT_OFFSET, 1));
   const alive = config.apps.map(() => true);
+  appsUp = alive;
+  // /readyz: 503 from the start of a graceful stop, and while an app's thread is down.
+  notReady = () => {
+    if (stopping) return 'stopping';
+    const down = config.apps.filter((_, a) => !alive[a]).map((app) => app.name);
+    return down.length ? `app ${down.join(', ')} down` : null;
+  };
   const watchApp = (a: number, thread: Worker) => {
     thread.on('exit', (code) => {
       if (stopping) return;
@@ -215,6 +239,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         apps[a] = started.worker;
         watchApp(a, started.worker);
         r.lastStart = Date.now();
+        metrics!.appRestarted(a);
         const first = await started.first;
         if (first.type !== 'ready') {
           log.error(`app ${name}: restart failed: ${(first as { message?: string }).message ?? first.type}`);

@@ -8,6 +8,7 @@ import { Conn, Phase } from './conn.ts';
 import type { Output } from './output.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { InboundBudget } from './budget.ts';
+import { MetricsBlock } from '../../metrics/block.ts';
 
 export interface ClientsOptions {
   worker: number;
@@ -16,6 +17,8 @@ export interface ClientsOptions {
   slots: number;
   /** shutdown_wait_ws, seconds: how long a closing connection may take before it is destroyed. */
   closeWaitS: number;
+  /** This worker's metrics block (src/metrics/block.ts); absent: counts go nowhere. */
+  metrics?: MetricsBlock;
 }
 
 export class Clients {
@@ -30,6 +33,7 @@ export class Clients {
   readonly #free: number[] = [];
   readonly #worker: number;
   #closeWaitMs: number;
+  readonly #metrics: MetricsBlock;
   #serial = 0;
   #output!: Output;
   #inbound!: InboundProducer;
@@ -40,6 +44,7 @@ export class Clients {
   constructor(o: ClientsOptions) {
     this.#worker = o.worker;
     this.#closeWaitMs = Math.max(0.1, o.closeWaitS) * 1000;
+    this.#metrics = o.metrics ?? MetricsBlock.detached(o.apps);
     this.ofApp = Array.from({ length: o.apps }, () => new Set());
     for (let i = o.slots - 1; i >= 0; i--) this.#free.push(i);
   }
@@ -80,6 +85,7 @@ export class Clients {
     this.#noId.delete(c);
     this.byId.set(c.id, c);
     this.ofApp[appIndex].add(c);
+    this.#metrics.opened(appIndex);
   }
 
   /** Whether frames may still be sent to `c`. */
@@ -92,6 +98,8 @@ export class Clients {
     if (c.closeSent) return;
     // Marked first: the output's backlog check may itself decide to close this client.
     c.closeSent = true;
+    // The close that ends the connection: ours, unless the client's came first (ws-input.ts).
+    if (!c.closeReceived && c.id !== 0) this.#metrics.closeCode(c.closeCode);
     // Data after our close frame is ignored: a partial message can never be finished.
     this.#budget.release(c);
     this.#output.write(c, frame);
@@ -162,6 +170,10 @@ export class Clients {
     else {
       this.byId.delete(c.id);
       this.ofApp[c.appIndex].delete(c);
+      const m = this.#metrics;
+      m.closed(c.appIndex);
+      // No close frame either way: 1006, or the code a dropped slow client was given (housekeeping.ts).
+      if (!c.closeSent && !c.closeReceived) m.closeCode(c.closeCode);
       if (!c.appClosed) {
         const inbound = this.#inbound;
         const rec = inbound.reserve(c.appIndex, IN_HEADER_SIZE + CLOSE_BODY_SIZE);

@@ -14,6 +14,7 @@ import type { Clients } from './clients.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { WorkerDeflate } from './deflate.ts';
 import { PendingUpgrades } from './upgrades.ts';
+import { MetricsBlock } from '../../metrics/block.ts';
 
 export interface HandshakeOptions {
   core: Core;
@@ -37,15 +38,19 @@ export interface HandshakeOptions {
   /** upgrade_timeout (seconds): how long a handshake waits for the app's upgrade hook. */
   upgradeTimeoutS: number;
   log: Logger;
+  /** This worker's metrics block; absent: counts go nowhere. */
+  metrics?: MetricsBlock;
 }
 
 export class Handshakes {
   readonly #o: HandshakeOptions;
   /** Handshakes waiting for an app's upgrade hook (upgrades.ts). */
   readonly upgrades: PendingUpgrades;
+  readonly #metrics: MetricsBlock;
 
   constructor(o: HandshakeOptions) {
     this.#o = o;
+    this.#metrics = o.metrics ?? MetricsBlock.detached(o.appDown.length);
     this.upgrades = new PendingUpgrades({
       clients: o.clients, inbound: o.inbound, hookFlags: o.hookFlags, appDown: o.appDown, log: o.log,
       // Read when a handshake starts waiting: a reload may change it (configure).
@@ -73,7 +78,9 @@ export class Handshakes {
     const slot = clients.takeSlot();
     if (slot === undefined) {
       log.warning(`connection limit reached (fd_alloc_c ${this.#o.fdAllocC}): refusing ${socket.remoteAddress}`);
-      socket.end(buildErrorResponse(503, { 'Retry-After': '5' }));
+      const response = buildErrorResponse(503, { 'Retry-After': '5' });
+      this.#metrics.refused(response);
+      socket.end(response);
       socket.setTimeout(1000, () => socket.destroy());
       socket.on('error', (err) => log.debug(`refused socket ${socket.remoteAddress}: ${err.message}`));
       return null;
@@ -138,7 +145,9 @@ export class Handshakes {
     // an upgrade hook holds no place in max_contexts; named in the 101.
     if (this.#o.deflate) c.deflate = this.#o.deflate.negotiate(ep.appIndex, ep.endpointId, extensions);
     const deflate = c.deflate;
-    c.socket.write(deflate === null ? response : deflate.upgrade101(response));
+    const head = deflate === null ? response : deflate.upgrade101(response);
+    this.#metrics.bytesOut(head.length);
+    c.socket.write(head);
     const { clients, inbound } = this.#o;
     clients.open(c, ep.appIndex, ep.endpointId, id);
     decoderInit(this.#o.core, this.#o.stateOf(c), Role.SERVER, deflate === null ? this.#o.limits : { ...this.#o.limits, permessageDeflate: true });
@@ -158,6 +167,7 @@ export class Handshakes {
   refuse(c: Conn, response: Buffer): void {
     c.phase = Phase.DEAD;
     c.head = null;
+    this.#metrics.refused(response);
     c.socket.end(response);
     this.#o.clients.armDeadline(c, Math.max(1, this.#o.headWaitS) * 1000);
   }

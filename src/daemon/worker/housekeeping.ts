@@ -7,6 +7,7 @@ import { Phase } from './conn.ts';
 import type { Clients } from './clients.ts';
 import type { Output } from './output.ts';
 import type { InboundBudget } from './budget.ts';
+import type { MetricsBlock } from '../../metrics/block.ts';
 
 export const HOUSEKEEPING_MS = 500;
 
@@ -19,6 +20,8 @@ export interface HousekeepingOptions {
   output: Output;
   budget: InboundBudget;
   log: Logger;
+  /** This worker's metrics block (slow clients dropped); absent: not counted. */
+  metrics?: MetricsBlock;
 }
 
 export class Housekeeping {
@@ -83,6 +86,7 @@ export class Housekeeping {
       c.socket.destroy();
       dropped++;
     }
+    this.#o.metrics?.slowDropped(dropped);
     log.notice(`unsent bytes of all clients passed max_worker_outbound_size (${budget}): dropped the ${dropped} client(s) with the largest backlogs`);
   }
 }

@@ -10,6 +10,7 @@ import { Conn, Phase } from './conn.ts';
 import { copyOut, type Output } from './output.ts';
 import type { Clients } from './clients.ts';
 import type { WorkerDeflate } from './deflate.ts';
+import { MetricsBlock } from '../../metrics/block.ts';
 
 /** Records consumed from one outbound ring before their frames are flushed and the records released. */
 const DRAIN_BATCH = 1024;
@@ -29,6 +30,8 @@ export interface OutboundOptions {
   deflate?: WorkerDeflate | null;
   /** An UPGRADE_REPLY of app `app` (upgrades.ts reply). */
   upgradeReply(app: number, id: number, status: number): void;
+  /** This worker's metrics block; absent: counts go nowhere. */
+  metrics?: MetricsBlock;
 }
 
 export class OutboundDrain {
@@ -44,6 +47,9 @@ export class OutboundDrain {
   readonly #except = new Set<number>();
   readonly #deflate: WorkerDeflate | null;
   readonly #upgradeReply: (app: number, id: number, status: number) => void;
+  readonly #metrics: MetricsBlock;
+  /** Frames queued for clients by the current #deliver (messages_sent, counted once per drained app). */
+  #delivered = 0;
 
   constructor(o: OutboundOptions) {
     this.#u8 = o.core.u8;
@@ -57,6 +63,7 @@ export class OutboundDrain {
     this.#log = o.log;
     this.#deflate = o.deflate ?? null;
     this.#upgradeReply = o.upgradeReply;
+    this.#metrics = o.metrics ?? MetricsBlock.detached(o.rings.length);
   }
 
   /** Delivers what every live app's ring holds (at most DRAIN_MAX records each); returns how many. */
@@ -84,6 +91,10 @@ export class OutboundDrain {
         output.flush();
         ring.releaseConsumed();
       }
+      if (this.#delivered > 0) {
+        this.#metrics.messagesOut(a, this.#delivered);
+        this.#delivered = 0;
+      }
     }
     return n;
   }
@@ -107,6 +118,7 @@ export class OutboundDrain {
     const frame = this.#deflate!.frameFor(c.deflate!, this.#u8, at, len);
     if (frame === null) return false;
     this.#output.queue(c, frame, 0, frame.length);
+    this.#delivered++;
     return true;
   }
 
@@ -137,6 +149,7 @@ export class OutboundDrain {
             if (shared === null) shared = copyOut(u8, frameAt, frameAt + frameLen);
             output.queue(c, shared, 0, frameLen);
           }
+          this.#delivered++;
         }
         break;
       case Outbound.EVERY:
@@ -157,10 +170,15 @@ export class OutboundDrain {
           if (shared === null) {
             shared = copyOut(u8, frameAt, frameAt + frameLen);
             output.queue(first, shared, 0, frameLen);
+            this.#delivered++;
           }
           output.queue(c, shared, 0, frameLen);
+          this.#delivered++;
         }
-        if (first !== null && shared === null) output.queue(first, null, frameAt, frameLen);
+        if (first !== null && shared === null) {
+          output.queue(first, null, frameAt, frameLen);
+          this.#delivered++;
+        }
         break;
       }
       case Outbound.CLOSE_CLIENT: {

@@ -5,6 +5,7 @@
 // of a consumed outbound-ring record: slices are copied out in flush(), which the outbound drain
 // calls before it releases the records.
 import { Conn, Phase } from './conn.ts';
+import { MetricsBlock } from '../../metrics/block.ts';
 
 /** Above this many queued bytes a client's frames are written separately instead of joined. */
 const JOIN_LIMIT = 64 * 1024;
@@ -59,11 +60,14 @@ export class Output {
   /** Slabs left to such clients, at most MAX_KEPT_SLABS. */
   readonly #kept: KeptSlab[] = [];
   readonly #flushNow = () => this.flush();
+  /** Bytes written to sockets are counted once per flush (src/metrics/block.ts). */
+  readonly #metrics: MetricsBlock;
 
-  constructor(u8: Uint8Array, maxClientBytes: number, onOverflow: (c: Conn, bytes: number) => void) {
+  constructor(u8: Uint8Array, maxClientBytes: number, onOverflow: (c: Conn, bytes: number) => void, metrics?: MetricsBlock) {
     this.#u8 = u8;
     this.#maxClientBytes = maxClientBytes;
     this.#onOverflow = onOverflow;
+    this.#metrics = metrics ?? MetricsBlock.detached(1);
   }
 
   /** max_client_outbound_size changed (a reload): judged at the next flush. */
@@ -190,11 +194,14 @@ export class Output {
     const n = qConn.length;
     const u8 = this.#u8;
     // Give each client its output buffer; a client with one queued Buffer writes it as it is.
+    let bytes = 0;
     for (let i = 0; i < touched.length; i++) {
       const c = touched[i];
       if (c.qCount > 1 && c.qBytes <= JOIN_LIMIT) c.qOut = this.#take(c, c.qBytes);
       c.qOff = 0;
+      if (!c.socket.destroyed) bytes += c.qBytes;
     }
+    this.#metrics.bytesOut(bytes);
     for (let i = 0; i < n; i++) {
       const c = qConn[i];
       const buf = qBuf[i];

@@ -26,6 +26,8 @@ import { listenAll, endpointTables } from './listen.ts';
 import type { TlsContexts, CertFile } from './tls-contexts.ts';
 import { userReadHook, type InstallUserRead } from './user-read.ts';
 import type { FaultHook } from './faults.ts';
+import { MetricsBlock } from '../../metrics/block.ts';
+import { monitorLoop } from '../../metrics/monitor.ts';
 
 export interface WorkerDeps {
   index: number;
@@ -64,6 +66,9 @@ export class WorkerService {
   #ticker: NodeJS.Timeout | null = null;
   #stopping = false;
   #running = true;
+  /** This worker's metrics block (src/metrics/layout.ts): only this thread writes it. */
+  readonly metrics: MetricsBlock;
+  #stopLoopMonitor: (() => void) | null = null;
 
   constructor(d: WorkerDeps) {
     const { core, config, layout, log } = d;
@@ -81,12 +86,15 @@ export class WorkerService {
       inRings.push(new Ring(core, layout.inbound[W][a].header));
       outRings.push(new Ring(core, layout.outbound[W][a].header));
     }
-    const clients = new Clients({ worker: W, apps: A, slots: region.slots, closeWaitS: config.shutdown_wait_ws });
+    const metrics = new MetricsBlock(core.memory.buffer, layout.metrics.workers[W], layout.metrics.layout);
+    this.metrics = metrics;
+    const clients = new Clients({ worker: W, apps: A, slots: region.slots, closeWaitS: config.shutdown_wait_ws, metrics });
     this.clients = clients;
     this.#output = new Output(core.u8, config.max_client_outbound_size, (c, bytes) => {
       log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${this.#config.max_client_outbound_size}): closing with 1008`, undefined, { client: c.id });
+      metrics.slowClient();
       clients.closeWith(c, CloseCode.POLICY_VIOLATION);
-    });
+    }, metrics);
     this.#inbound = new InboundProducer({
       core, rings: inRings, appNames, log,
       pauseClients: (app, paused) => clients.pauseApp(app, paused),
@@ -113,13 +121,13 @@ export class WorkerService {
     const deflate = wd.enabled ? wd : null;
     this.#input = new WsInput({
       core, scratch: region.scratch, scratchSize: region.scratchSize, states: region.states,
-      inbound, output: this.#output, clients, budget, closeOrder: this.#closeOrder, log, fault: d.fault, deflate,
+      inbound, output: this.#output, clients, budget, closeOrder: this.#closeOrder, log, fault: d.fault, deflate, metrics,
     });
     this.#userRead = userReadHook();
     this.#scratchView = core.u8.subarray(region.scratch, region.scratch + region.scratchSize);
     this.#outbound = new OutboundDrain({
       core, rings: outRings, appDown: this.#appDown, appNames, clients, output: this.#output, log, deflate,
-      upgradeReply: (app, id, status) => this.#handshakes.upgrades.reply(app, id, status),
+      upgradeReply: (app, id, status) => this.#handshakes.upgrades.reply(app, id, status), metrics,
     });
     this.#handshakes = new Handshakes({
       core, clients, inbound: this.#inbound, appDown: this.#appDown, deflate,
@@ -128,11 +136,11 @@ export class WorkerService {
       feedWebSocket: (c, rest) => this.#input.feed(c, rest),
       maxHeadSize: config.max_http_head_size, headWaitS: config.shutdown_wait_http, fdAllocC: config.fd_alloc_c, log,
       hookFlags: layout.apps.map((a) => new Int32Array(core.memory.buffer, a.wake + APP_HOOK_OFFSET, 1)),
-      upgradeTimeoutS: config.upgrade_timeout,
+      upgradeTimeoutS: config.upgrade_timeout, metrics,
     });
     this.#housekeeping = new Housekeeping({
       idleTimeoutS: config.idle_timeout, pingIntervalS: config.ping_interval, maxWorkerOutbound: config.max_worker_outbound_size,
-      clients, output: this.#output, budget, log,
+      clients, output: this.#output, budget, log, metrics,
     });
   }
 
@@ -150,6 +158,7 @@ export class WorkerService {
     this.#tls = tls;
     this.#ticker = setInterval(() => this.#housekeeping.tick(), HOUSEKEEPING_MS);
     this.#ticker.unref();
+    if (this.#config.metrics) this.#stopLoopMonitor = monitorLoop(this.metrics);
     void this.#wakeLoop();
     return where;
   }
@@ -194,11 +203,13 @@ export class WorkerService {
   readonly #listeners = ((svc: WorkerService) => ({
     data(this: ConnSocket, chunk: Buffer) {
       const c = this[CONN];
+      svc.metrics.bytesIn(chunk.length);
       try { svc.#onData(c, chunk); } catch (err) { svc.#clientFault(c, 'its input', err); }
     },
     /** A read into the scratch (user-read.ts): decoded where it lies, before the next read. */
     read(this: net.Socket, n: number) {
       const c = (this as ConnSocket)[CONN];
+      svc.metrics.bytesIn(n);
       try { svc.#onRead(c, n); } catch (err) { svc.#clientFault(c, 'its input', err); }
     },
     end(this: ConnSocket) {
@@ -364,6 +375,7 @@ export class WorkerService {
     }
     this.#inbound.publish();
     if (this.#ticker) clearInterval(this.#ticker);
+    this.#stopLoopMonitor?.();
     this.#running = false;
     this.#wake.cancelSleep();
   }

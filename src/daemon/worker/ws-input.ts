@@ -20,6 +20,7 @@ import type { Clients } from './clients.ts';
 import type { CloseOrder } from './close-order.ts';
 import { Inflated, type WorkerDeflate } from './deflate.ts';
 import { isUtf8 } from 'node:buffer';
+import { MetricsBlock } from '../../metrics/block.ts';
 
 export interface WsInputOptions {
   core: Core;
@@ -39,6 +40,8 @@ export interface WsInputOptions {
   fault?: FaultHook | null;
   /** permessage-deflate (deflate.ts); null or absent when no endpoint offers it. */
   deflate?: WorkerDeflate | null;
+  /** This worker's metrics block; absent: counts go nowhere. */
+  metrics?: MetricsBlock;
 }
 
 export class WsInput {
@@ -55,6 +58,9 @@ export class WsInput {
   readonly #log: Logger;
   readonly #fault: FaultHook | null;
   readonly #deflate: WorkerDeflate | null;
+  readonly #metrics: MetricsBlock;
+  /** Messages (READ records) committed during the current feed, counted once at its end. */
+  #messages = 0;
 
   constructor(o: WsInputOptions) {
     this.#core = o.core;
@@ -70,6 +76,7 @@ export class WsInput {
     this.#log = o.log;
     this.#fault = o.fault ?? null;
     this.#deflate = o.deflate ?? null;
+    this.#metrics = o.metrics ?? MetricsBlock.detached(255);
   }
 
   /** The decoder state block of a connection slot. */
@@ -88,11 +95,19 @@ export class WsInput {
       off += n;
       this.#decode(c, scratch, scratch + n);
     }
+    this.#countMessages(c);
   }
 
   /** Decodes the first n bytes of the scratch, where a socket read put them (user-read.ts). */
   decodeScratch(c: Conn, n: number): void {
     this.#decode(c, this.#scratch, this.#scratch + n);
+    this.#countMessages(c);
+  }
+
+  #countMessages(c: Conn): void {
+    if (this.#messages === 0) return;
+    this.#metrics.messagesIn(c.appIndex, this.#messages);
+    this.#messages = 0;
   }
 
   #decode(c: Conn, start: number, end: number): void {
@@ -125,6 +140,7 @@ export class WsInput {
             if (rec.u8 === u8) core.exports.copy(rec.ptr + IN_HEADER_SIZE, ptr, len);
             else rec.u8.set(u8.subarray(ptr, ptr + len), rec.ptr + IN_HEADER_SIZE);
             this.#inbound.commit(c.appIndex, rec);
+            this.#messages++;
           } else {
             // A message in several pieces (fragments, or reads): gathered by the budget's assembler.
             const budget = this.#budget;
@@ -148,6 +164,7 @@ export class WsInput {
               if (rec.u8 === u8) core.exports.copy(at, ptr, len);
               else rec.u8.set(u8.subarray(ptr, ptr + len), at);
               this.#inbound.commit(c.appIndex, rec);
+              this.#messages++;
               budget.release(c);
             }
           }
@@ -166,6 +183,8 @@ export class WsInput {
           const code = eventCloseCode(core, state);
           c.closeReceived = true;
           c.closeCode = code;
+          // The close that ends the connection is the client's (ours came first: clients.ts sendClose).
+          if (!c.closeSent) this.#metrics.closeCode(code);
           if (!c.closeSent) {
             // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a
             // Close frame, the endpoint MUST send a Close frame in response. ... the endpoint
@@ -218,6 +237,7 @@ export class WsInput {
       return this.#failMessage(c, CloseCode.INVALID_PAYLOAD, 'the inflated text is not valid UTF-8');
     }
     this.#inbound.commit(c.appIndex, rec);
+    this.#messages++;
     return true;
   }
 
