@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startDaemon, root, type RunningDaemon } from './helpers/daemon.ts';
 import { daemonSuite, guardSetup, assertExit } from './helpers/daemon-exit.ts';
 import { connectInbox, closed, connect } from './helpers/client.ts';
@@ -222,6 +222,27 @@ Drop('the log says so, after the listeners and before the ready line', ({ d, acc
   assert.ok(switched < out.search(/ready: .*listening on wss:\/\//), 'before ready');
   assert.match(out, /threads checked, no capabilities left/);
   assert.not.match(out, /running as root/);
+});
+
+Drop('SIGHUP as the user: the root-only key and chain are kept as loaded (a warning each), the other changes apply, TLS still serves', async ({ d, ca }) => {
+  // The config must be readable by the user (the helper writes it into a 0700 folder); the
+  // certificate's folder stays root-only.
+  chmodSync(dirname(d!.configPath), 0o755);
+  chmodSync(d!.configPath, 0o644);
+  const doc = JSON.parse(readFileSync(d!.configPath, 'utf8')) as { log_level?: string };
+  doc.log_level = 'debug';
+  writeFileSync(d!.configPath, JSON.stringify(doc, null, 2));
+  d!.proc.kill('SIGHUP');
+  await d!.waitFor(/reload done: 1 change applied/, 10_000);
+  const out = d!.output();
+  assert.match(out, /reload: applied \$\.log_level: "?info"? -> "?debug"?/);
+  assert.match(out, /reload: \$\.certs\[0\]\.privkey_path: \S+ is not readable by this user: the contents loaded before stay in use/);
+  assert.not.match(out, /reload refused/);
+  const { ws, inbox } = await connectInbox(d!.url(), { ca, servername: 'localhost', host: 'localhost' } as object);
+  ws.send('after the reload');
+  assert.is((await inbox.next()).data.toString(), 'after the reload');
+  ws.close(1000);
+  await closed(ws);
 });
 
 drop.stopTest({ after: () => removeAccount() });

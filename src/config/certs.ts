@@ -3,13 +3,13 @@
 import type { Node } from 'jsonc-parser';
 import { resolve as resolvePath } from 'node:path';
 import { type Collector, childPath, describe } from './collector.ts';
-import { fileProblem, optString, readArray, readObject, type Props } from './readers.ts';
+import { fileProblem, isAccessProblem, optString, readArray, readObject, type Props } from './readers.ts';
 import { CERT_KEYS } from './schema.ts';
 import type { CertConfig } from './types.ts';
 import { parseCertHostname } from './url.ts';
 
 function parseCert(c: Collector, node: Node, path: string, baseDir: string,
-  seenNames: Map<string, string>): CertConfig | null {
+  seenNames: Map<string, string>, kept: ReadonlySet<string> | undefined): CertConfig | null {
   const m = readObject(c, node, path, CERT_KEYS, 'a certificate object');
   if (!m) return null;
   let bad = false;
@@ -43,15 +43,19 @@ function parseCert(c: Collector, node: Node, path: string, baseDir: string,
     if (v === '') { c.error(p, 'must be a file path, found ""', m.get(key)); bad = true; continue; }
     const abs = resolvePath(baseDir, v);
     const problem = fileProblem(abs);
-    if (problem) { c.error(p, `the file ${abs} ${problem}`, m.get(key)); bad = true; continue; }
+    // A reload after the switch to `user`: a file the daemon read at start as root stays in use.
+    if (problem && !(kept?.has(abs) && isAccessProblem(problem))) { c.error(p, `the file ${abs} ${problem}`, m.get(key)); bad = true; continue; }
     files[key] = abs;
   }
   if (bad) return null;
   return { hostnames, privkey_path: files.privkey_path, pubchain_path: files.pubchain_path };
 }
 
-/** The certificates; `ok` is false when any certificate object had an error. */
-export function readCerts(c: Collector, g: Props, baseDir: string): { ok: boolean; certs: CertConfig[] } {
+/**
+ * The certificates; `ok` is false when any certificate object had an error. `kept`: files the
+ * running daemon has read, accepted when this process may not read them (ConfigEnv.keptFiles).
+ */
+export function readCerts(c: Collector, g: Props, baseDir: string, kept?: ReadonlySet<string>): { ok: boolean; certs: CertConfig[] } {
   let ok = true;
   const certs: CertConfig[] = [];
   const certsNode = g.get('certs');
@@ -61,7 +65,7 @@ export function readCerts(c: Collector, g: Props, baseDir: string): { ok: boolea
     else {
       const seen = new Map<string, string>();
       items.forEach((item, i) => {
-        const cert = parseCert(c, item, childPath('$.certs', i), baseDir, seen);
+        const cert = parseCert(c, item, childPath('$.certs', i), baseDir, seen, kept);
         if (cert) certs.push(cert); else ok = false;
       });
     }

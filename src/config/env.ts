@@ -6,6 +6,11 @@ import os from 'node:os';
 export interface ConfigEnv {
   availableParallelism(): number;
   networkInterfaces(): NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+  /**
+   * Certificate files the running daemon has already read (absolute paths; a reload, reload.ts):
+   * one this process may no longer read, since it switched to `user`, is accepted as it is.
+   */
+  keptFiles?: ReadonlySet<string>;
 }
 
 export const systemEnv: ConfigEnv = {

@@ -94,6 +94,13 @@ export function readArray(c: Collector, node: Node, path: string, what: string, 
   return items;
 }
 
+/** Whether a fileProblem says only that this process may not read the file (or its folder). */
+export function isAccessProblem(problem: string): boolean {
+  return problem === NOT_READABLE || problem === `cannot be read (EACCES)`;
+}
+
+const NOT_READABLE = 'is not readable';
+
 export function fileProblem(p: string): string | null {
   let st;
   try {
@@ -106,7 +113,7 @@ export function fileProblem(p: string): string | null {
   try {
     accessSync(p, fsConstants.R_OK);
   } catch {
-    return 'is not readable';
+    return NOT_READABLE;
   }
   return null;
 }

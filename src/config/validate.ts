@@ -30,7 +30,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
   checkTimers(c, g, num);
 
   const ports = readPorts(c, g, root, env);
-  const certs = readCerts(c, g, baseDir);
+  const certs = readCerts(c, g, baseDir, env.keptFiles);
   const deflate = readGlobalDeflate(c, g);
   const metrics = readMetrics(c, g, ports.numbers);
   const apps = readApps(c, g, root, baseDir,

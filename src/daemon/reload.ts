@@ -10,32 +10,62 @@
 //
 // Certificates are re-read on every reload (a renewal changes the files, not the config); the main
 // thread reads them and builds a TLS context of each before anything is sent, so a bad key is a
-// refused reload, not a half-applied one. Apps keep the config they started with.
+// refused reload, not a half-applied one. Apps keep the config they started with. After the switch
+// to `user` the daemon may no longer read a key it read as root at start: a file under the same
+// path that it cannot read is kept as it was loaded (a warning says so), so the reload goes on; a
+// renewal of such a file needs a restart (or a file the user may read).
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import type { Config, ConfigError, ParseResult } from '../config/types.ts';
 import { formatConfigErrors, loadConfig } from '../config/index.ts';
+import { systemEnv } from '../config/env.ts';
 import { diffConfig, describeChange, type Change, type ConfigDiff } from '../config/diff.ts';
 import type { Logger } from '../log.ts';
 import type { CertFile } from './worker/tls-contexts.ts';
 
-export type ReloadPlan =
+export type ReloadPlan = (
   | { kind: 'errors'; errors: ConfigError[] }
   | { kind: 'restart'; diff: ConfigDiff }
   | { kind: 'unchanged' }
   /** `certs`: the files to send to the workers, null when no certificate changed. */
-  | { kind: 'apply'; next: Config; diff: ConfigDiff; certs: CertFile[] | null; certFiles: CertFile[] };
+  | { kind: 'apply'; next: Config; diff: ConfigDiff; certs: CertFile[] | null; certFiles: CertFile[] }
+) & {
+  /** Files this process could not read, kept as loaded before (one message each). */
+  kept?: string[];
+};
 
-/** Reads a config's certificate files and checks that each makes a TLS context. */
-export function readCerts(config: Config): { files: CertFile[]; errors: ConfigError[] } {
+/** The contents of the running certificates' files by path (what a reload may keep). */
+export function keptCertFiles(running: Config, runningCerts: readonly CertFile[] | null): Map<string, Buffer> {
+  const kept = new Map<string, Buffer>();
+  if (runningCerts === null) return kept;
+  running.certs.forEach((c, i) => {
+    const f = runningCerts[i];
+    if (!f) return;
+    kept.set(c.privkey_path, f.key);
+    kept.set(c.pubchain_path, f.cert);
+  });
+  return kept;
+}
+
+/**
+ * Reads a config's certificate files and checks that each makes a TLS context. A file in `kept`
+ * (keptCertFiles) that this process may not read gives its kept contents and a `kept` message.
+ */
+export function readCerts(config: Config, kept: ReadonlyMap<string, Buffer> = new Map()): { files: CertFile[]; errors: ConfigError[]; kept: string[] } {
   const files: CertFile[] = [];
   const errors: ConfigError[] = [];
+  const keptNotes: string[] = [];
   config.certs.forEach((c, i) => {
     const read = (key: 'privkey_path' | 'pubchain_path'): Buffer | null => {
       try {
         return readFileSync(c[key]);
       } catch (e) {
+        const was = kept.get(c[key]);
+        if (was !== undefined && (e as NodeJS.ErrnoException).code === 'EACCES') {
+          keptNotes.push(`$.certs[${i}].${key}: ${c[key]} is not readable by this user: the contents loaded before stay in use (to renew it, restart the daemon or let the user read the file)`);
+          return was;
+        }
         errors.push({ path: `$.certs[${i}].${key}`, file: config.configPath, message: `cannot read ${c[key]}: ${(e as Error).message}` });
         return null;
       }
@@ -50,7 +80,7 @@ export function readCerts(config: Config): { files: CertFile[]; errors: ConfigEr
     }
     files.push({ hostnames: c.hostnames.map((h) => h.toLowerCase()), key, cert });
   });
-  return { files, errors };
+  return { files, errors, kept: keptNotes };
 }
 
 /**
@@ -61,8 +91,9 @@ export function planReload(running: Config, runningCerts: readonly CertFile[] | 
   const next = loaded.config;
   if (!next) return { kind: 'errors', errors: loaded.errors };
   const diff = diffConfig(running, next);
-  const certs = read(next);
+  const certs = read(next, keptCertFiles(running, runningCerts));
   if (certs.errors.length) return { kind: 'errors', errors: certs.errors };
+  const kept = certs.kept;
   // Files whose contents changed under the same path (a renewal).
   certs.files.forEach((f, i) => {
     const was = runningCerts?.[i];
@@ -72,10 +103,10 @@ export function planReload(running: Config, runningCerts: readonly CertFile[] | 
       diff.live.push({ path: p, from: 'the files loaded before', to: `new contents of ${next.certs[i].pubchain_path} or its key` });
     }
   });
-  if (diff.restart.length) return { kind: 'restart', diff };
-  if (diff.live.length === 0) return { kind: 'unchanged' };
+  if (diff.restart.length) return { kind: 'restart', diff, kept };
+  if (diff.live.length === 0) return { kind: 'unchanged', kept };
   const certsChanged = diff.live.some((c) => c.path.startsWith('$.certs'));
-  return { kind: 'apply', next, diff, certs: certsChanged ? certs.files : null, certFiles: certs.files };
+  return { kind: 'apply', next, diff, certs: certsChanged ? certs.files : null, certFiles: certs.files, kept };
 }
 
 export interface ReloadThread {
@@ -142,8 +173,11 @@ export class Reloader {
     const { log } = this.#d;
     const path = this.#running.configPath;
     log.notice(`reload: reading ${path}`);
-    const loaded = (this.#d.load ?? loadConfig)(path);
+    // The files read at start may be unreadable now (the switch to `user`): the loader accepts them.
+    const keptFiles = new Set(keptCertFiles(this.#running, this.#certs).keys());
+    const loaded = this.#d.load ? this.#d.load(path) : loadConfig(path, { ...systemEnv, keptFiles });
     const plan = planReload(this.#running, this.#certs, loaded);
+    for (const note of plan.kept ?? []) log.warning(`reload: ${note}`);
     if (plan.kind === 'errors') {
       for (const line of formatConfigErrors(plan.errors).split('\n')) log.error(`reload: ${line}`);
       const n = plan.errors.length;

@@ -40,6 +40,8 @@ export interface DaemonOptions {
 
 export interface RunningDaemon {
   port: number;
+  /** The generated config file (in a temporary folder of mode 0700). */
+  configPath: string;
   proc: ChildProcess;
   url(path?: string): string;
   /** Everything the daemon wrote to stderr and stdout so far. */
@@ -109,6 +111,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
 
   const d: RunningDaemon = {
     port,
+    configPath: file,
     proc,
     url: (p = apps[0].paths[0]) => (opts.tls ? `wss://${opts.tls.host}:${port}${p}` : `ws://127.0.0.1:${port}${p}`),
     output: () => out,
