@@ -85,10 +85,12 @@ export class ConnDeflate {
 
   /** The connection is gone: its streams are closed and its context slot freed. */
   close(): void {
+    const inflaters = this.inflater === null ? 0 : 1;
+    const deflaters = this.deflater === null ? 0 : 1;
     this.inflater?.close();
     this.deflater?.close();
     this.inflater = this.deflater = null;
-    this.#owner.released(this);
+    this.#owner.released(this, inflaters, deflaters);
   }
 }
 
@@ -105,8 +107,11 @@ export type Inflated = (typeof Inflated)[keyof typeof Inflated];
 export interface DeflateStats {
   /** Connections holding a context slot. */
   contexts: number;
+  /** zlib streams open now (per-client ones and the worker's shared ones). */
   inflaters: number;
   deflaters: number;
+  /** Outbound frames sent uncompressed because zlib failed on them (the stream was reset). */
+  deflateErrors: number;
 }
 
 export class WorkerDeflate {
@@ -118,6 +123,7 @@ export class WorkerDeflate {
   #contexts = 0;
   #inflaters = 0;
   #deflaters = 0;
+  #deflateErrors = 0;
   /** The shared no-context inflater (reset per message); made on first use. */
   #sharedInflater: SyncZlib | null = null;
   /** Shared no-context deflaters by window bits (Z_FULL_FLUSH per message). */
@@ -141,7 +147,7 @@ export class WorkerDeflate {
   }
 
   get stats(): DeflateStats {
-    return { contexts: this.#contexts, inflaters: this.#inflaters, deflaters: this.#deflaters };
+    return { contexts: this.#contexts, inflaters: this.#inflaters, deflaters: this.#deflaters, deflateErrors: this.#deflateErrors };
   }
 
   /**
@@ -159,9 +165,11 @@ export class WorkerDeflate {
     return new ConnDeflate(this, a, settings.threshold, holds);
   }
 
-  /** ConnDeflate.close. */
-  released(d: ConnDeflate): void {
+  /** ConnDeflate.close: its streams are closed (`inflaters`, `deflaters`: how many it had). */
+  released(d: ConnDeflate, inflaters: number, deflaters: number): void {
     if (d.holdsContext) this.#contexts--;
+    this.#inflaters -= inflaters;
+    this.#deflaters -= deflaters;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -203,6 +211,7 @@ export class WorkerDeflate {
     if (d.inflater === null) return;
     d.inflater.close();
     d.inflater = null;
+    this.#inflaters--;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -228,10 +237,13 @@ export class WorkerDeflate {
     const len7 = u8[at + 1] & LENGTH_BITS;
     const hdr = len7 === LENGTH_64_MARKER ? 10 : len7 === LENGTH_16_MARKER ? 4 : 2;
     const payload = len - hdr;
-    if (payload < d.threshold) return null;
+    // An empty payload is never compressed: its compressed form (one byte) is larger, and a second
+    // flush with no input in a row gives zlib nothing to do (Z_BUF_ERROR, no 00 00 ff ff).
+    if (payload === 0 || payload < d.threshold) return null;
     const src = u8.subarray(at + hdr, at + len);
     if (d.serverNoContextTakeover) {
-      const bits = d.serverMaxWindowBits;
+      // 8 runs as 9 (DEFLATE_WINDOW_MIN): one deflater and one compression for both.
+      const bits = Math.max(DEFLATE_WINDOW_MIN, d.serverMaxWindowBits);
       const cached = this.#recordFrames[bits];
       if (cached !== undefined) return cached;
       const z = this.#sharedDeflaters[bits] ??= this.#newDeflater(bits);
@@ -250,15 +262,22 @@ export class WorkerDeflate {
     return new SyncZlib('deflate', Math.max(DEFLATE_WINDOW_MIN, bits), MEM_LEVEL);
   }
 
-  /** A frame with RSV1 around the compressed payload (the flush's 00 00 ff ff removed). */
+  /**
+   * A frame with RSV1 around the compressed payload (the flush's 00 00 ff ff removed), or null
+   * when zlib failed: the frame then goes uncompressed and the stream is reset, so nothing of this
+   * message stays in it (a shared deflater's next message goes to other clients; a client's own
+   * deflater must not refer to bytes the client never got). This runs in the outbound drain, where
+   * a throw would end the worker.
+   */
   #compress(z: SyncZlib, src: Uint8Array, opcode: number, flush: number): Buffer | null {
     const sink = this.sink;
     sink.reset();
     // The output of deflate is bounded by zlib (deflateBound): no limit needed beyond a u32.
-    if (z.pump(src, flush, sink, 0xffffffff) !== Pump.OK) throw new Error(`deflate failed: ${z.error}`);
-    const tail = sink.last(DEFLATE_TAIL.length);
-    if (tail.length !== DEFLATE_TAIL.length || tail.some((b, i) => b !== DEFLATE_TAIL[i])) {
-      throw new Error('deflate output does not end with a sync flush');
+    const tail = z.pump(src, flush, sink, 0xffffffff) === Pump.OK ? sink.last(DEFLATE_TAIL.length) : null;
+    if (tail === null || tail.length !== DEFLATE_TAIL.length || tail.some((b, i) => b !== DEFLATE_TAIL[i])) {
+      this.#deflateErrors++;
+      z.reset();
+      return null;
     }
     const n = sink.total - DEFLATE_TAIL.length;
     const hdr = n <= LENGTH_7_MAX ? 2 : n <= LENGTH_16_MAX ? 4 : 10;

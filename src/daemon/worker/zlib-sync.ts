@@ -96,13 +96,62 @@ interface ZlibStream {
  */
 const MIN_CHUNK = 64;
 
-/** Throws when this Node's zlib streams lack what SyncZlib drives (see the header comment). */
+/**
+ * Throws when this Node's zlib streams lack what SyncZlib drives (see the header comment), or when
+ * driving them does not give what it must: the internals are not Node's API, so their presence is
+ * not enough. A round trip of two messages through a deflater and an inflater that keep their
+ * context (output larger than one sink chunk, so the avail_out/avail_in loop runs), the reset, the
+ * output limit, and an error reported through onerror. Any difference is a clear start-up error
+ * instead of wrong bytes later. (A changed writeSync signature may still abort in Node's own
+ * argument checks: that too happens here, at start, rather than with a client.)
+ */
 export function assertSyncZlib(): void {
+  const fail = (why: string): never => {
+    throw new Error(`permessage-deflate: this Node (${process.version}) does not drive zlib streams synchronously as zlib-sync.ts expects (${why})`);
+  };
   const s = new zlib.InflateRaw({ chunkSize: MIN_CHUNK }) as unknown as ZlibStream;
   const ok = s._handle !== null && typeof s._handle.writeSync === 'function' && s._writeState instanceof Uint32Array &&
-    typeof s._handle.reset === 'function';
+    s._writeState.length >= 2 && typeof s._handle.reset === 'function';
   s.close();
-  if (!ok) throw new Error(`permessage-deflate: this Node (${process.version}) has no synchronous zlib stream handle (zlib-sync.ts)`);
+  if (!ok) fail('no synchronous zlib stream handle');
+  const { Z_SYNC_FLUSH } = zlib.constants;
+  const def = new SyncZlib('deflate', 15, 8);
+  const inf = new SyncZlib('inflate', 15);
+  try {
+    const sink = new ByteSink();
+    const big = Buffer.alloc(ByteSink.CHUNK * 2 + 1000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) >>> 5 & 0xff;
+    const msgs = [big, Buffer.from('zlib-sync self-test zlib-sync self-test')];
+    for (const m of msgs) {
+      sink.reset();
+      if (def.pump(m, Z_SYNC_FLUSH, sink, 0xffffffff) !== Pump.OK) fail(`deflate: ${def.error}`);
+      const z = Buffer.alloc(sink.total);
+      sink.copyTo(z, 0);
+      if (z.length < 4 || z.readUInt32BE(z.length - 4) !== 0x0000ffff) fail('deflate output does not end with a sync flush');
+      sink.reset();
+      if (inf.pump(z, Z_SYNC_FLUSH, sink, 0xffffffff) !== Pump.OK) fail(`inflate: ${inf.error}`);
+      const back = Buffer.alloc(sink.total);
+      sink.copyTo(back, 0);
+      if (!back.equals(m)) fail('a round trip changed the bytes');
+    }
+    // After a reset both start afresh: the output limit, then invalid data reported (onerror).
+    sink.reset();
+    def.reset();
+    inf.reset();
+    if (def.pump(big.subarray(0, 2000), Z_SYNC_FLUSH, sink, 0xffffffff) !== Pump.OK) fail('deflate after reset');
+    const z = Buffer.alloc(sink.total);
+    sink.copyTo(z, 0);
+    sink.reset();
+    if (inf.pump(z, Z_SYNC_FLUSH, sink, 100) !== Pump.OVER_LIMIT || sink.total !== 101) fail('the output limit');
+    inf.reset();
+    sink.reset();
+    if (inf.pump(Uint8Array.of(0xff, 0xff, 0xff, 0x00, 0x12), Z_SYNC_FLUSH, sink, 1000) !== Pump.DATA_ERROR || inf.error === null) {
+      fail('invalid data is not reported');
+    }
+  } finally {
+    def.close();
+    inf.close();
+  }
 }
 
 /** One raw DEFLATE stream (inflate or deflate) run synchronously, message after message. */
