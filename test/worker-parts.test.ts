@@ -13,6 +13,8 @@ import { Clients } from '../src/daemon/worker/clients.ts';
 import type { InboundBudget } from '../src/daemon/worker/budget.ts';
 import { CloseCode } from '../src/core/codes.ts';
 import { contextForName } from '../src/daemon/worker/listen.ts';
+import { OutboundDrain } from '../src/daemon/worker/outbound.ts';
+import { Outbound, OUT_HEADER_SIZE, OUT_STAMP, OUT_COUNT } from '../src/daemon/records.ts';
 import { Inbound, IN_HEADER_SIZE, IN_CLIENT_ID } from '../src/daemon/records.ts';
 import { createLogger } from '../src/log.ts';
 import type { EndpointTable, EndpointSpec, HeadAccumulator } from '../src/http/upgrade.ts';
@@ -298,3 +300,43 @@ Queues.run();
 State.run();
 Registry.run();
 Sni.run();
+
+const Drain = suite('OutboundDrain');
+
+Drain('an error while delivering one record costs that record: the next is delivered and the ring is released', async () => {
+  const rc = await ringCore('shared', [4096]);
+  const ring = initRing(rc, 0);
+  const f64 = new Float64Array(rc.core.memory.buffer);
+  const single = (id: number) => {
+    const size = OUT_HEADER_SIZE + 8 + 2;
+    const ptr = ring.reserve(size);
+    rc.core.u8.fill(0, ptr, ptr + size);
+    rc.core.u8[ptr] = Outbound.SINGLE;
+    f64[(ptr + OUT_STAMP) >>> 3] = 1;
+    rc.core.u32[(ptr + OUT_COUNT) >>> 2] = 1;
+    f64[(ptr + OUT_HEADER_SIZE) >>> 3] = id;
+    rc.core.u8[ptr + OUT_HEADER_SIZE + 8] = 0x81; // an empty text frame
+    ring.commit(size);
+  };
+  single(13); // its delivery throws
+  single(14);
+  const looked: number[] = [];
+  const lines: string[] = [];
+  const clients = {
+    byId: { get: (id: number) => { looked.push(id); if (id === 13) throw new Error('a bug'); return undefined; } },
+    ofApp: [new Set()],
+    canSend: () => true,
+  } as unknown as Clients;
+  const output = { queue() {}, flush() {}, write() {} } as unknown as Output;
+  const drain = new OutboundDrain({
+    core: rc.core, rings: [ring], appDown: [false], appNames: ['app0'], clients, output,
+    log: createLogger('test', 'error', { write: (l) => { lines.push(l); } }), upgradeReply() {},
+  });
+  assert.is(drain.drain(), 2, 'both records taken');
+  assert.equal(looked, [13, 14], 'the second record was delivered');
+  assert.is(ring.peek(), 0, 'the ring is empty');
+  assert.is(lines.length, 1);
+  assert.match(lines[0], /app app0: internal error delivering an outbound record \(skipped\): Error: a bug/);
+});
+
+Drain.run();

@@ -77,7 +77,13 @@ export class OutboundDrain {
       for (let taken = 0; taken < DRAIN_MAX; taken++) {
         const ptr = ring.peek();
         if (ptr === 0) break;
-        this.#deliver(a, ptr, ring.peekSize());
+        try {
+          this.#deliver(a, ptr, ring.peekSize());
+        } catch (err) {
+          // A bug met delivering one record costs that record (some of its recipients may have it
+          // queued already), not the worker and every client on it.
+          this.#log.error(`app ${this.#names[a]}: internal error delivering an outbound record (skipped)`, err);
+        }
         ring.consume();
         n++;
         if (++batch === DRAIN_BATCH) {
