@@ -136,7 +136,8 @@ export class PendingUpgrades {
     const timeoutMs = this.#o.timeoutS * 1000;
     const p: Pending = {
       c, id, app, endpoint: ep, response: h.response, subprotocolIndex, extensions: h.extensions, kept: [], keptBytes: 0,
-      timer: setTimeout(() => this.#timedOut(p), timeoutMs),
+      // unref: a handshake's deadline alone does not keep a thread (or a test) running.
+      timer: setTimeout(() => this.#timedOut(p), timeoutMs).unref(),
       onClose: () => this.#left(p),
     };
     this.#byId.set(id, p);
