@@ -245,6 +245,39 @@ Drop('SIGHUP as the user: the root-only key and chain are kept as loaded (a warn
   await closed(ws);
 });
 
+Drop('SIGHUP as the user after a renewal whose chain the user may read but whose new key it may not: the old pair stays, the reload applies', async ({ d, ca, key }) => {
+  // The chain is readable by the user now, the key (0600, root) still is not. Both are replaced by
+  // a new pair: the new chain with the kept old key makes no TLS context, which refused every
+  // reload (even of log_level) until a restart.
+  const certPath = join(dirname(key), 'localhost.pem');
+  const renewed = selfSigned(tempDir('rs-priv-renew-'), 'localhost');
+  writeFileSync(key, readFileSync(renewed.key));
+  chmodSync(key, 0o600);
+  writeFileSync(certPath, readFileSync(renewed.cert));
+  chmodSync(certPath, 0o644);
+  chmodSync(dirname(key), 0o755);
+  assert.not.ok(readFileSync(certPath).equals(ca), 'the chain was renewed');
+  const doc = JSON.parse(readFileSync(d!.configPath, 'utf8')) as { log_level?: string };
+  doc.log_level = 'info';
+  writeFileSync(d!.configPath, JSON.stringify(doc, null, 2));
+  const from = d!.output().length;
+  d!.proc.kill('SIGHUP');
+  await withDeadline((async () => {
+    while (!/reload done|reload refused/.test(d!.output().slice(from))) await new Promise((r) => setTimeout(r, 20));
+  })(), 10_000, 'the reload\'s summary line');
+  const out = d!.output().slice(from);
+  assert.not.match(out, /reload refused/);
+  assert.match(out, /reload done: 1 change applied/);
+  assert.match(out, /reload: applied \$\.log_level: "?debug"? -> "?info"?/);
+  assert.match(out, /reload: \$\.certs\[0\]: \S+ and \S+ no longer match \(one was renewed, the other is not readable by this user\): the key and chain loaded before stay in use/);
+  // The old certificate (the client trusts only it) is still served.
+  const { ws, inbox } = await connectInbox(d!.url(), { ca, servername: 'localhost', host: 'localhost' } as object);
+  ws.send('old pair');
+  assert.is((await inbox.next()).data.toString(), 'old pair');
+  ws.close(1000);
+  await closed(ws);
+});
+
 drop.stopTest({ after: () => removeAccount() });
 
 Drop.run();

@@ -70,15 +70,26 @@ export function readCerts(config: Config, kept: ReadonlyMap<string, Buffer> = ne
         return null;
       }
     };
+    const notesBefore = keptNotes.length;
     const key = read('privkey_path'), cert = read('pubchain_path');
     if (key === null || cert === null) return;
+    const hostnames = c.hostnames.map((h) => h.toLowerCase());
     try {
       tls.createSecureContext({ key, cert });
     } catch (e) {
+      // One file of the pair kept, the other renewed (a root-only key, a chain the user may read):
+      // the new chain cannot go with the old key, so the pair loaded before stays in use as a whole
+      // (it made a context then) and the rest of the reload goes on.
+      const oldKey = kept.get(c.privkey_path), oldCert = kept.get(c.pubchain_path);
+      if (keptNotes.length > notesBefore && oldKey !== undefined && oldCert !== undefined) {
+        keptNotes.push(`$.certs[${i}]: ${c.privkey_path} and ${c.pubchain_path} no longer match (one was renewed, the other is not readable by this user): the key and chain loaded before stay in use (to serve the new ones, restart the daemon or let the user read both)`);
+        files.push({ hostnames, key: oldKey, cert: oldCert });
+        return;
+      }
       errors.push({ path: `$.certs[${i}]`, file: config.configPath, message: `${c.privkey_path} and ${c.pubchain_path} do not make a TLS context: ${(e as Error).message}` });
       return;
     }
-    files.push({ hostnames: c.hostnames.map((h) => h.toLowerCase()), key, cert });
+    files.push({ hostnames, key, cert });
   });
   return { files, errors, kept: keptNotes };
 }
