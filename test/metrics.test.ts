@@ -171,6 +171,41 @@ Server('routes: /metrics, /livez, /readyz; 404 elsewhere, 405 for other methods;
   });
 });
 
+Server('a hostile client cannot hold the listener: idle and trickling connections are closed, the cap drops the rest', async () => {
+  const port = await freePort();
+  const listen = [{ host: '127.0.0.1', ipv6Only: false }];
+  const s = await startMetricsServer({ port_number: port, ip_addrs: ['127.0.0.1'], listen }, { notReady: () => null, scrape: () => '' },
+    { maxConnections: 3, timeoutMs: 500 });
+  /** Opens a connection that sends `trickle` (a head that never ends) or nothing; resolves when the server closes it. */
+  const hold = (trickle: boolean) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => {});
+    let timer: NodeJS.Timeout | undefined;
+    if (trickle) c.on('connect', () => { c.write('GET /metrics HTTP/1.1\r\n'); timer = setInterval(() => c.write('X-Slow: 1\r\n'), 100); });
+    const t0 = Date.now();
+    return { c, closedAfter: new Promise<number>((resolve) => c.on('close', () => { clearInterval(timer); resolve(Date.now() - t0); })) };
+  };
+  try {
+    const held = [hold(false), hold(false), hold(true)];
+    await new Promise((r) => setTimeout(r, 150));
+    // The cap: a fourth connection is dropped at once.
+    const extra = hold(false);
+    assert.ok(await Promise.race([extra.closedAfter, new Promise<number>((r) => setTimeout(() => r(-1), 400))]) >= 0, 'a connection over maxConnections is dropped');
+    // The idle ones and the trickling one are closed soon after the timeout, not held for good.
+    const after = await Promise.race([
+      Promise.all(held.map((h) => h.closedAfter)),
+      new Promise<null>((r) => setTimeout(() => r(null), 3000)),
+    ]);
+    for (const h of held) h.c.destroy();
+    assert.ok(after !== null, 'idle and trickling connections are still open 3 s after a 0.5 s timeout');
+    for (const ms of after!) assert.ok(ms < 2000, `closed after ${ms} ms`);
+    // And a scraper gets in again.
+    assert.is((await get(port, '/livez')).status, 200);
+  } finally {
+    await s.close();
+  }
+});
+
 Format.run();
 Layout.run();
 Config.run();

@@ -25,6 +25,22 @@ export interface MetricsServer {
 /** A scraper connects now and then: these keep a stuck or hostile one from holding the main thread's sockets. */
 const MAX_CONNECTIONS = 64;
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * How often Node's HTTP server enforces headersTimeout/requestTimeout (its default, 30 s, let a
+ * client that trickles its head hold a connection for up to 40 s).
+ */
+const TIMEOUT_CHECK_MS = 1000;
+
+export interface ListenerLimits {
+  /** Connections at once, per address (more are dropped on accept). */
+  maxConnections: number;
+  /**
+   * A request's head and body must arrive within this, and a connection idle this long (nothing
+   * sent, not even a first request) is closed: at most MAX_CONNECTIONS sockets, none held for long.
+   */
+  timeoutMs: number;
+}
+export const LISTENER_LIMITS: ListenerLimits = { maxConnections: MAX_CONNECTIONS, timeoutMs: REQUEST_TIMEOUT_MS };
 
 export function handle(req: http.IncomingMessage, res: http.ServerResponse, health: Health): void {
   const send = (status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}) => {
@@ -51,7 +67,7 @@ export function handle(req: http.IncomingMessage, res: http.ServerResponse, heal
 }
 
 /** Listens on every address of `config` (rejects with the first listen error, nothing left open). */
-export async function startMetricsServer(config: MetricsConfig, health: Health): Promise<MetricsServer> {
+export async function startMetricsServer(config: MetricsConfig, health: Health, limits: ListenerLimits = LISTENER_LIMITS): Promise<MetricsServer> {
   const servers: http.Server[] = [];
   const closeAll = () => Promise.all(servers.map((s) => new Promise<void>((resolve) => {
     s.close(() => resolve());
@@ -59,8 +75,14 @@ export async function startMetricsServer(config: MetricsConfig, health: Health):
   }))).then(() => undefined);
   try {
     for (const addr of config.listen) {
-      const s = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => handle(req, res, health));
-      s.maxConnections = MAX_CONNECTIONS;
+      const s = http.createServer({
+        requestTimeout: limits.timeoutMs, headersTimeout: limits.timeoutMs,
+        connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, limits.timeoutMs),
+      }, (req, res) => handle(req, res, health));
+      s.maxConnections = limits.maxConnections;
+      // headersTimeout does not cover a connection that sends nothing at all: without this, 64 idle
+      // connections would shut every scraper and health probe out for good.
+      s.timeout = limits.timeoutMs;
       servers.push(s);
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
