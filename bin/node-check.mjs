@@ -2,7 +2,7 @@
 // can parse: on a Node older than 22.12 it prints one clear line and exits 1. On 22.12-22.17,
 // where TypeScript type stripping is not on by default, it re-runs the command with
 // --experimental-strip-types; from 22.18 (and on 23.6+, 24) the .ts sources load as they are.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /**
@@ -15,6 +15,10 @@ export function sourceOrDist(path) {
   return existsSync(src) ? src.href : new URL('../dist/' + path + '.js', import.meta.url).href;
 }
 
+/**
+ * Returns true when this process may go on; false when the command runs in a child process (Node
+ * 22.12-22.17: re-run with type stripping) and this one only waits for it: the caller stops there.
+ */
 export function ensureNode(entry) {
   var parts = process.versions.node.split('.').map(Number);
   var major = parts[0], minor = parts[1];
@@ -31,10 +35,21 @@ export function ensureNode(entry) {
   }
   if (!process.features || !process.features.typescript) {
     if (process.execArgv.indexOf('--experimental-strip-types') === -1) {
-      var r = spawnSync(process.execPath,
+      var child = spawn(process.execPath,
         ['--experimental-strip-types', '--no-warnings=ExperimentalWarning'].concat(process.execArgv, process.argv.slice(1)),
         { stdio: 'inherit' });
-      process.exit(r.status === null ? 1 : r.status);
+      // This process is the one a service manager knows (systemd's $MAINPID): its signals go to
+      // the daemon (SIGHUP reloads it, SIGTERM stops it), and it ends as the daemon ends.
+      ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGUSR2'].forEach(function (sig) {
+        process.on(sig, function () { child.kill(sig); });
+      });
+      child.on('exit', function (code, signal) { process.exit(code === null ? (signal ? 1 : 0) : code); });
+      child.on('error', function (err) {
+        process.stderr.write('ringsocket: cannot run ' + process.execPath + ': ' + err.message + '\n');
+        process.exit(1);
+      });
+      return false;
     }
   }
+  return true;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ensureNode, sourceOrDist } from './node-check.mjs';
-ensureNode('ringsocket-bench');
-const { main } = await import(sourceOrDist('cli/bench'));
-await main(process.argv.slice(2));
+if (ensureNode('ringsocket-bench')) {
+  const { main } = await import(sourceOrDist('cli/bench'));
+  await main(process.argv.slice(2));
+}

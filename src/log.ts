@@ -142,3 +142,15 @@ export function createLogger(thread: string, level: LogLevel, options: LoggerOpt
     debug: (m, c, f) => log('debug', m, c, f),
   };
 }
+
+/**
+ * Node's own process warnings (a deprecation, an experimental feature, a module without "type")
+ * go through `log` instead of Node's plain "(node:PID) Warning: ..." line on stderr, so that with
+ * log_format "json" every line the daemon writes is JSON. Called once per thread.
+ */
+export function logProcessWarnings(log: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    log.warning(`${w.name}${w.code ? ` ${w.code}` : ''}: ${w.message}`);
+  });
+}

@@ -274,5 +274,26 @@ Tls('a key that does not match its chain: refused, the running certificate stays
 
 tlsLife.stopTest();
 
+const Early = suite('reload: a SIGHUP while the daemon starts');
+
+Early('is kept and done once the daemon is ready, and the daemon is not ended by it', async () => {
+  const d = await startDaemon({ apps: [{ name: 'slow', app_path: 'test/fixtures/apps/slow-init/app.ts', paths: ['/echo'] }], waitReady: false });
+  try {
+    // Logged by startDaemon, after the signal handlers are in place and before the app's init
+    // (1.5 s) is done: a SIGHUP then is early.
+    await d.waitFor(/info main: shared memory: /, 10_000);
+    d.proc.kill('SIGHUP');
+    await d.waitFor(/SIGHUP: the daemon is still starting; it reloads once it is ready/, 5_000);
+    await d.waitFor(/ready: .*listening on/, 10_000);
+    await d.waitFor(/reload: no change/, 5_000);
+    const out = d.output();
+    assert.ok(out.indexOf('reload: no change') > out.search(/ready: .*listening on/), 'the reload ran after the ready line');
+    assert.is(d.proc.exitCode, null, 'still running');
+  } finally {
+    assert.is(await d.stop(), 0);
+  }
+});
+
 Tls.run();
 Live.run();
+Early.run();

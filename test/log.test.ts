@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { createLogger, isLogLevel, isLogFormat, LOG_LEVELS, LOG_FORMATS, JSON_LOG_KEYS, describeCause, type LogFormat } from '../src/log.ts';
+import { logProcessWarnings, createLogger, isLogLevel, isLogFormat, LOG_LEVELS, LOG_FORMATS, JSON_LOG_KEYS, describeCause, type LogFormat } from '../src/log.ts';
 import { withDeadline } from './helpers/deadline.ts';
 import { startDaemon, ECHO, type RunningDaemon } from './helpers/daemon.ts';
 import { daemonSuite } from './helpers/daemon-exit.ts';
@@ -114,6 +114,18 @@ Log('json: an app thread has thread "app" and its name in "app"; a cause goes to
     message: 'read callback threw\nsecond line', error: 'Error: boom\n    at f (x.ts:1:1)', client: 1,
   });
   assert.equal(lines[0].split('\n').length, 2, 'one line');
+});
+
+Log('Node\'s process warnings go through the logger (json: still one object per line)', async () => {
+  const lines: string[] = [];
+  const log = createLogger('main', 'info', { format: 'json', write: (l) => { lines.push(l); } });
+  logProcessWarnings(log);
+  process.emitWarning('something is deprecated', { code: 'RS_TEST_WARNING' });
+  await new Promise((r) => setImmediate(r));
+  assert.is(lines.length, 1);
+  const o = JSON.parse(lines[0]) as { level: string; message: string };
+  assert.is(o.level, 'warning');
+  assert.is(o.message, 'Warning RS_TEST_WARNING: something is deprecated');
 });
 
 Log('configure changes the level and the format from the next line on; bad values are refused', () => {

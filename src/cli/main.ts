@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { formatConfigErrors, loadConfig, type Config } from '../config/index.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { createLogger, logProcessWarnings, type Logger } from '../log.ts';
 import { initProject, INIT_PORT } from './init.ts';
 import { planPrivileges, resolveRunAs, type AccountLookup, type PrivilegePlan } from '../daemon/privileges.ts';
 
@@ -139,6 +139,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
   }
 
   const logger = createLogger('main', config.log_level, { format: config.log_format });
+  logProcessWarnings(logger);
   logger.notice(`ringsocket ${version()}, config ${file}${how}`);
   for (const w of result.warnings) logger.warning(`config: ${formatConfigErrors([w])}`);
   logger.info(`${config.worker_c} worker${config.worker_c === 1 ? '' : 's'}${config.workerCAuto ? ' (automatic)' : ''}, ` +
@@ -195,9 +196,13 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
   };
   // SIGHUP (systemctl reload): re-reads the config file and applies what can change live
   // (src/daemon/reload.ts). It never ends the daemon (Node's default for SIGHUP would).
+  // One that arrives while the daemon starts (systemd counts it started at exec: a certbot hook's
+  // `systemctl reload` may come that early) is kept and done once it is ready.
+  let hupPending = false;
   const onHangup = () => {
     if (!handle?.reload) {
-      logger.notice('SIGHUP: ignored, the daemon is still starting (send it again once it is ready)');
+      if (!hupPending) logger.notice('SIGHUP: the daemon is still starting; it reloads once it is ready');
+      hupPending = true;
       return;
     }
     logger.notice('SIGHUP: reloading the configuration');
@@ -220,6 +225,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<void> {
     return exit(1);
   }
   if (stopReason !== undefined) requestStop(stopReason);
+  else if (hupPending) onHangup();
 
   let code: number;
   try {

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { instantiateCore, type Core } from '../core/wasm.ts';
 import { Ring, WakeWord } from '../core/ring.ts';
 import { CloseCode, Opcode, DataKind } from '../core/codes.ts';
-import { createLogger, type Logger, type LogLevel } from '../log.ts';
+import { createLogger, logProcessWarnings, type Logger, type LogLevel } from '../log.ts';
 import type { Config } from '../config/types.ts';
 import { APP_BEAT_OFFSET, APP_HOOK_OFFSET, APP_STOP_OFFSET, type DaemonLayout } from './layout.ts';
 import {
@@ -31,6 +31,7 @@ const config = init.config;
 const appIndex = init.index;
 const appConf = config.apps[appIndex];
 const log: Logger = createLogger(appConf.name, config.log_level, { format: config.log_format, app: appConf.name });
+logProcessWarnings(log);
 const core: Core = instantiateCore(init.module, init.memory);
 const u8 = core.u8;
 const dv = core.dv;

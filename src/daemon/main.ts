@@ -235,6 +235,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         initAppRings(a);
         Atomics.store(core.i32, layout.apps[a].wake >>> 2, 0);
         Atomics.store(core.i32, (layout.apps[a].wake + APP_STOP_OFFSET) >>> 2, 0);
+        const startedWith = config;
         const started = startThread('./app-thread', { index: a, module, memory, config, layout }, `app ${name}`, APP_YOUNG_GEN_MB, log);
         apps[a] = started.worker;
         watchApp(a, started.worker);
@@ -245,6 +246,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
           log.error(`app ${name}: restart failed: ${(first as { message?: string }).message ?? first.type}`);
           return; // its exit handler schedules the next try
         }
+        // A reload applied while it started did not reach it (it was not among the threads asked):
+        // it gets the running config now (id 0: no reload waits for the answer).
+        if (config !== startedWith) started.worker.postMessage({ type: 'reconfigure', id: 0, config, certs: null });
         for (const w of workers) w.postMessage({ type: 'app-up', app: a });
         beats[a][0] = Date.now();
         alive[a] = true;

@@ -5,7 +5,7 @@
 // and writes the apps' outbound frames to sockets.
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateCore } from '../core/wasm.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, logProcessWarnings } from '../log.ts';
 import type { Config } from '../config/types.ts';
 import type { DaemonLayout } from './layout.ts';
 import { WorkerService } from './worker/service.ts';
@@ -22,6 +22,7 @@ export interface WorkerInit {
 
 const init = workerData as WorkerInit;
 const log = createLogger(`worker#${init.index}`, init.config.log_level, { format: init.config.log_format });
+logProcessWarnings(log);
 const faults = parseFaults(process.env[FAULT_ENV]);
 const service = new WorkerService({
   index: init.index,
