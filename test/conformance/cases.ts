@@ -1,8 +1,8 @@
 // The case tables: Autobahn|Testsuite fuzzingclient sections 1 to 10 (301 cases), numbered as
 // Autobahn numbers them, plus a few additions of our own (ids starting with "x"). Each case says
 // what it sends, which events the client must observe, and how the connection must close; the
-// runner (runner.ts) plays and judges it. Sections 12 and 13 (permessage-deflate) are out of scope:
-// the daemon negotiates no extension.
+// runner (runner.ts) plays and judges it. Sections 12 and 13 (permessage-deflate) have their own
+// tables and runner: deflate-cases.ts, deflate-runner.ts.
 import { Op, buildFrame, bytes, closePayload, repeat, type Bytes } from './frames.ts';
 import type { Observed } from './connection.ts';
 import type { CaseSpec, ExpectedClose } from './runner.ts';
