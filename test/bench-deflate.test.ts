@@ -12,7 +12,8 @@ import type { PerMessageDeflateOptions, RawData } from 'ws';
 import { parseBenchArgs } from '../src/bench/args.ts';
 import { runBench } from '../src/bench/driver.ts';
 import type { BenchResult } from '../src/bench/driver.ts';
-import { DEFLATE_OFFER, DeflateFrameDecoder, DeflateSession, parseDeflateResponse } from '../src/bench/deflate.ts';
+import { DEFLATE_OFFER, DeflateSession, parseDeflateResponse } from '../src/bench/deflate.ts';
+import { createFraming } from '../src/bench/codec.ts';
 import { buildRequest, checkResponse } from '../src/bench/handshake.ts';
 import { acceptKey } from '../src/http/accept.ts';
 import { jsonLikeText, PayloadFormat } from '../src/bench/payload.ts';
@@ -65,33 +66,35 @@ Parse('text payloads are JSON-like and verifiable with --deflate; they compress,
   assert.equal([f.id, f.seq], [3, 42]);
 });
 
-const Frames = suite('bench --deflate: the frame decoder');
+const Frames = suite('bench --deflate: the WebAssembly frame decoder with the extension on');
 
-function decode(bytes: number[][]) {
+async function decode(bytes: number[][]) {
   const got: string[] = [];
-  const d = new DeflateFrameDecoder({
-    onMessage: (binary, b, compressed) => got.push(`${binary ? 'bin' : 'text'} ${compressed ? 'z' : '-'} ${b.toString('hex')}`),
+  const framing = await createFraming();
+  const d = framing.decoder({
+    onMessage: (binary, b, compressed) => got.push(`${binary ? 'bin' : 'text'} ${compressed ? 'z' : '-'} ${Buffer.from(b).toString('hex')}`),
     onPing: (p) => got.push(`ping ${Buffer.from(p).toString('hex')}`),
     onClose: (code) => got.push(`close ${code}`),
-    onError: (e) => got.push(`error ${e.closeCode} ${e.message}`),
-  }, 1024);
+    onError: (e) => got.push(`error ${e.closeCode} ${e.code}`),
+  }, 1024, true);
   for (const b of bytes) d.push(Uint8Array.from(b));
+  d.free();
   return got;
 }
 
-Frames('messages, RSV1 on the first frame, fragments split across pushes, pings, close', () => {
-  assert.equal(decode([[0xc1, 0x02, 0xaa, 0xbb]]), ['text z aabb']);
-  assert.equal(decode([[0x42, 0x01, 0x01, 0x89, 0x00], [0x80, 0x01], [0x02, 0x88, 0x02, 0x03, 0xe8]]), ['ping ', 'bin z 0102', 'close 1000']);
-  assert.equal(decode([[0x82, 0x7e, 0x00, 0x03, 1, 2], [3]]), ['bin - 010203']);
+Frames('messages, RSV1 on the first frame, fragments split across pushes, pings, close', async () => {
+  assert.equal(await decode([[0xc1, 0x02, 0xaa, 0xbb]]), ['text z aabb']);
+  assert.equal(await decode([[0x42, 0x01, 0x01, 0x89, 0x00], [0x80, 0x01], [0x02, 0x88, 0x02, 0x03, 0xe8]]), ['ping ', 'bin z 0102', 'close 1000']);
+  assert.equal(await decode([[0x82, 0x7e, 0x00, 0x03, 1, 2], [3]]), ['bin - 010203']);
 });
 
-Frames('fails RSV1 on a continuation or a control frame, RSV2/3, masks, stray continuations', () => {
-  assert.match(decode([[0x41, 0x01, 0x01, 0xc0, 0x01, 0x02]])[0], /^error 1002 RSV1 on a continuation/);
-  assert.match(decode([[0xc9, 0x00]])[0], /^error 1002 RSV1 on a control/);
-  assert.match(decode([[0xa1, 0x00]])[0], /^error 1002 RSV2/);
-  assert.match(decode([[0x81, 0x80, 0, 0, 0, 0]])[0], /^error 1002 the server sent a masked/);
-  assert.match(decode([[0x80, 0x00]])[0], /^error 1002 a continuation with no message/);
-  assert.match(decode([[0x82, 0x7e, 0x08, 0x00]])[0], /^error 1009/);
+Frames('fails RSV1 on a continuation or a control frame, RSV2/3, masks, stray continuations', async () => {
+  assert.match((await decode([[0x41, 0x01, 0x01, 0xc0, 0x01, 0x02]]))[0], /^error 1002 RS_ERR_RSV/);
+  assert.match((await decode([[0xc9, 0x00]]))[0], /^error 1002 RS_ERR_RSV/);
+  assert.match((await decode([[0xa1, 0x00]]))[0], /^error 1002 RS_ERR_RSV/);
+  assert.match((await decode([[0x81, 0x80, 0, 0, 0, 0]]))[0], /^error 1002 RS_ERR_MASKED_FRAME/);
+  assert.match((await decode([[0x80, 0x00]]))[0], /^error 1002 RS_ERR_CONTINUATION_WITHOUT_START/);
+  assert.match((await decode([[0x82, 0x7e, 0x08, 0x00]]))[0], /^error 1009/);
 });
 
 Frames('a session compresses and inflates as negotiated, with and without context takeover', async () => {

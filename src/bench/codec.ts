@@ -46,12 +46,14 @@ class StreamDecoder implements ClientDecoder {
   readonly #h: FrameHandlers;
   /** A message whose pieces arrive in several pushes (kind: 1 binary, 0 text). */
   readonly #msg = new MessageAssembler();
+  /** Whether the message #msg gathers is compressed (DataFlag.COMPRESSED of its first piece). */
+  #compressed = false;
   #done = false;
   #freed = false;
 
-  constructor(arena: Arena, state: number, handlers: FrameHandlers, maxMessageSize: number) {
+  constructor(arena: Arena, state: number, handlers: FrameHandlers, maxMessageSize: number, deflate: boolean) {
     this.#arena = arena;
-    this.#dec = new FrameDecoder(arena.core, state, Role.CLIENT, { maxMessageSize });
+    this.#dec = new FrameDecoder(arena.core, state, Role.CLIENT, { maxMessageSize, permessageDeflate: deflate });
     this.#h = handlers;
   }
 
@@ -81,14 +83,18 @@ class StreamDecoder implements ClientDecoder {
           const first = (flags & DataFlag.FIRST) !== 0;
           const last = (flags & DataFlag.LAST) !== 0;
           const piece = u8.subarray(p, p + n);
+          const compressed = (flags & DataFlag.COMPRESSED) !== 0;
           if (first && last) {
             // The whole message in this input: hand out a view, no copy.
-            this.#h.onMessage((flags & DataFlag.TEXT) === 0, piece);
+            this.#h.onMessage((flags & DataFlag.TEXT) === 0, piece, compressed);
           } else {
             const msg = this.#msg;
-            if (first) msg.start((flags & DataFlag.TEXT) === 0 ? 1 : 0);
+            if (first) {
+              msg.start((flags & DataFlag.TEXT) === 0 ? 1 : 0);
+              this.#compressed = compressed;
+            }
             if (!last) msg.append(piece);
-            else this.#h.onMessage(msg.kind === 1, msg.take(piece));
+            else this.#h.onMessage(msg.kind === 1, msg.take(piece), this.#compressed);
           }
           break;
         }
@@ -148,9 +154,9 @@ class WasmFraming implements ClientFraming {
     return a;
   }
 
-  decoder(handlers: FrameHandlers, maxMessageSize: number): ClientDecoder {
+  decoder(handlers: FrameHandlers, maxMessageSize: number, deflate = false): ClientDecoder {
     const a = this.#arena();
-    return new StreamDecoder(a, a.free.pop()!, handlers, maxMessageSize);
+    return new StreamDecoder(a, a.free.pop()!, handlers, maxMessageSize, deflate);
   }
 
   #copyOut(size: number): Buffer {

@@ -3,10 +3,10 @@
 // one turn of the event loop go out in one write.
 import net from 'node:net';
 import type { BenchTarget } from './args.ts';
-import { CloseCode } from '../core/codes.ts';
+import { CloseCode, FrameBits } from '../core/codes.ts';
 import type { ClientDecoder, ClientFraming, ProtocolError } from './framing.ts';
 import { buildRequest, checkResponse, headEnd, MAX_RESPONSE_HEAD, newKey } from './handshake.ts';
-import { DeflateFrameDecoder, DeflateSession } from './deflate.ts';
+import { DeflateSession } from './deflate.ts';
 
 export const ConnState = {
   IDLE: 0,
@@ -36,8 +36,6 @@ export interface ConnEvents {
 const NORMAL_CLOSURE = CloseCode.NORMAL;
 const NO_STATUS = CloseCode.NO_STATUS;
 const INVALID_DATA = CloseCode.INVALID_PAYLOAD;
-/** The RSV1 bit of a frame's first byte. */
-const RSV1 = 0x40;
 
 export class Conn {
   readonly index: number;
@@ -117,12 +115,12 @@ export class Conn {
     if (!d) { this.send(this.#framing.dataFrame(binary, payload)); return; }
     void d.compress(Buffer.from(payload)).then((c) => {
       const frame = this.#framing.dataFrame(binary, c);
-      frame[0] |= RSV1; // RFC 7692 §6: the first frame of a compressed message has RSV1
+      frame[0] |= FrameBits.RSV1; // RFC 7692 §6: the first frame of a compressed message has RSV1
       this.send(frame);
     }, () => { /* the connection closed meanwhile */ });
   }
 
-  #received(binary: boolean, bytes: Buffer, compressed: boolean): void {
+  #received(binary: boolean, bytes: Uint8Array, compressed: boolean): void {
     if (!compressed && this.#rxWaiting === 0) { this.#deliver(binary, bytes); return; }
     const d = this.#deflate!;
     const copy = compressed ? null : Buffer.from(bytes);
@@ -193,8 +191,9 @@ export class Conn {
         onClose: (code: number, reason: string) => this.#onCloseFrame(code, reason),
         onError: (err: ProtocolError) => this.#onProtocolError(err),
       };
+      // The WebAssembly decoder in both cases; with --deflate it accepts RSV1 as RFC 7692 allows.
       this.#decoder = this.#deflate
-        ? new DeflateFrameDecoder({ ...common, onMessage: (binary, bytes, compressed) => this.#received(binary, bytes, compressed) }, this.#maxMessage)
+        ? this.#framing.decoder({ ...common, onMessage: (binary, bytes, compressed) => this.#received(binary, bytes, compressed) }, this.#maxMessage, true)
         : this.#framing.decoder({ ...common, onMessage: (binary, bytes) => this.#deliver(binary, bytes) }, this.#maxMessage);
       this.#events.onOpen(this);
       if (end < all.length && this.state === ConnState.OPEN) this.#decoder.push(all.subarray(end));

@@ -1,5 +1,6 @@
 // permessage-deflate (RFC 7692) for the bench client (--deflate): the offer, the check of the
-// server's answer, a frame decoder that knows RSV1, and per-connection compression on node:zlib.
+// server's answer, and per-connection compression on node:zlib. Frames are decoded by the
+// WebAssembly codec (codec.ts), which marks compressed messages (RSV1) when the extension is on.
 //
 // The offer is the one browsers make, "permessage-deflate; client_max_window_bits": the server
 // picks context takeover and window sizes, and the client follows what the 101 says. Every message
@@ -8,23 +9,12 @@
 // context as negotiated. zlib work runs on libuv's thread pool, so a connection's messages go through
 // a queue that keeps their order.
 import zlib from 'node:zlib';
-import type { ClientDecoder, FrameHandlers, ProtocolError } from './framing.ts';
 
 export const DEFLATE_OFFER = 'permessage-deflate; client_max_window_bits';
 /** RFC 7692 §7.2.1: the end of a Z_SYNC_FLUSH, removed by the sender and appended by the receiver. */
 export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const MIN_WINDOW_BITS = 8;
 const MAX_WINDOW_BITS = 15;
-const MAX_CONTROL_PAYLOAD = 125;
-const PROTOCOL_ERROR = 1002;
-const TOO_BIG = 1009;
-const NO_STATUS = 1005;
-/** First header byte: FIN, RSV1 (RFC 7692's "Per-Message Compressed" bit), RSV2 + RSV3, opcode. */
-const FIN = 0x80;
-const RSV1 = 0x40;
-const RSV23 = 0x30;
-const OPCODE = 0x0f;
-const MASK = 0x80;
 
 /** What the server agreed to (RFC 7692 §7.1). */
 export interface DeflateParams {
@@ -151,109 +141,3 @@ export class DeflateSession {
   }
 }
 
-export interface DeflateFrameHandlers extends Omit<FrameHandlers, 'onMessage'> {
-  /** A complete message; `compressed` when its first frame had RSV1. `bytes` is valid during the call only. */
-  onMessage(binary: boolean, bytes: Buffer, compressed: boolean): void;
-}
-
-/**
- * Server frames with permessage-deflate negotiated (the WebAssembly decoder refuses RSV1): RSV1
- * only on the first frame of a data message (RFC 7692 §6.1), RSV2 and RSV3 clear, frames unmasked,
- * control frames whole and at most 125 bytes, continuations only inside a message.
- */
-export class DeflateFrameDecoder implements ClientDecoder {
-  readonly #h: DeflateFrameHandlers;
-  readonly #max: number;
-  #rest: Buffer | null = null;
-  #parts: Buffer[] = [];
-  #size = 0;
-  #inMessage = false;
-  #binary = false;
-  #compressed = false;
-  #done = false;
-
-  constructor(handlers: DeflateFrameHandlers, maxMessageSize: number) {
-    this.#h = handlers;
-    this.#max = maxMessageSize;
-  }
-
-  #error(code: string, closeCode: number, message: string): void {
-    this.#done = true;
-    const e: ProtocolError = { code, closeCode, message };
-    this.#h.onError(e);
-  }
-
-  push(chunk: Uint8Array): void {
-    if (this.#done) return;
-    const input = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const b = this.#rest ? Buffer.concat([this.#rest, input]) : input;
-    let at = 0;
-    while (!this.#done && b.length - at >= 2) {
-      const b0 = b[at], b1 = b[at + 1];
-      if (b1 & MASK) { this.#error('MASKED', PROTOCOL_ERROR, 'the server sent a masked frame'); return; }
-      let len = b1 & 0x7f;
-      let head = 2;
-      if (len === 126) {
-        if (b.length - at < 4) break;
-        len = b.readUInt16BE(at + 2);
-        head = 4;
-      } else if (len === 127) {
-        if (b.length - at < 10) break;
-        len = b.readUInt32BE(at + 2) * 2 ** 32 + b.readUInt32BE(at + 6);
-        head = 10;
-      }
-      if (this.#size + len > this.#max) { this.#error('TOO_BIG', TOO_BIG, `a message over ${this.#max} bytes`); return; }
-      if (b.length - at < head + len) break;
-      const payload = b.subarray(at + head, at + head + len);
-      at += head + len;
-      this.#frame(b0, payload);
-    }
-    this.#rest = this.#done || at === b.length ? null : Buffer.from(b.subarray(at));
-  }
-
-  #frame(b0: number, payload: Buffer): void {
-    const fin = (b0 & FIN) !== 0;
-    const rsv1 = (b0 & RSV1) !== 0;
-    const op = b0 & OPCODE;
-    if (b0 & RSV23) { this.#error('RSV', PROTOCOL_ERROR, 'RSV2 or RSV3 set'); return; }
-    if (op & 0x8) {
-      if (rsv1) { this.#error('RSV', PROTOCOL_ERROR, 'RSV1 on a control frame'); return; }
-      if (!fin || payload.length > MAX_CONTROL_PAYLOAD) { this.#error('CONTROL', PROTOCOL_ERROR, 'a fragmented or long control frame'); return; }
-      if (op === 0x9) this.#h.onPing(payload);
-      else if (op === 0x8) {
-        if (payload.length === 1) { this.#error('CLOSE', PROTOCOL_ERROR, 'a 1-byte close payload'); return; }
-        this.#done = true;
-        this.#h.onClose(payload.length >= 2 ? payload.readUInt16BE(0) : NO_STATUS, payload.subarray(2).toString('utf8'));
-      } else if (op !== 0xa) this.#error('OPCODE', PROTOCOL_ERROR, `reserved opcode ${op}`);
-      return;
-    }
-    if (op === 0x1 || op === 0x2) {
-      if (this.#inMessage) { this.#error('FRAGMENT', PROTOCOL_ERROR, 'a new message inside a fragmented one'); return; }
-      this.#inMessage = true;
-      this.#binary = op === 0x2;
-      this.#compressed = rsv1;
-    } else if (op === 0x0) {
-      if (!this.#inMessage) { this.#error('FRAGMENT', PROTOCOL_ERROR, 'a continuation with no message'); return; }
-      if (rsv1) { this.#error('RSV', PROTOCOL_ERROR, 'RSV1 on a continuation frame'); return; }
-    } else {
-      this.#error('OPCODE', PROTOCOL_ERROR, `reserved opcode ${op}`);
-      return;
-    }
-    if (!fin) {
-      this.#parts.push(payload);
-      this.#size += payload.length;
-      return;
-    }
-    const whole = this.#parts.length === 0 ? payload : Buffer.concat([...this.#parts, payload]);
-    this.#parts = [];
-    this.#size = 0;
-    this.#inMessage = false;
-    this.#h.onMessage(this.#binary, whole, this.#compressed);
-  }
-
-  free(): void {
-    this.#done = true;
-    this.#rest = null;
-    this.#parts = [];
-  }
-}

@@ -40,6 +40,21 @@ export const CloseCode = {
   UNKNOWN_CASE: 4902,
 } as const;
 
+/**
+ * RFC 6455 §5.2 bits of a frame header's first two bytes, for hosts that write or patch a header
+ * themselves (the decoder and encoder keep their own twins in AssemblyScript). RSV1 is RFC 7692's
+ * "Per-Message Compressed" bit.
+ */
+export const FrameBits = {
+  FIN: 0x80,
+  RSV1: 0x40,
+  RSV2: 0x20,
+  RSV3: 0x10,
+  OPCODE: 0x0f,
+  MASK: 0x80,
+  LENGTH: 0x7f,
+} as const;
+
 /** Data kinds as RingSocket names them (RS_BIN = 0, RS_UTF8 = 1). */
 export const DataKind = { BIN: 0, UTF8: 1 } as const;
 export type DataKind = (typeof DataKind)[keyof typeof DataKind];
@@ -137,7 +152,7 @@ const B = CloseCode.MESSAGE_TOO_BIG;
 /** Decoder errors, indexed by ErrorCode. */
 export const DECODER_ERRORS: readonly DecoderError[] = Object.freeze([
   { code: 'RS_ERR_NONE', closeCode: 0, message: 'no error' },
-  { code: 'RS_ERR_RSV_SET', closeCode: P, message: 'RSV1, RSV2 and RSV3 must be clear (no extension is negotiated)' },
+  { code: 'RS_ERR_RSV_SET', closeCode: P, message: 'a reserved bit is set that no negotiated extension allows there (RSV2, RSV3; RSV1 except on the first frame of a data message with permessage-deflate)' },
   { code: 'RS_ERR_UNKNOWN_OPCODE', closeCode: P, message: 'unknown opcode' },
   { code: 'RS_ERR_CONTINUATION_WITHOUT_START', closeCode: P, message: 'continuation frame without a message to continue' },
   { code: 'RS_ERR_DATA_FRAME_INSIDE_MESSAGE', closeCode: P, message: 'new data frame inside a fragmented message' },

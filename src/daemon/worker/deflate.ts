@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
 import type { Config } from '../../config/types.ts';
 import type { DeflateConfig } from '../../config/deflate.ts';
 import { negotiateDeflate, type DeflateAgreement } from '../../http/deflate-offer.ts';
-import { Opcode } from '../../core/codes.ts';
+import { FrameBits, FrameSize, Opcode } from '../../core/codes.ts';
 import { ByteSink, Pump, SyncZlib, assertSyncZlib, type PumpResult } from './zlib-sync.ts';
 
 /**
@@ -38,13 +38,8 @@ const DEFLATE_WINDOW_MIN = 9;
 const INFLATE_WINDOW_MAX = 15;
 
 // Server frame header (RFC 6455 §5.2), written here for frames built from zlib's output Buffers.
-const FIN = 0x80;
-const RSV1 = 0x40;
-const OPCODE_BITS = 0x0f;
-const LENGTH_BITS = 0x7f;
-const LENGTH_7_MAX = 125;
-const LENGTH_16_MARKER = 126;
-const LENGTH_64_MARKER = 127;
+const { FIN, RSV1, OPCODE: OPCODE_BITS, LENGTH: LENGTH_BITS } = FrameBits;
+const { LENGTH_7_MAX, LENGTH_16_MARKER, LENGTH_64_MARKER } = FrameSize;
 const LENGTH_16_MAX = 0xffff;
 /** The empty line that ends an HTTP head. */
 const CRLF_LENGTH = 2;
