@@ -11,12 +11,12 @@ import { WebSocketServer } from 'ws';
 import type { PerMessageDeflateOptions, RawData } from 'ws';
 import { parseBenchArgs } from '../src/bench/args.ts';
 import { runBench } from '../src/bench/driver.ts';
-import type { BenchResult } from '../src/bench/driver.ts';
 import { DEFLATE_OFFER, DeflateSession, parseDeflateResponse } from '../src/bench/deflate.ts';
 import { createFraming } from '../src/bench/codec.ts';
 import { buildRequest, checkResponse } from '../src/bench/handshake.ts';
 import { acceptKey } from '../src/http/accept.ts';
 import { jsonLikeText, PayloadFormat } from '../src/bench/payload.ts';
+import { bench, assertClean } from './helpers/bench.ts';
 import { withDeadline } from './helpers/deadline.ts';
 
 const Parse = suite('bench --deflate: options, offer and answer');
@@ -139,17 +139,6 @@ async function server(perMessageDeflate: boolean | PerMessageDeflateOptions, mod
   };
 }
 
-async function bench(argv: string[]): Promise<BenchResult> {
-  const p = parseBenchArgs(argv);
-  if (p.kind !== 'run') throw new Error(`bad test arguments: ${JSON.stringify(p)}`);
-  return withDeadline(runBench(p.options), 30000, `bench ${argv.join(' ')}`);
-}
-
-function assertClean(r: BenchResult): void {
-  assert.equal(r.errorSamples, []);
-  assert.is(r.errors.total, 0);
-  assert.ok(r.ok);
-}
 
 Run('echo of 2 KiB JSON-like text: verified, compressed on the wire both ways (ws keeps context)', async () => {
   const s = await server({ threshold: 0 });

@@ -7,9 +7,8 @@ import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import { parseBenchArgs } from '../src/bench/args.ts';
-import { runBench } from '../src/bench/driver.ts';
 import type { BenchResult } from '../src/bench/driver.ts';
+import { bench, assertClean } from './helpers/bench.ts';
 import { withDeadline } from './helpers/deadline.ts';
 import { freePort } from './helpers/ports.ts';
 
@@ -36,17 +35,6 @@ async function server(behaviour: Behaviour): Promise<{ url: string; closeCodes: 
   };
 }
 
-async function bench(argv: string[]): Promise<BenchResult> {
-  const p = parseBenchArgs(argv);
-  if (p.kind !== 'run') throw new Error(`bad test arguments: ${JSON.stringify(p)}`);
-  return withDeadline(runBench(p.options), 30000, `bench ${argv.join(' ')}`);
-}
-
-function assertClean(r: BenchResult): void {
-  assert.equal(r.errorSamples, []);
-  assert.is(r.errors.total, 0);
-  assert.is(r.ok, true);
-}
 
 const Run = suite('ringsocket-bench runs');
 

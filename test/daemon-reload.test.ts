@@ -5,7 +5,6 @@
 import { tempDir } from './helpers/tmp.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -14,6 +13,7 @@ import { X509Certificate } from 'node:crypto';
 import type WebSocket from 'ws';
 import { startDaemon, ECHO, type RunningDaemon } from './helpers/daemon.ts';
 import { daemonSuite } from './helpers/daemon-exit.ts';
+import { selfSigned } from './helpers/certs.ts';
 import { connectInbox, closed, upgradeRequest, type Inbox } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
 
@@ -199,20 +199,6 @@ Live('the client opened before the first SIGHUP kept its connection through all 
 live.stopTest();
 
 // ---------------------------------------------------------------------------------------------
-function selfSigned(dir: string, name: string, cn = 'localhost'): { key: string; cert: string } {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.pem`);
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`],
-    { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string; status?: number | null };
-    if (e.code === 'ENOENT') throw new Error('this test needs openssl (to make its certificates), and there is no openssl on the PATH');
-    throw new Error(`openssl could not make a test certificate (exit status ${e.status ?? e.code}): ${e.stderr?.trim() || e.message}`);
-  }
-  return { key, cert };
-}
 const fingerprint = (pemFile: string) => new X509Certificate(readFileSync(pemFile)).fingerprint256;
 
 /** The fingerprint of the certificate a new TLS connection is served (with SNI, or without). */
@@ -228,8 +214,8 @@ const Tls = suite<{ d: RunningDaemon; dir: string; key: string; cert: string; a:
 
 const tlsLife = daemonSuite(Tls, async (ctx) => {
   ctx.dir = tempDir('rs-reload-tls-');
-  const a = selfSigned(ctx.dir, 'a');
-  selfSigned(ctx.dir, 'b');
+  const a = selfSigned(ctx.dir, 'a', 'localhost');
+  selfSigned(ctx.dir, 'b', 'localhost');
   // The files the config names: a's now, b's after the "renewal".
   ctx.key = join(ctx.dir, 'live.key');
   ctx.cert = join(ctx.dir, 'live.pem');

@@ -3,29 +3,14 @@
 import { tempDir } from './helpers/tmp.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { daemonSuite } from './helpers/daemon-exit.ts';
+import { selfSigned } from './helpers/certs.ts';
 import { connectInbox, closed } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
 
-function selfSigned(dir: string, cn: string): { key: string; cert: string } {
-  const key = join(dir, `${cn}.key`);
-  const cert = join(dir, `${cn}.pem`);
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`],
-    { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string; status?: number | null };
-    if (e.code === 'ENOENT') throw new Error('this test needs openssl (to make its certificate), and there is no openssl on the PATH');
-    throw new Error(`openssl could not make the test certificate (exit status ${e.status ?? e.code}): ${e.stderr?.trim() || e.message}`);
-  }
-  return { key, cert };
-}
 
 const Tls = suite<{ d: RunningDaemon; ca: Buffer }>('daemon tls');
 

@@ -10,6 +10,7 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { startDaemon, root, type RunningDaemon } from './helpers/daemon.ts';
+import { selfSigned } from './helpers/certs.ts';
 import { daemonSuite, guardSetup, assertExit } from './helpers/daemon-exit.ts';
 import { connectInbox, closed, connect } from './helpers/client.ts';
 import { withDeadline } from './helpers/deadline.ts';
@@ -155,13 +156,11 @@ function removeAccount(): void {
 }
 process.on('exit', removeAccount);
 
-function selfSigned(dir: string, cn: string): { key: string; cert: string } {
-  const key = join(dir, `${cn}.key`);
-  const cert = join(dir, `${cn}.pem`);
-  run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`]);
-  chmodSync(key, 0o600);
-  return { key, cert };
+/** A certificate whose key only root may read (mode 0600, the test runs as root). */
+function rootOnlyCert(dir: string, cn: string): { key: string; cert: string } {
+  const c = selfSigned(dir, cn);
+  chmodSync(c.key, 0o600);
+  return c;
 }
 
 interface Ctx { d?: RunningDaemon; account: TestAccount; ca: Buffer; port: number; key: string }
@@ -172,7 +171,7 @@ const drop = daemonSuite(Drop, async (ctx) => {
   requireRoot();
   ctx.account = makeAccount();
   const dir = tempDir('rs-priv-');
-  const { key, cert } = selfSigned(dir, 'localhost');
+  const { key, cert } = rootOnlyCert(dir, 'localhost');
   ctx.key = key;
   ctx.ca = readFileSync(cert);
   ctx.port = await freeLowPort();
@@ -250,7 +249,7 @@ Drop('SIGHUP as the user after a renewal whose chain the user may read but whose
   // a new pair: the new chain with the kept old key makes no TLS context, which refused every
   // reload (even of log_level) until a restart.
   const certPath = join(dirname(key), 'localhost.pem');
-  const renewed = selfSigned(tempDir('rs-priv-renew-'), 'localhost');
+  const renewed = rootOnlyCert(tempDir('rs-priv-renew-'), 'localhost');
   writeFileSync(key, readFileSync(renewed.key));
   chmodSync(key, 0o600);
   writeFileSync(certPath, readFileSync(renewed.cert));

@@ -12,8 +12,6 @@
 // server must still echo on a fresh connection afterwards (runner.ts checkAlive).
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { selectDeflateCases, type DeflateCase, type DeflateClientKind } from './deflate-cases.ts';
@@ -262,38 +260,4 @@ export function registerDeflateConformance(test: Test, url: () => string, opts: 
   test.after(() => {
     if (tally.size) console.log(`permessage-deflate outcomes: ${[...tally].sort().map(([k, n]) => `${n} ${k}`).join(', ')}`);
   });
-}
-
-const FIXTURE = fileURLToPath(new URL('../fixtures/ws-deflate-echo-server.ts', import.meta.url));
-
-export interface DeflateReferenceServer {
-  url: string;
-  stop(): Promise<void>;
-  exited(): boolean;
-}
-
-/** Starts test/fixtures/ws-deflate-echo-server.ts (ws with perMessageDeflate) in a child process. */
-export function startWsDeflateEchoServer(): Promise<DeflateReferenceServer> {
-  const proc: ChildProcess = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '', gone = false;
-  const exit = new Promise<void>((resolve) => proc.on('exit', () => { gone = true; resolve(); }));
-  proc.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-  const ready = new Promise<DeflateReferenceServer>((resolve, reject) => {
-    proc.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (!line) return;
-      const port = (JSON.parse(line) as { port: number }).port;
-      resolve({
-        url: `ws://127.0.0.1:${port}/`,
-        exited: () => gone,
-        async stop() {
-          if (!gone) proc.kill('SIGTERM');
-          await withDeadline(exit, 5000, 'ws deflate echo server exit').catch(() => { proc.kill('SIGKILL'); });
-        },
-      });
-    });
-    void exit.then(() => reject(new Error(`ws deflate echo server exited before it was ready: ${err}`)));
-  });
-  return withDeadline(ready, 10000, 'ws deflate echo server start').catch((e) => { proc.kill('SIGKILL'); throw e; });
 }

@@ -58,9 +58,12 @@ export interface ReferenceServer {
   exited(): boolean;
 }
 
-/** Starts test/fixtures/ws-echo-server.ts in a child process and waits for its port. */
-export function startWsEchoServer(): Promise<ReferenceServer> {
-  const proc: ChildProcess = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts test/fixtures/ws-echo-server.ts in a child process and waits for its port; `deflate`:
+ * with ws's permessage-deflate (the reference for sections 12 and 13).
+ */
+export function startWsEchoServer({ deflate = false } = {}): Promise<ReferenceServer> {
+  const proc: ChildProcess = spawn(process.execPath, deflate ? [FIXTURE, '--deflate'] : [FIXTURE], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let gone = false;
