@@ -13,7 +13,7 @@ import { Conn, Phase } from './conn.ts';
 import type { Clients } from './clients.ts';
 import type { InboundProducer } from './inbound.ts';
 import type { WorkerDeflate } from './deflate.ts';
-import { PendingUpgrades } from './upgrades.ts';
+import { PendingUpgrades, APP_DOWN_RESPONSE } from './upgrades.ts';
 import { MetricsBlock } from '../../metrics/block.ts';
 
 export interface HandshakeOptions {
@@ -121,7 +121,7 @@ export class Handshakes {
     }
     const ep = h.endpoint;
     if (this.#o.appDown[ep.appIndex]) {
-      this.refuse(c, buildErrorResponse(503, { 'Retry-After': '30' }));
+      this.refuse(c, APP_DOWN_RESPONSE);
       return;
     }
     if (c.deadline) { clearTimeout(c.deadline); c.deadline = null; }
@@ -145,9 +145,6 @@ export class Handshakes {
     // an upgrade hook holds no place in max_contexts; named in the 101.
     if (this.#o.deflate) c.deflate = this.#o.deflate.negotiate(ep.appIndex, ep.endpointId, extensions);
     const deflate = c.deflate;
-    const head = deflate === null ? response : deflate.upgrade101(response);
-    this.#metrics.bytesOut(head.length);
-    c.socket.write(head);
     const { clients, inbound } = this.#o;
     clients.open(c, ep.appIndex, ep.endpointId, id);
     decoderInit(this.#o.core, this.#o.stateOf(c), Role.SERVER, deflate === null ? this.#o.limits : { ...this.#o.limits, permessageDeflate: true });
@@ -159,6 +156,11 @@ export class Handshakes {
     writePeerAddress(rec.u8, rec.dv, rec.ptr + IN_HEADER_SIZE, peer.address, peer.port);
     rec.u8[rec.ptr + OPEN_SUBPROTOCOL] = subprotocolIndex + 1;
     inbound.commit(c.appIndex, rec);
+    // The 101 last: once the client can know it is open, the worker has it open (registered,
+    // counted in the metrics, its OPEN record staged); a scrape right after sees it.
+    const head = deflate === null ? response : deflate.upgrade101(response);
+    this.#metrics.bytesOut(head.length);
+    c.socket.write(head);
     if (inbound.isPaused(c.appIndex)) c.socket.pause();
     if (rest.length > 0) this.#o.feedWebSocket(c, rest);
   }

@@ -35,7 +35,8 @@ const HTTP_SERVICE_UNAVAILABLE = 503;
 const APP_DOWN_RETRY_S = '30';
 
 const TIMEOUT_RESPONSE = buildErrorResponse(HTTP_SERVICE_UNAVAILABLE, undefined, { detail: 'The app did not answer the handshake in time.' });
-const APP_DOWN_RESPONSE = buildErrorResponse(HTTP_SERVICE_UNAVAILABLE, { 'Retry-After': APP_DOWN_RETRY_S });
+/** The answer to a handshake for an app that is down (here and in handshake.ts). */
+export const APP_DOWN_RESPONSE = buildErrorResponse(HTTP_SERVICE_UNAVAILABLE, { 'Retry-After': APP_DOWN_RETRY_S });
 const HTTP_BAD_REQUEST = 400;
 const TOO_EARLY_RESPONSE = buildErrorResponse(HTTP_BAD_REQUEST, undefined, { detail: 'Too much data was sent before the 101.' });
 
