@@ -106,6 +106,37 @@ Diff('an unknown top-level key (a newer feature) needs a restart', () => {
   assert.equal(r.restart.map((c) => [c.path, c.why]), [['$.metrics', 'a reload cannot change it']]);
 });
 
+Diff('cluster needs a restart: added, removed, each key; the Redis password never shown', () => {
+  const why = RESTART_GLOBALS.cluster;
+  assert.ok(why);
+  const url = 'redis://rs:s3cret@127.0.0.1:6379/1';
+  const withCluster = (c: Doc = {}) => ({ ...base(), cluster: { redis_url: url, node_id: 'node-a', ...c } });
+  // Added and removed: one change each, the whole object with the password masked.
+  let r = diffConfig(cfg(base()), cfg(withCluster()));
+  assert.equal(r.live, []);
+  assert.equal(r.restart.map((c) => [c.path, c.from, c.why]), [['$.cluster', 'none', why]]);
+  assert.match(r.restart[0].to, /"redis_url":"redis:\/\/rs:\*\*\*@127\.0\.0\.1:6379\/1"/);
+  assert.match(r.restart[0].to, /"node_id":"node-a"/);
+  r = diffConfig(cfg(withCluster()), cfg(base()));
+  assert.equal(r.restart.map((c) => [c.path, c.to]), [['$.cluster', 'none']]);
+  // Each key: its own change; node_number follows node_id and is not listed apart.
+  r = diffConfig(cfg(withCluster()), cfg(withCluster({ redis_url: 'rediss://rs:other@10.0.0.2:6380', node_id: 'node-b', key_prefix: 'rs2', max_pending_size: 1 << 20 })));
+  assert.equal(r.live, []);
+  assert.equal(r.restart.map((c) => [c.path, c.from, c.to, c.why]), [
+    ['$.cluster.redis_url', '"redis://rs:***@127.0.0.1:6379/1"', '"rediss://rs:***@10.0.0.2:6380"', why],
+    ['$.cluster.node_id', '"node-a"', '"node-b"', why],
+    ['$.cluster.key_prefix', '"ringsocket"', '"rs2"', why],
+    ['$.cluster.max_pending_size', '16777216', '1048576', why],
+  ]);
+  // Only the password: still a change, said so without showing either.
+  r = diffConfig(cfg(withCluster()), cfg(withCluster({ redis_url: 'redis://rs:n3w@127.0.0.1:6379/1' })));
+  assert.equal(r.restart.map((c) => [c.path, c.from, c.to]), [
+    ['$.cluster.redis_url', '"redis://rs:***@127.0.0.1:6379/1"', '"redis://rs:***@127.0.0.1:6379/1" (the password changed)'],
+  ]);
+  for (const c of r.restart) assert.not.match(describeChange(c), /s3cret|n3w/);
+  assert.equal(diffConfig(cfg(withCluster()), cfg(withCluster())), { live: [], restart: [] });
+});
+
 Diff('certificates are live: paths, host names, added and removed', () => {
   assert.equal(paths((d) => { d.certs[0].privkey_path = 'k2.pem'; d.certs[0].pubchain_path = 'c2.pem'; }),
     [['$.certs[0].privkey_path', '$.certs[0].pubchain_path'], []]);

@@ -6,7 +6,8 @@
 // threads. Restart: everything the start lays out once (the shared memory, the threads, the
 // listeners, the user). A key this module does not know is a restart change: a new key is safe
 // until someone decides it can change live.
-import type { AppConfig, CertConfig, Config, EndpointConfig, PortConfig } from './types.ts';
+import { maskRedisUrl } from './cluster.ts';
+import type { AppConfig, CertConfig, ClusterConfig, Config, EndpointConfig, PortConfig } from './types.ts';
 
 export interface Change {
   /** JSONPath of what changed, such as "$.log_level" or "$.apps[0].endpoints[1].allowed_origins". */
@@ -50,6 +51,7 @@ export const RESTART_GLOBALS: Readonly<Record<string, string>> = {
   permessage_deflate: 'compression is set up per worker at start',
   ports: 'listeners are bound at start (and as root)',
   apps: 'app threads and their rings are laid out at start',
+  cluster: 'the daemon joins the cluster (its Redis connection and node number) once at start',
 };
 
 /** Derived or bookkeeping fields of Config: never compared on their own. */
@@ -89,6 +91,7 @@ export function diffConfig(running: Config, next: Config): ConfigDiff {
     if (key === 'certs') diffCerts(d, running.certs, next.certs);
     else if (key === 'ports') diffPorts(d, running.ports, next.ports);
     else if (key === 'apps') diffApps(d, running.apps, next.apps);
+    else if (key === 'cluster') diffCluster(d, running.cluster ?? null, next.cluster ?? null);
     else if (same(r[key], n[key])) continue;
     else if (LIVE_GLOBALS.has(key)) d.live.push({ path, from: show(r[key]), to: show(n[key]) });
     else d.restart.push({ path, from: show(r[key]), to: show(n[key]), why: RESTART_GLOBALS[key] ?? UNKNOWN });
@@ -183,6 +186,24 @@ function diffEndpoints(d: ConfigDiff, path: string, a: readonly EndpointConfig[]
   b.forEach((y, i) => {
     if (!oldIds.has(y.endpoint_id)) d.restart.push({ path: `${path}[${i}]`, from: 'none', to: `added (endpoint ${y.endpoint_id} ${y.url})`, why });
   });
+}
+
+/** The cluster: restart only. Its redis_url is shown with the password masked (these lines are logged). */
+function diffCluster(d: ConfigDiff, a: ClusterConfig | null, b: ClusterConfig | null): void {
+  const why = RESTART_GLOBALS.cluster;
+  if (same(a, b)) return;
+  const masked = (c: ClusterConfig | null) => (c === null ? null : { ...c, redis_url: maskRedisUrl(c.redis_url) });
+  if (a === null || b === null) {
+    d.restart.push({ path: '$.cluster', from: show(masked(a) ?? undefined), to: show(masked(b) ?? undefined), why });
+    return;
+  }
+  // node_number follows node_id.
+  for (const f of ['redis_url', 'node_id', 'key_prefix', 'max_pending_size'] as const) {
+    if (a[f] === b[f]) continue;
+    const from = show(f === 'redis_url' ? maskRedisUrl(a.redis_url) : a[f]);
+    const to = show(f === 'redis_url' ? maskRedisUrl(b.redis_url) : b[f]);
+    d.restart.push({ path: `$.cluster.${f}`, from, to: from === to ? `${to} (the password changed)` : to, why });
+  }
 }
 
 /** One line per change, for the log. */

@@ -37,7 +37,7 @@ export const GLOBAL_KEYS = [
   'inbound_ring_buf_size', 'outbound_ring_buf_size', 'realloc_multiplier', 'owrefs_elem_c',
   'epoll_buf_elem_c', 'update_queue_size', 'shutdown_wait_http', 'shutdown_wait_ws',
   'idle_timeout', 'ping_interval', 'app_stall_timeout', 'ws_msg_timeout', 'ports', 'certs', 'apps',
-  'permessage_deflate', 'upgrade_timeout', 'metrics',
+  'permessage_deflate', 'upgrade_timeout', 'metrics', 'cluster',
 ] as const;
 
 export const PORT_KEYS = [

@@ -5,9 +5,11 @@ import type { LogFormat, LogLevel } from '../log.ts';
 import type { AccountRef } from './ops.ts';
 import type { DeflateConfig } from './deflate.ts';
 import type { MetricsConfig } from './metrics.ts';
+import type { ClusterConfig } from './cluster.ts';
 
 export type { DeflateConfig } from './deflate.ts';
 export type { MetricsConfig } from './metrics.ts';
+export type { ClusterConfig } from './cluster.ts';
 
 /** One address a port listens on (the arguments of net.Server#listen). */
 export interface ListenAddress {
@@ -134,6 +136,8 @@ export interface Config {
   permessage_deflate: DeflateConfig | false;
   /** The metrics and health listener (src/metrics/server.ts); null = none. */
   metrics: MetricsConfig | null;
+  /** Scale-out over Redis (src/cluster/); null = the daemon runs alone (node number 0). */
+  cluster: ClusterConfig | null;
   ports: PortConfig[];
   certs: CertConfig[];
   apps: AppConfig[];

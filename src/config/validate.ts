@@ -13,6 +13,7 @@ import type { ConfigEnv } from './env.ts';
 import { checkTimers, readGlobalNumbers, readLogLevel, readMessageSizes, type GlobalNumberKey } from './globals.ts';
 import { readOps } from './ops.ts';
 import { readMetrics } from './metrics.ts';
+import { readCluster } from './cluster.ts';
 import { readPorts } from './ports.ts';
 import { readObject } from './readers.ts';
 import { GLOBAL_KEYS, GLOBAL_NUMBERS } from './schema.ts';
@@ -33,13 +34,14 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
   const certs = readCerts(c, g, baseDir, env.keptFiles);
   const deflate = readGlobalDeflate(c, g);
   const metrics = readMetrics(c, g, ports.numbers);
+  const cluster = readCluster(c, g);
   const apps = readApps(c, g, root, baseDir,
     { ports: ports.byNumber, portNumbers: ports.numbers, certs: certs.ok ? certs.certs : null, urls: new Map(), deflate: deflate ?? false },
     { maxMsg, updateQueueSize: num.update_queue_size ?? GLOBAL_NUMBERS.update_queue_size.default });
 
   if (c.errors.length > 0 || !apps.ok || !ports.ok || !certs.ok || logLevel === null || deflate === null) return undefined;
 
-  if (ops.user === undefined || ops.group === undefined || ops.log_format === undefined || metrics === undefined) return undefined;
+  if (ops.user === undefined || ops.group === undefined || ops.log_format === undefined || metrics === undefined || cluster === undefined) return undefined;
   warnUnusedPorts(c, ports.ports, apps.apps);
 
   // Without errors, every value is known.
@@ -81,6 +83,7 @@ export function validateTree(c: Collector, root: Node, baseDir: string, configPa
     upgrade_timeout: v.upgrade_timeout,
     permessage_deflate: deflate,
     metrics,
+    cluster,
     ports: ports.ports,
     certs: certs.certs,
     apps: apps.apps,

@@ -17,6 +17,10 @@ import { frameHeaderSize } from '../core/codec.ts';
 import { createAppRuntime, type AppHost, type Recipients } from '../app/runtime.ts';
 import { MetricsBlock } from '../metrics/block.ts';
 import { monitorLoop } from '../metrics/monitor.ts';
+import { nodeOfClient } from '../cluster/ids.ts';
+import { Outbox } from '../cluster/outbox.ts';
+import { ClusterLink } from '../cluster/link.ts';
+import { decodeBatch, Remote, type RemoteEntry, type RemoteKind } from '../cluster/batch.ts';
 
 export interface AppThreadInit {
   index: number;
@@ -74,6 +78,80 @@ const acks: Int32Array[] = [];
 for (let w = 0; w < W; w++) {
   acks.push(new Int32Array(core.memory.buffer, init.layout.workers[w].acks + appIndex * 4, 1));
   Atomics.store(acks[w], 0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster (issue 13): what this app instance sends to other nodes' clients is gathered in the
+// outbox and published once per batch (publishOut); what other nodes' instances of this app send
+// to this node's clients arrives through the link and is written to the outbound rings here.
+
+const cluster = config.cluster;
+/** This daemon's node number: 0 alone (src/cluster/ids.ts). */
+const myNode = cluster?.node_number ?? 0;
+const outbox = cluster ? new Outbox(myNode) : null;
+let link: ClusterLink | null = null;
+
+/** Whether `id` is a client of another node of the cluster. */
+function isRemote(id: number): boolean {
+  if (!outbox || !Number.isSafeInteger(id) || id <= 0) return false;
+  const n = nodeOfClient(id);
+  return n !== myNode && n !== 0;
+}
+
+/** The ids of other nodes' clients among `ids`. */
+function remoteIds(ids: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const id of ids) if (isRemote(id)) out.push(id);
+  return out;
+}
+
+/** Adds an entry for other nodes (cluster only); published with the batch's records. */
+function toRemote(kind: RemoteKind, opcode: number, ids: readonly number[], payload: Uint8Array): void {
+  if (!outbox) return;
+  if (outbox.add(kind, opcode, ids, payload)) flushRemote();
+  else queuePublish();
+}
+
+function flushRemote(): void {
+  if (!outbox || outbox.empty) return;
+  for (const p of outbox.take()) {
+    if (link) link.publish(p);
+  }
+}
+
+/** Writes what another node's instance of this app sent (one entry of its batch) for this node's clients. */
+function deliverRemote(e: RemoteEntry): void {
+  switch (e.kind) {
+    case Remote.EVERY:
+      sendLocal(Outbound.EVERY, e.opcode, null, e.payload);
+      break;
+    case Remote.EVERY_EXCEPT:
+      sendLocal(Outbound.EVERY_EXCEPT, e.opcode, e.ids, e.payload);
+      break;
+    case Remote.TO:
+      sendLocal(Outbound.MULTI, e.opcode, e.ids, e.payload);
+      break;
+    case Remote.CLOSE: {
+      const w = validWorker(e.ids[0]);
+      if (w >= 0) writeOut(w, Outbound.CLOSE_CLIENT, [e.ids[0]], Opcode.CLOSE, e.payload);
+      break;
+    }
+  }
+}
+
+/** A batch from another node (ClusterLink.onBatch): delivered, then published at once. */
+function onRemoteBatch(bytes: Uint8Array): void {
+  const batch = decodeBatch(bytes);
+  // This node's own broadcasts come back on the channel every node reads: they were delivered here already.
+  if (batch.node === myNode) return;
+  for (const e of batch.entries) {
+    try {
+      deliverRemote(e);
+    } catch (err) {
+      log.error(`cluster: a message from node ${batch.node} could not be delivered: ${(err as Error).message}`);
+    }
+  }
+  publishOut();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +230,9 @@ function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode
 function stageOut(w: number, size: number): void {
   outRings[w].stage(size);
   outStaged[w] = true;
+  queuePublish();
+}
+function queuePublish(): void {
   if (!publishQueued) {
     publishQueued = true;
     queueMicrotask(publishQueuedOut);
@@ -182,17 +263,19 @@ function writeUpgradeReply(id: number, status: number): void {
 /** Workers whose outbound ring has staged, unpublished records. */
 const outStaged: boolean[] = new Array(W).fill(false);
 
-/** Publishes every outbound ring's staged records. */
+/** Publishes every outbound ring's staged records, and the batch for other nodes. */
 function publishOut(): void {
   for (let w = 0; w < W; w++) {
     if (!outStaged[w]) continue;
     outStaged[w] = false;
     outRings[w].publish();
   }
+  flushRemote();
 }
 
+/** The worker of one of this node's client ids, or -1 (not an id, or another node's). */
 function validWorker(id: number): number {
-  if (!Number.isSafeInteger(id) || id <= 0) return -1;
+  if (!Number.isSafeInteger(id) || id <= 0 || nodeOfClient(id) !== myNode) return -1;
   const w = workerOfClient(id);
   return w >= 0 && w < W ? w : -1;
 }
@@ -205,6 +288,30 @@ function byWorker(ids: readonly number[]): number[][] {
     if (w >= 0) groups[w].push(id);
   }
   return groups;
+}
+
+/**
+ * Writes a message for this node's clients. SINGLE / MULTI: the listed ids of this node, one
+ * record per worker that has any (other ids are dropped); EVERY: every worker; EVERY_EXCEPT: every
+ * worker, with the ids it owns excluded.
+ */
+function sendLocal(kind: number, opcode: number, ids: readonly number[] | null, payload: Uint8Array): void {
+  if (kind === Outbound.EVERY) {
+    for (let w = 0; w < W; w++) writeOut(w, Outbound.EVERY, null, opcode, payload);
+    return;
+  }
+  if (kind !== Outbound.EVERY_EXCEPT && ids!.length === 1) {
+    const w = validWorker(ids![0]);
+    if (w >= 0) writeOut(w, Outbound.SINGLE, ids!, opcode, payload);
+    return;
+  }
+  const groups = byWorker(ids!);
+  for (let w = 0; w < W; w++) {
+    if (kind === Outbound.EVERY_EXCEPT) {
+      if (groups[w].length) writeOut(w, Outbound.EVERY_EXCEPT, groups[w], opcode, payload);
+      else writeOut(w, Outbound.EVERY, null, opcode, payload);
+    } else if (groups[w].length) writeOut(w, groups[w].length === 1 ? Outbound.SINGLE : Outbound.MULTI, groups[w], opcode, payload);
+  }
 }
 
 const appRegion = init.layout.apps[appIndex];
@@ -221,46 +328,42 @@ const host: AppHost = {
   send(dataKind, payload, to: Recipients) {
     const opcode = dataKind === DataKind.UTF8 ? Opcode.TEXT : Opcode.BINARY;
     switch (to.kind) {
-      case 'single': {
-        const w = validWorker(to.id);
-        if (w >= 0) writeOut(w, Outbound.SINGLE, [to.id], opcode, payload);
+      case 'single':
+        if (isRemote(to.id)) toRemote(Remote.TO, opcode, [to.id], payload);
+        else sendLocal(Outbound.SINGLE, opcode, [to.id], payload);
         break;
-      }
       case 'multi': {
-        const groups = byWorker(to.ids);
-        for (let w = 0; w < W; w++) {
-          if (groups[w].length) writeOut(w, groups[w].length === 1 ? Outbound.SINGLE : Outbound.MULTI, groups[w], opcode, payload);
-        }
+        sendLocal(Outbound.MULTI, opcode, to.ids, payload);
+        const remote = remoteIds(to.ids);
+        if (remote.length) toRemote(Remote.TO, opcode, remote, payload);
         break;
       }
       case 'every':
-        for (let w = 0; w < W; w++) writeOut(w, Outbound.EVERY, null, opcode, payload);
+        sendLocal(Outbound.EVERY, opcode, null, payload);
+        toRemote(Remote.EVERY, opcode, [], payload);
         break;
-      case 'every_except_single': {
-        const ex = validWorker(to.id);
-        for (let w = 0; w < W; w++) {
-          if (w === ex) writeOut(w, Outbound.EVERY_EXCEPT, [to.id], opcode, payload);
-          else writeOut(w, Outbound.EVERY, null, opcode, payload);
-        }
+      case 'every_except_single':
+        sendLocal(Outbound.EVERY_EXCEPT, opcode, [to.id], payload);
+        toRemote(isRemote(to.id) ? Remote.EVERY_EXCEPT : Remote.EVERY, opcode, isRemote(to.id) ? [to.id] : [], payload);
         break;
-      }
       case 'every_except_multi': {
-        const groups = byWorker(to.ids);
-        for (let w = 0; w < W; w++) {
-          if (groups[w].length) writeOut(w, Outbound.EVERY_EXCEPT, groups[w], opcode, payload);
-          else writeOut(w, Outbound.EVERY, null, opcode, payload);
-        }
+        sendLocal(Outbound.EVERY_EXCEPT, opcode, to.ids, payload);
+        const remote = remoteIds(to.ids);
+        toRemote(remote.length ? Remote.EVERY_EXCEPT : Remote.EVERY, opcode, remote, payload);
         break;
       }
     }
   },
   closeClient(id, code) {
-    const w = validWorker(id);
-    if (w < 0) return;
     const p = new Uint8Array(2);
     p[0] = code >>> 8;
     p[1] = code & 0xff;
-    writeOut(w, Outbound.CLOSE_CLIENT, [id], Opcode.CLOSE, p);
+    if (isRemote(id)) {
+      toRemote(Remote.CLOSE, Opcode.CLOSE, [id], p);
+      return;
+    }
+    const w = validWorker(id);
+    if (w >= 0) writeOut(w, Outbound.CLOSE_CLIENT, [id], Opcode.CLOSE, p);
   },
   log(level: LogLevel, message: string) {
     log[level](message);
@@ -420,6 +523,11 @@ Atomics.store(new Int32Array(core.memory.buffer, init.layout.apps[appIndex].wake
 
 parentPort!.postMessage({ type: 'ready' });
 
+if (cluster) {
+  link = new ClusterLink({ cluster, appName: appConf.name, log, claim: appIndex === 0, onBatch: onRemoteBatch });
+  link.start();
+}
+
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 while (!stopRequested()) {
@@ -442,6 +550,7 @@ while (!stopRequested()) {
   if (timerAt !== 0 && (timerWakes || trafficSinceTimer)) timeout = Math.max(0, Math.min(timeout, timerAt - performance.now()));
   await wake.waitAsync(timeout);
 }
+await link?.close();
 // A note rides on the answer: the thread's own log lines may not get out before it is ended.
 parentPort!.postMessage({
   type: 'stopped',

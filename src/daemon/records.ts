@@ -174,11 +174,5 @@ function compressIPv6(groups: string[]): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
-/** Which worker owns a client id (ids are serial * 256 + workerIndex + 1). */
-export function workerOfClient(id: number): number {
-  return (id % 256) - 1;
-}
-
-export function makeClientId(serial: number, workerIndex: number): number {
-  return serial * 256 + workerIndex + 1;
-}
+// Client ids: src/cluster/ids.ts (the worker in the low byte, the node above it).
+export { makeClientId, workerOfClient } from '../cluster/ids.ts';

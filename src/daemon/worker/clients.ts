@@ -3,6 +3,7 @@
 import type net from 'node:net';
 import { CloseCode } from '../../core/codes.ts';
 import { Inbound, IN_HEADER_SIZE, CLOSE_BODY_SIZE, makeClientId } from '../records.ts';
+import { nextSerial, serialBase } from '../../cluster/ids.ts';
 import { encodeCloseFrame } from '../frames.ts';
 import { Conn, Phase } from './conn.ts';
 import type { Output } from './output.ts';
@@ -19,6 +20,10 @@ export interface ClientsOptions {
   closeWaitS: number;
   /** This worker's metrics block (src/metrics/block.ts); absent: counts go nowhere. */
   metrics?: MetricsBlock;
+  /** The daemon's cluster node number (src/cluster/ids.ts); absent or 0: a daemon alone. */
+  node?: number;
+  /** Now, in ms since the epoch (where a cluster node's serials start); absent: Date.now(). */
+  nowMs?: number;
 }
 
 export class Clients {
@@ -34,7 +39,8 @@ export class Clients {
   readonly #worker: number;
   #closeWaitMs: number;
   readonly #metrics: MetricsBlock;
-  #serial = 0;
+  #serial: number;
+  readonly #node: number;
   #output!: Output;
   #inbound!: InboundProducer;
   #budget!: InboundBudget;
@@ -43,6 +49,8 @@ export class Clients {
 
   constructor(o: ClientsOptions) {
     this.#worker = o.worker;
+    this.#node = o.node ?? 0;
+    this.#serial = serialBase(this.#node, o.nowMs ?? Date.now());
     this.#closeWaitMs = Math.max(0.1, o.closeWaitS) * 1000;
     this.#metrics = o.metrics ?? MetricsBlock.detached(o.apps);
     this.ofApp = Array.from({ length: o.apps }, () => new Set());
@@ -73,7 +81,8 @@ export class Clients {
 
   /** A new client id (the upgrade hook learns it before the client is open: upgrades.ts). */
   reserveId(): number {
-    return makeClientId(++this.#serial, this.#worker);
+    this.#serial = nextSerial(this.#serial);
+    return makeClientId(this.#serial, this.#worker, this.#node);
   }
 
   /** The handshake is done: the client gets its id (a new one, or `id` from reserveId) and joins its app. */

@@ -88,7 +88,7 @@ export class WorkerService {
     }
     const metrics = new MetricsBlock(core.memory.buffer, layout.metrics.workers[W], layout.metrics.layout);
     this.metrics = metrics;
-    const clients = new Clients({ worker: W, apps: A, slots: region.slots, closeWaitS: config.shutdown_wait_ws, metrics });
+    const clients = new Clients({ worker: W, apps: A, slots: region.slots, closeWaitS: config.shutdown_wait_ws, metrics, node: config.cluster?.node_number ?? 0 });
     this.clients = clients;
     this.#output = new Output(core.u8, config.max_client_outbound_size, (c, bytes) => {
       log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${this.#config.max_client_outbound_size}): closing with 1008`, undefined, { client: c.id });
