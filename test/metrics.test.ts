@@ -7,6 +7,7 @@ import net from 'node:net';
 import { render, escapeLabelValue, escapeHelp, formatValue, CONTENT_TYPE } from '../src/metrics/exposition.ts';
 import { blockLayout, closeCodeSlot, statusSlot, CLOSE_OTHER, STATUS_OTHER, Slot } from '../src/metrics/layout.ts';
 import { MetricsBlock } from '../src/metrics/block.ts';
+import { collect } from '../src/metrics/collect.ts';
 import { startMetricsServer } from '../src/metrics/server.ts';
 import { parseConfig, systemEnv } from '../src/config/index.ts';
 import { buildErrorResponse } from '../src/http/response.ts';
@@ -91,6 +92,37 @@ Layout('a refusal is counted by the status of its response, with its bytes', () 
   assert.is(m.f[m.l.refused + statusSlot(404)], 1);
   assert.is(m.f[m.l.refused + statusSlot(503)], 2);
   assert.is(m.f[Slot.BYTES_OUT], r.length + 2 * buildErrorResponse(503).length);
+});
+
+Layout('the cluster families: each app thread\'s link counts in its own block, and only a cluster node shows them', () => {
+  const sizes = { worker_c: 1, slotsPerWorker: 4, worker_rbuf_size: 65536, inbound_ring_buf_size: 4096, outbound_ring_buf_size: 4096, apps: [{ wbuf_size: 64 }, { wbuf_size: 64 }] };
+  const layout = planDaemonMemory(sizes, 65536);
+  const buffer = new ArrayBuffer(layout.bytes);
+  const appNames = ['chat', 'feed'];
+  const chat = new MetricsBlock(buffer, layout.metrics.apps[0], layout.metrics.layout);
+  const feed = new MetricsBlock(buffer, layout.metrics.apps[1], layout.metrics.layout);
+  chat.clusterUp(true);
+  chat.clusterPublished(100);
+  chat.clusterPublished(50);
+  chat.clusterReceived(30);
+  feed.clusterDropped(70);
+  feed.clusterRefused();
+  const scrape = (cluster: boolean) => parseExposition(render(collect({ buffer, layout, appNames, appUp: [true, true], startTime: 0, cluster })));
+  const p = scrape(true);
+  assert.is(sampleValue(p, 'ringsocket_cluster_up', { app: 'chat' }), 1);
+  assert.is(sampleValue(p, 'ringsocket_cluster_up', { app: 'feed' }), 0);
+  assert.is(sampleValue(p, 'ringsocket_cluster_published_total', { app: 'chat' }), 2);
+  assert.is(sampleValue(p, 'ringsocket_cluster_published_bytes_total', { app: 'chat' }), 150);
+  assert.is(sampleValue(p, 'ringsocket_cluster_received_total', { app: 'chat' }), 1);
+  assert.is(sampleValue(p, 'ringsocket_cluster_received_bytes_total', { app: 'chat' }), 30);
+  assert.is(sampleValue(p, 'ringsocket_cluster_dropped_total', { app: 'feed' }), 1);
+  assert.is(sampleValue(p, 'ringsocket_cluster_dropped_bytes_total', { app: 'feed' }), 70);
+  assert.is(sampleValue(p, 'ringsocket_cluster_refused_total', { app: 'feed' }), 1);
+  assert.is(sampleValue(p, 'ringsocket_cluster_dropped_total', { app: 'chat' }), 0);
+  const alone = render(collect({ buffer, layout, appNames, appUp: [true, true], startTime: 0, cluster: false }));
+  assert.not.match(alone, /ringsocket_cluster_/);
+  chat.clusterUp(false);
+  assert.is(sampleValue(scrape(true), 'ringsocket_cluster_up', { app: 'chat' }), 0);
 });
 
 const Config = suite('metrics config');

@@ -6,7 +6,7 @@
 // unreachable, publications are dropped at once (the client's offline queue is off), never queued;
 // the client reconnects by itself, and subscribes again, after which delivery resumes. Published
 // bytes that Redis has not acknowledged are bounded by max_pending_size; past it, publications are
-// dropped too. Every drop is counted (LinkStats) and an outage is logged when it starts and ends.
+// dropped too. Every drop is counted (the app thread's metrics block) and an outage is logged when it starts and ends.
 //
 // Redis 7 and later: sharded pub/sub (SSUBSCRIBE / SPUBLISH), so in a Redis Cluster an app's
 // traffic stays within the shard that owns its channels' hash slot; older servers: PUBLISH /
@@ -14,20 +14,9 @@
 import type { Logger } from '../log.ts';
 import type { ClusterConfig } from '../config/types.ts';
 import { maskRedisUrl } from '../config/cluster.ts';
+import { Slot } from '../metrics/layout.ts';
+import type { MetricsBlock } from '../metrics/block.ts';
 import type { Publication } from './outbox.ts';
-
-/** Counts a link keeps (the app thread copies them into its metrics block). */
-export interface LinkStats {
-  published: number;
-  publishedBytes: number;
-  received: number;
-  receivedBytes: number;
-  /** Publications dropped: Redis unreachable, or max_pending_size reached. */
-  dropped: number;
-  droppedBytes: number;
-  /** Batches from Redis that did not decode. */
-  refused: number;
-}
 
 export interface LinkOptions {
   cluster: ClusterConfig;
@@ -37,8 +26,8 @@ export interface LinkOptions {
   claim: boolean;
   /** A batch another node published for this app (a view: valid during the call). */
   onBatch(bytes: Uint8Array): void;
-  /** Called when the link comes up and goes down (for the up gauge). */
-  onState?(up: boolean): void;
+  /** The app thread's metrics block: the link's counts and its up gauge (src/metrics/block.ts). */
+  metrics: MetricsBlock;
 }
 
 /** The channels of one app: both carry the hash tag {prefix:app}, so they share one slot. */
@@ -79,7 +68,6 @@ interface SubClient {
 }
 
 export class ClusterLink {
-  readonly stats: LinkStats = { published: 0, publishedBytes: 0, received: 0, receivedBytes: 0, dropped: 0, droppedBytes: 0, refused: 0 };
   readonly #o: LinkOptions;
   readonly #channels: { all: string; mine: string };
   #pub: PubClient | null = null;
@@ -185,15 +173,19 @@ export class ClusterLink {
     this.#up = up;
     const { log, cluster } = this.#o;
     if (up) {
-      const lost = this.stats.dropped - this.#droppedAtDown;
+      const lost = this.#dropped() - this.#droppedAtDown;
       const secs = ((Date.now() - this.#downSince) / 1000).toFixed(1);
       log.notice(`cluster: node "${cluster.node_id}" (${cluster.node_number}) linked through ${maskRedisUrl(cluster.redis_url)} (${why})${this.#downSince && lost ? `; ${lost} publications dropped in the ${secs}s without it` : ''}`);
     } else {
       this.#downSince = Date.now();
-      this.#droppedAtDown = this.stats.dropped;
+      this.#droppedAtDown = this.#dropped();
       log.warning(`cluster: lost Redis (${why}): cross-node messages are dropped until it is back`);
     }
-    this.#o.onState?.(up);
+    this.#o.metrics.clusterUp(up);
+  }
+
+  #dropped(): number {
+    return this.#o.metrics.f[Slot.CLUSTER_DROPPED];
   }
 
   /** Claims this node's number: another node_id holding it means two names share one number. */
@@ -215,12 +207,11 @@ export class ClusterLink {
   }
 
   #receive(m: Buffer): void {
-    this.stats.received++;
-    this.stats.receivedBytes += m.length;
+    this.#o.metrics.clusterReceived(m.length);
     try {
       this.#o.onBatch(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
     } catch (err) {
-      this.stats.refused++;
+      this.#o.metrics.clusterRefused();
       this.#o.log.error(`cluster: a batch from Redis was refused: ${(err as Error).message}`);
     }
   }
@@ -230,8 +221,7 @@ export class ClusterLink {
     const len = p.bytes.length;
     const pub = this.#pub;
     if (!this.up || !pub || this.#pending + len > this.#o.cluster.max_pending_size) {
-      this.stats.dropped++;
-      this.stats.droppedBytes += len;
+      this.#o.metrics.clusterDropped(len);
       return;
     }
     this.#pending += len;
@@ -242,13 +232,11 @@ export class ClusterLink {
     sent.then(
       () => {
         this.#pending -= len;
-        this.stats.published++;
-        this.stats.publishedBytes += len;
+        this.#o.metrics.clusterPublished(len);
       },
       (err: Error) => {
         this.#pending -= len;
-        this.stats.dropped++;
-        this.stats.droppedBytes += len;
+        this.#o.metrics.clusterDropped(len);
         // Going offline fails what was in flight, which the outage's own lines cover; anything else is said once.
         if (this.#up && !this.#publishErrorSaid) {
           this.#publishErrorSaid = true;
@@ -273,6 +261,7 @@ export class ClusterLink {
     this.#closed = true;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#up = false;
+    this.#o.metrics.clusterUp(false);
     this.#teardown();
   }
 }

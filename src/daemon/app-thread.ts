@@ -44,7 +44,8 @@ const f64 = new Float64Array(core.memory.buffer);
 const W = config.worker_c;
 const wake = new WakeWord(core, init.layout.apps[appIndex].wake);
 // This thread's event-loop delay, in its own metrics block (src/metrics/monitor.ts).
-if (config.metrics) monitorLoop(new MetricsBlock(core.memory.buffer, init.layout.metrics.apps[appIndex], init.layout.metrics.layout));
+const metrics = new MetricsBlock(core.memory.buffer, init.layout.metrics.apps[appIndex], init.layout.metrics.layout);
+if (config.metrics) monitorLoop(metrics);
 /**
  * The app's heartbeat (ms since the epoch), beside its wake word: written every time the loop
  * comes round (at least once a second) and while it waits for outbound room. The main thread
@@ -524,7 +525,8 @@ Atomics.store(new Int32Array(core.memory.buffer, init.layout.apps[appIndex].wake
 parentPort!.postMessage({ type: 'ready' });
 
 if (cluster) {
-  link = new ClusterLink({ cluster, appName: appConf.name, log, claim: appIndex === 0, onBatch: onRemoteBatch });
+  metrics.clusterUp(false);
+  link = new ClusterLink({ cluster, appName: appConf.name, log, claim: appIndex === 0, onBatch: onRemoteBatch, metrics });
   link.start();
 }
 

@@ -1,5 +1,6 @@
 // The main thread: compiles the WebAssembly core once, lays out the one shared memory, starts one
 // thread per app and `worker_c` worker threads, and stops them in order.
+import { describeCluster } from '../config/cluster.ts';
 import { Worker } from 'node:worker_threads';
 import { compileCore, createMemory, instantiateCore, readHeapBase } from '../core/wasm.ts';
 import { Ring, WakeWord, ringMaxRecord, roundUpRingCapacity } from '../core/ring.ts';
@@ -179,7 +180,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     throw new Error(appErrors.map((e) => e.message).join('\n'));
   }
 
-  log.notice(`ready: ${config.worker_c} worker(s), ${config.apps.length} app(s) (${config.apps.map((a) => a.name).join(', ')}), listening on ${where.join(', ')}`);
+  log.notice(`ready: ${config.worker_c} worker(s), ${config.apps.length} app(s) (${config.apps.map((a) => a.name).join(', ')}), listening on ${where.join(', ')}${config.cluster ? `; cluster ${describeCluster(config.cluster)}` : ''}`);
   // The ready line first: no client is served before it is written.
   for (const w of workers) w.postMessage({ type: 'serve' });
 

@@ -69,6 +69,31 @@ export class MetricsBlock {
     this.f[this.l.restarts + app]++;
   }
 
+  /** The cluster link (an app thread's block): up or down. */
+  clusterUp(up: boolean): void {
+    this.f[Slot.CLUSTER_UP] = up ? 1 : 0;
+  }
+
+  /** A publication Redis acknowledged. */
+  clusterPublished(bytes: number): void {
+    this.f[Slot.CLUSTER_PUBLISHED]++;
+    this.f[Slot.CLUSTER_PUBLISHED_BYTES] += bytes;
+  }
+
+  clusterReceived(bytes: number): void {
+    this.f[Slot.CLUSTER_RECEIVED]++;
+    this.f[Slot.CLUSTER_RECEIVED_BYTES] += bytes;
+  }
+
+  clusterDropped(bytes: number): void {
+    this.f[Slot.CLUSTER_DROPPED]++;
+    this.f[Slot.CLUSTER_DROPPED_BYTES] += bytes;
+  }
+
+  clusterRefused(): void {
+    this.f[Slot.CLUSTER_REFUSED]++;
+  }
+
   /** The event-loop delay of the last period, in seconds (monitor.ts). */
   loopDelay(p99: number, max: number): void {
     this.f[Slot.ELD_P99] = p99;

@@ -16,6 +16,8 @@ export interface ScrapeSource {
   appUp: readonly boolean[];
   /** Seconds since the epoch at which the process started. */
   startTime: number;
+  /** Whether the daemon is a cluster node (the ringsocket_cluster_* families are there only then). */
+  cluster?: boolean;
 }
 
 /** A thread's label value: "main", "worker#0", "app:<name>". */
@@ -61,6 +63,17 @@ export function collect(src: ScrapeSource): Family[] {
   const threads = [main, ...workers, ...apps];
   const delay = (slot: number): Sample[] => threads.flatMap((f, i) => f[Slot.ELD_SET] ? [{ labels: { thread: names[i] }, value: f[slot] }] : []);
   const cpu = process.cpuUsage();
+  const ofApps = (slot: number): Sample[] => appNames.map((app, a) => ({ labels: { app }, value: apps[a][slot] }));
+  const cluster: Family[] = !src.cluster ? [] : [
+    { name: 'ringsocket_cluster_up', type: 'gauge', help: 'Whether the app\'s link to Redis is up (1): cross-node messages are published and received; 0: they are dropped.', samples: ofApps(Slot.CLUSTER_UP) },
+    { name: 'ringsocket_cluster_published_total', type: 'counter', help: 'Batches the app published to other nodes through Redis (acknowledged by Redis).', samples: ofApps(Slot.CLUSTER_PUBLISHED) },
+    { name: 'ringsocket_cluster_published_bytes_total', type: 'counter', help: 'Bytes of those batches.', samples: ofApps(Slot.CLUSTER_PUBLISHED_BYTES) },
+    { name: 'ringsocket_cluster_received_total', type: 'counter', help: 'Batches received from Redis for the app (this node\'s own broadcasts included: every node reads the broadcast channel).', samples: ofApps(Slot.CLUSTER_RECEIVED) },
+    { name: 'ringsocket_cluster_received_bytes_total', type: 'counter', help: 'Bytes of those batches.', samples: ofApps(Slot.CLUSTER_RECEIVED_BYTES) },
+    { name: 'ringsocket_cluster_dropped_total', type: 'counter', help: 'Batches for other nodes dropped: Redis unreachable or failing, or max_pending_size reached (delivery across nodes is at most once).', samples: ofApps(Slot.CLUSTER_DROPPED) },
+    { name: 'ringsocket_cluster_dropped_bytes_total', type: 'counter', help: 'Bytes of those batches.', samples: ofApps(Slot.CLUSTER_DROPPED_BYTES) },
+    { name: 'ringsocket_cluster_refused_total', type: 'counter', help: 'Batches from Redis that were not well-formed and were refused.', samples: ofApps(Slot.CLUSTER_REFUSED) },
+  ];
 
   return [
     { name: 'ringsocket_connections', type: 'gauge', help: 'Open WebSocket connections (from the 101 until the socket closed).',
@@ -88,6 +101,7 @@ export function collect(src: ScrapeSource): Family[] {
     { name: 'ringsocket_worker_restarts_total', type: 'counter', help: 'Always 0: worker threads are not restarted; a worker that dies stops the daemon with exit status 70.', samples: [{ value: 0 }] },
     { name: 'ringsocket_event_loop_delay_p99_seconds', type: 'gauge', help: 'The 99th percentile of a thread\'s event-loop delay over the last 5-second period.', samples: delay(Slot.ELD_P99) },
     { name: 'ringsocket_event_loop_delay_max_seconds', type: 'gauge', help: 'The largest event-loop delay of a thread over the last 5-second period.', samples: delay(Slot.ELD_MAX) },
+    ...cluster,
     { name: 'process_cpu_seconds_total', type: 'counter', help: 'User and system CPU time of the process (all threads), seconds.', samples: [{ value: (cpu.user + cpu.system) / 1e6 }] },
     { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident set size of the process.', samples: [{ value: process.memoryUsage.rss() }] },
     { name: 'process_start_time_seconds', type: 'gauge', help: 'When the process started, seconds since the epoch.', samples: [{ value: src.startTime }] },

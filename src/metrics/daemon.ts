@@ -35,7 +35,7 @@ export async function startDaemonMetrics(config: Config, memory: WebAssembly.Mem
   const appNames = config.apps.map((a) => a.name);
   const server = await startMetricsServer(config.metrics, {
     notReady: health.notReady,
-    scrape: () => render(collect({ buffer: memory.buffer, layout, appNames, appUp: health.appUp(), startTime })),
+    scrape: () => render(collect({ buffer: memory.buffer, layout, appNames, appUp: health.appUp(), startTime, cluster: config.cluster !== null })),
   });
   const stopMonitor = monitorLoop(block);
   return {

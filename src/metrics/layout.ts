@@ -33,8 +33,22 @@ export const Slot = {
   /** Clients closed over max_client_outbound_size / dropped over max_worker_outbound_size (workers). */
   SLOW_CLIENT: 5,
   SLOW_WORKER: 6,
+  /**
+   * The cluster link of an app thread (src/cluster/link.ts), in that thread's block: whether it is
+   * up (a gauge, 0 or 1), publications (batches) sent to and received from Redis and their bytes,
+   * publications dropped (Redis unreachable, or max_pending_size reached) and their bytes, and
+   * batches from Redis refused (malformed).
+   */
+  CLUSTER_UP: 8,
+  CLUSTER_PUBLISHED: 9,
+  CLUSTER_PUBLISHED_BYTES: 10,
+  CLUSTER_RECEIVED: 11,
+  CLUSTER_RECEIVED_BYTES: 12,
+  CLUSTER_DROPPED: 13,
+  CLUSTER_DROPPED_BYTES: 14,
+  CLUSTER_REFUSED: 15,
   /** Where the per-app arrays start (BlockLayout). */
-  FIXED: 8,
+  FIXED: 16,
 } as const;
 
 /**
