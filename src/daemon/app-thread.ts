@@ -116,7 +116,9 @@ function toRemote(kind: RemoteKind, opcode: number, ids: readonly number[], payl
 function flushRemote(): void {
   if (!outbox || outbox.empty) return;
   for (const p of outbox.take()) {
+    // No link yet (a send before the thread said ready): dropped like any publication without Redis.
     if (link) link.publish(p);
+    else metrics.clusterDropped(p.bytes.length);
   }
 }
 

@@ -46,7 +46,7 @@ interface Running { proc: ChildProcess; out: ChildOutput; exited: Promise<void> 
  * connections. Throws when /usr/bin/redis-server is missing, or when it does not get ready within
  * 10 s (with its output).
  */
-export async function startRedis(opts: { port?: number } = {}): Promise<RedisServer> {
+export async function startRedis(opts: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
   if (!existsSync(REDIS_SERVER)) throw new Error('redis-server is not installed (apt-get install redis-server)');
   const dir = tempDir('rs-redis-');
   let port = opts.port ?? await freePort();
@@ -54,7 +54,7 @@ export async function startRedis(opts: { port?: number } = {}): Promise<RedisSer
   // A free port can be taken between freePort() and the bind: then try another (not for a given port).
   for (let attempt = 1; ; attempt++) {
     try {
-      cur = await launch(port, dir);
+      cur = await launch(port, dir, opts.args);
       break;
     } catch (e) {
       if (opts.port !== undefined || attempt >= 3 || !/Address already in use/i.test(String((e as Error).message))) throw e;
@@ -78,16 +78,16 @@ export async function startRedis(opts: { port?: number } = {}): Promise<RedisSer
     stop: () => end('SIGTERM'),
     async restart() {
       await end('SIGKILL');
-      cur = await launch(port, dir);
+      cur = await launch(port, dir, opts.args);
     },
   };
 }
 
 /** Spawns redis-server and waits for its ready line. */
-async function launch(port: number, dir: string): Promise<Running> {
+async function launch(port: number, dir: string, args: string[] = []): Promise<Running> {
   const proc = spawn(REDIS_SERVER, [
     '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--port', String(port),
-    '--protected-mode', 'no', '--dir', dir,
+    '--protected-mode', 'no', '--dir', dir, ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   const out = collectOutput(proc);
@@ -122,4 +122,49 @@ async function waitExit(r: Running, port: number, ms: number, force: () => void)
   } finally {
     clearTimeout(timer);
   }
+}
+
+export const REDIS_CLI = '/usr/bin/redis-cli';
+
+/** A Redis Cluster of `masters` masters and no replicas, every slot assigned. */
+export interface RedisClusterServers {
+  readonly nodes: RedisServer[];
+  /** One seed URL per master. */
+  readonly urls: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `masters` redis-server processes in cluster mode (each with its own folder and
+ * nodes.conf) and joins them with `redis-cli --cluster create`; resolves once every node reports
+ * cluster_state:ok.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisClusterServers> {
+  if (!existsSync(REDIS_CLI)) throw new Error('redis-cli is not installed (apt-get install redis-tools)');
+  const nodes: RedisServer[] = [];
+  const stop = async () => { await Promise.all(nodes.map((n) => n.stop())); };
+  try {
+    for (let i = 0; i < masters; i++) {
+      nodes.push(await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] }));
+    }
+    const create = spawn(REDIS_CLI, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = collectOutput(create);
+    await out.exited;
+    if (create.exitCode !== 0) throw new Error(`redis-cli --cluster create failed (${create.exitCode}):\n${out.text()}`);
+    const deadline = Date.now() + READY_MS;
+    for (const n of nodes) {
+      for (;;) {
+        const info = spawn(REDIS_CLI, ['-p', String(n.port), 'cluster', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const o = collectOutput(info);
+        await o.exited;
+        if (/cluster_state:ok/.test(o.text())) break;
+        if (Date.now() > deadline) throw new Error(`the Redis Cluster node on ${n.port} is not ok within ${READY_MS / 1000} s:\n${o.text()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { nodes, urls: nodes.map((n) => n.url), stop };
 }
