@@ -106,4 +106,12 @@ T('1000 messages to a client of the other node from one callback: one publicatio
   assert.is(sampleValue(p, 'ringsocket_cluster_dropped_total', { app: 'cl' }), 0);
 });
 
+T('a node_id whose number another node holds is reported, not silently shared', async () => {
+  // Found by search: 'n5908' hashes to node-a's number.
+  assert.is(nodeNumberOf('n5908'), nodeNumberOf('node-a'));
+  const d = await startDaemon({ apps: [APP], config: { cluster: { redis_url: redis.urls[2], node_id: 'n5908' } } });
+  daemons.push(d);
+  await d.waitFor(/cluster: node number \d+ is held by node "node-a" too/, 15000);
+});
+
 T.run();
