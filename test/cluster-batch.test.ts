@@ -103,6 +103,10 @@ test('batch: bad versions, kinds, opcodes, ids and close entries are refused', (
   assert.throws(() => decodeBatch(mutate(first + 1, Opcode.PING)), /opcode/);
   const close = [{ kind: Remote.CLOSE, opcode: Opcode.CLOSE, ids: [1, 2], payload: new Uint8Array(2) }] as RemoteEntry[];
   assert.throws(() => decodeBatch(encodeBatch(3, close)), /close entry/);
+  for (const code of [0, 999, 1000, 1005, 1011, 3999, 4900, 65535]) {
+    const bad = [{ kind: Remote.CLOSE, opcode: Opcode.CLOSE, ids: [257], payload: new Uint8Array([code >> 8, code & 255]) }] as RemoteEntry[];
+    assert.throws(() => decodeBatch(encodeBatch(3, bad)), /close code/, String(code));
+  }
   const every = [{ kind: Remote.EVERY, opcode: Opcode.TEXT, ids: [257], payload: new Uint8Array(0) }] as RemoteEntry[];
   assert.throws(() => decodeBatch(encodeBatch(3, every)), /every entry/);
   for (const id of [0, -257, 0.5, 2 ** 60, NaN]) {

@@ -43,6 +43,11 @@ export interface AppHost {
    * the schema, 1011 after an app error). The daemon then sends no CLOSE record for it.
    */
   closeClient(clientId: number, code: number): void;
+  /**
+   * rs.close() of an id that is not one of this instance's open clients: a cluster host forwards it
+   * when the id is another node's client (true), else ignores it (false). Absent: ignored.
+   */
+  closeRemote?(clientId: number, code: number): boolean;
   /** One log line from the app (already filtered by log_level). */
   log(level: LogLevel, message: string): void;
   /**
@@ -397,7 +402,10 @@ class AppContext implements Rs {
   close(clientId: ClientIdLike, code: number): void {
     this.allow(SEND, 'close');
     const id = this.clientIdArg('close', clientId);
-    this.closeClient(id, this.closeCodeArg('close', code));
+    const checked = this.closeCodeArg('close', code);
+    // Not one of this app instance's clients: in a cluster it may be another node's (the host
+    // forwards the close there); otherwise it is not open, and the close is ignored.
+    if (!this.closeClient(id, checked)) this.host.closeRemote?.(id, checked);
   }
 
   closeCur(code: number): void {

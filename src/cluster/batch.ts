@@ -15,8 +15,8 @@
 //     4 u32 id count n
 //     8 u32 payload length m
 //    12 f64[n] client ids
-//       u8[m] payload (Remote.CLOSE: the close code, 2 bytes big-endian, as in a close frame)
-import { Opcode } from '../core/codes.ts';
+//       u8[m] payload (Remote.CLOSE: the close code, 4000-4899, 2 bytes big-endian as in a close frame)
+import { CloseCode, Opcode } from '../core/codes.ts';
 
 export const BATCH_VERSION = 1;
 export const BATCH_HEADER_SIZE = 16;
@@ -106,7 +106,13 @@ export function decodeBatch(bytes: Uint8Array): Batch {
     if (kind > Remote.CLOSE) throw new BatchError(`entry ${i} has unknown kind ${kind}`);
     const wantOpcode = kind === Remote.CLOSE ? opcode === Opcode.CLOSE : opcode === Opcode.TEXT || opcode === Opcode.BINARY;
     if (!wantOpcode) throw new BatchError(`entry ${i} has opcode ${opcode}`);
-    if (kind === Remote.CLOSE && (n !== 1 || m !== 2)) throw new BatchError(`close entry ${i} has ${n} ids and ${m} payload bytes`);
+    if (kind === Remote.CLOSE) {
+      if (n !== 1 || m !== 2) throw new BatchError(`close entry ${i} has ${n} ids and ${m} payload bytes`);
+      // Only an app's rs.close() makes a close entry, and it takes 4000-4899: anything else would
+      // put a code on the wire that RFC 6455 section 7.4 does not allow an endpoint to send.
+      const code = (bytes[at + n * 8] << 8) | bytes[at + n * 8 + 1];
+      if (code < CloseCode.APP_MIN || code > CloseCode.APP_MAX) throw new BatchError(`close entry ${i} has close code ${code}, not an app's (${CloseCode.APP_MIN}-${CloseCode.APP_MAX})`);
+    }
     if (kind === Remote.EVERY && n !== 0) throw new BatchError(`every entry ${i} lists ${n} ids`);
     const ids: number[] = new Array(n);
     for (let j = 0; j < n; j++, at += 8) {

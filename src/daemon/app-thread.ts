@@ -317,6 +317,11 @@ function sendLocal(kind: number, opcode: number, ids: readonly number[] | null, 
   }
 }
 
+/** A close frame's body: the code, big-endian. */
+function closeBody(code: number): Uint8Array {
+  return new Uint8Array([code >>> 8, code & 0xff]);
+}
+
 const appRegion = init.layout.apps[appIndex];
 const host: AppHost = {
   appName: appConf.name,
@@ -358,15 +363,13 @@ const host: AppHost = {
     }
   },
   closeClient(id, code) {
-    const p = new Uint8Array(2);
-    p[0] = code >>> 8;
-    p[1] = code & 0xff;
-    if (isRemote(id)) {
-      toRemote(Remote.CLOSE, Opcode.CLOSE, [id], p);
-      return;
-    }
     const w = validWorker(id);
-    if (w >= 0) writeOut(w, Outbound.CLOSE_CLIENT, [id], Opcode.CLOSE, p);
+    if (w >= 0) writeOut(w, Outbound.CLOSE_CLIENT, [id], Opcode.CLOSE, closeBody(code));
+  },
+  closeRemote(id, code) {
+    if (!isRemote(id)) return false;
+    toRemote(Remote.CLOSE, Opcode.CLOSE, [id], closeBody(code));
+    return true;
   },
   log(level: LogLevel, message: string) {
     log[level](message);
