@@ -43,9 +43,16 @@ export function nodeKeyOf(prefix: string, node: number): string {
 /** How long a node's claim on its number lives without being refreshed, and how often it is. */
 const CLAIM_TTL_S = 30;
 const CLAIM_REFRESH_MS = 10_000;
-/** Reconnection back-off: from 100 ms, doubling, at most 2 s. */
+/**
+ * Reconnection back-off: from 100 ms, doubling, at most 500 ms (a Redis that comes back is used
+ * within about half a second), each wait 0-20 % longer at random so that the nodes of a cluster do
+ * not all knock at the same moment.
+ */
 const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 2000;
+const RETRY_MAX_MS = 500;
+export function retryDelay(attempt: number): number {
+  return Math.round(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10)) * (1 + Math.random() * 0.2));
+}
 const CONNECT_TIMEOUT_MS = 2000;
 
 // node-redis is typed for each command set; the link uses a handful of methods through these.
@@ -123,7 +130,7 @@ export class ClusterLink {
       this.#sharded = version !== null && Number(version[1]) >= 7;
       const isCluster = /cluster_enabled:1/.test(info);
       if (this.#closed) return;
-      const reconnectStrategy = (retries: number) => Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(retries, 10));
+      const reconnectStrategy = retryDelay;
       const clientOptions = { url: cluster.redis_url, disableOfflineQueue: true, socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy } };
       let pub: PubClient, sub: SubClient;
       if (isCluster) {
@@ -163,7 +170,7 @@ export class ClusterLink {
       this.#teardown();
       if (this.#closed) return;
       if (attempt === 0) log.warning(`cluster: Redis at ${maskRedisUrl(cluster.redis_url)} is unreachable (${(err as Error).message}): cross-node messages are dropped until it answers; retrying`);
-      const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10));
+      const wait = retryDelay(attempt);
       this.#retryTimer = setTimeout(() => void this.#connect(attempt + 1), wait);
     }
   }
