@@ -9,25 +9,23 @@
 //   --scenarios a,b     only these scenarios (ids: echo-text, echo-1000, echo-64k, broadcast,
 //                       broadcast-rate, idle, echo-deflate; default: all)
 //   --write / --no-write  write docs/benchmarks.md and docs/benchmarks.svg (default: full runs only)
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchResult } from '../src/bench/driver.ts';
 import { freePort } from '../src/bench/ports.ts';
+import {
+  broadcastScenarios, CLIENT_BOUND_CORES, cores, cpuInfo, fdLimit, hardFdLimit, hasTaskset, int, lat, launcher, node,
+  rateKept as rateShortfall, root, run, runBenchProcess, sleep, startProcess, startRingSocket, versions as readVersions, writeDocsBlock,
+} from './harness.ts';
+import type { Outcome, RunningServer } from './harness.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const node = process.execPath;
 const SERVERS = ['ringsocket', 'ws', 'bun'] as const;
 type ServerName = (typeof SERVERS)[number];
 const LABEL: Record<ServerName, string> = { ringsocket: 'RingSocket', ws: 'ws', bun: 'Bun' };
-/** File descriptors wanted by the server and by the load generator (10,000 idle connections + slack). */
-const WANTED_FDS = 16384;
-/** Client CPU (cores, one client thread) from which a throughput counts as bounded by the client. */
-const CLIENT_BOUND_CORES = 0.85;
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -98,30 +96,31 @@ interface Scenario {
 }
 
 const d = String(duration);
-/** The fixed-rate broadcast: clients × messages/s = 20,000 deliveries/s in both run lengths. */
-const FIXED = quick ? { clients: 200, rate: 100 } : { clients: 1000, rate: 20 };
+/** The two broadcast scenarios, shared with bench:cluster (the fixed rate: 20,000 deliveries/s in both run lengths). */
+const BROADCAST = broadcastScenarios(quick, duration);
+const FIXED = BROADCAST.fixedRate;
 const fixedRate: Scenario = {
   id: 'broadcast-rate',
   title: `broadcast: ${FIXED.clients} clients, 64 B binary, fixed ${(FIXED.clients * FIXED.rate).toLocaleString('en-US')} deliveries/s (${FIXED.rate} messages/s)`,
   kind: 'fixed-rate',
   app: 'broadcast',
-  args: ['broadcast', '-c', String(FIXED.clients), '--senders', '10', '--rate', String(FIXED.rate), '-s', '64', '--binary', '-d', d],
+  args: ['broadcast', ...FIXED.args],
   unit: 'deliveries',
-  offered: FIXED.clients * FIXED.rate,
+  offered: FIXED.offered,
   clients: FIXED.clients,
   aim: { p99VsWs: 1, cpuVsWs: 0.75 },
 };
 /** Connections per scenario: a quick run is smaller, everything else is the same. */
 const N = quick
-  ? { text: 50, echo: 200, big: 10, broadcast: 200, idle: 2000, idleS: '1', deflate: 20 }
-  : { text: 100, echo: 1000, big: 50, broadcast: 1000, idle: 10000, idleS: '3', deflate: 100 };
+  ? { text: 50, echo: 200, big: 10, idle: 2000, idleS: '1', deflate: 20 }
+  : { text: 100, echo: 1000, big: 50, idle: 10000, idleS: '3', deflate: 100 };
 /** The deflate scenario's message: JSON-like text (ringsocket-bench --deflate), compressible like app traffic. */
 const DEFLATE_SIZE = 2048;
 const ALL_SCENARIOS: Scenario[] = [
   { id: 'echo-text', title: `echo: ${N.text} connections, 32 B text, 1 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.text), '-p', '1', '-s', '32', '-d', d], unit: 'echoes', aim: { vsWs: 1.3 } },
   { id: 'echo-1000', title: `echo: ${N.echo} connections, 32 B binary, 4 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.echo), '-p', '4', '-s', '32', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 3 } },
   { id: 'echo-64k', title: `echo: ${N.big} connections, 64 KiB binary, 1 in flight`, kind: 'throughput', app: 'echo', args: ['echo', '-c', String(N.big), '-p', '1', '-s', '65536', '--binary', '-d', d], unit: 'echoes', aim: { vsWs: 2 } },
-  { id: 'broadcast', title: `broadcast: ${N.broadcast} clients, 64 B binary, closed loop`, kind: 'throughput', app: 'broadcast', args: ['broadcast', '-c', String(N.broadcast), '--senders', '10', '-p', '2', '-s', '64', '--binary', '-d', d], unit: 'deliveries', aim: { vsWs: 4.5 } },
+  { id: 'broadcast', title: `broadcast: ${BROADCAST.closedLoop.clients} clients, 64 B binary, closed loop`, kind: 'throughput', app: 'broadcast', args: ['broadcast', ...BROADCAST.closedLoop.args], unit: 'deliveries', aim: { vsWs: 4.5 } },
   fixedRate,
   { id: 'echo-deflate', title: `echo with permessage-deflate: ${N.deflate} connections, 2 KiB JSON-like text, 1 in flight`, kind: 'throughput', app: 'echo', deflate: true, args: ['echo', '-c', String(N.deflate), '-p', '1', '-s', String(DEFLATE_SIZE), '--deflate', '-d', d], unit: 'echoes', aim: {} },
   { id: 'idle', title: `${N.idle.toLocaleString('en-US')} idle connections: server memory per connection`, kind: 'idle', app: 'echo', args: ['connect', '-c', String(N.idle), '-p', '32', '-d', N.idleS], unit: 'handshakes', aim: { maxBytes: 3500 } },
@@ -141,29 +140,17 @@ const SVG_NAME = partial ? `benchmarks-${SCENARIOS.map((s) => s.id).join('+')}.s
 // ---------------------------------------------------------------------------------------------
 // Environment: pinning, file descriptor limit, Bun
 
-function run(cmd: string, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
-}
-
 const notes: string[] = [];
-const cores = os.availableParallelism();
-const hasTaskset = run('taskset', ['-V']).ok;
 const pin = hasTaskset && cores >= 2;
 if (!hasTaskset) notes.push('taskset (util-linux) was not found: servers and load generator were not pinned to cores.');
 else if (!pin) notes.push(`only ${cores} core available: servers and load generator were not pinned.`);
 
-const hardFds = Number(run('sh', ['-c', 'ulimit -Hn']).out) || 1024;
-const fdLimit = Math.min(WANTED_FDS, hardFds);
 if (fdLimit < 10000 + 100) {
-  notes.push(`the open-file hard limit is ${hardFds}: 10,000 idle connections need more (raise it with ulimit -Hn as root); the idle scenario may fail its connects.`);
+  notes.push(`the open-file hard limit is ${hardFdLimit}: 10,000 idle connections need more (raise it with ulimit -Hn as root); the idle scenario may fail its connects.`);
 }
-
-/** argv that runs `cmd` with the raised fd limit, pinned to `core` when pinning is possible. */
-function launcher(core: number, cmd: string[]): string[] {
-  const pinned = pin ? ['taskset', '-c', String(core), ...cmd] : cmd;
-  return ['sh', '-c', 'ulimit -n "$0" 2>/dev/null; exec "$@"', String(fdLimit), ...pinned];
-}
+/** The servers' core and the load generator's. */
+const SERVER_CPUS = pin ? '0' : null;
+const CLIENT_CPUS = pin ? '1' : null;
 
 const BUN_DIR = join(root, 'node_modules', '.cache', 'bench-bun');
 
@@ -193,135 +180,27 @@ function ensureBun(): { path: string; version: string } | { error: string } {
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-interface RunningServer {
-  pid: number;
-  url: string;
-  /**
-   * SIGTERM (SIGKILL 10 s later); resolves with null when the server exited 0, else with what
-   * went wrong (every server here exits 0 on SIGTERM) and the end of its output.
-   */
-  stop(): Promise<string | null>;
-}
-
-function startProcess(argv: string[], ready: RegExp, url: string, cleanup: () => void = () => {}): Promise<RunningServer> {
-  return new Promise((resolve, reject) => {
-    const proc: ChildProcess = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let settled = false;
-    const exited = new Promise<void>((r) => proc.on('exit', () => { cleanup(); r(); }));
-    const timer = setTimeout(() => fail(new Error(`not ready within 30 s; output: ${out.slice(-500)}`)), 30000);
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      proc.kill('SIGKILL');
-      reject(err);
-    };
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      if (out.length > 100000) out = out.slice(-50000);
-      if (!settled && ready.test(out)) {
-        settled = true;
-        clearTimeout(timer);
-        resolve({
-          pid: proc.pid!,
-          url,
-          async stop() {
-            const early = proc.exitCode !== null || proc.signalCode !== null;
-            if (!early) {
-              proc.kill('SIGTERM');
-              const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
-              await exited;
-              clearTimeout(t);
-            }
-            if (!early && proc.exitCode === 0) return null;
-            const how = proc.exitCode !== null ? `exited with ${proc.exitCode}` : `was ended by ${proc.signalCode}`;
-            const tail = out.slice(-800).replace(/\s+/g, ' ').trim();
-            return `the server ${how} ${early ? 'during the run' : 'after SIGTERM (expected 0)'}; output: ${tail}`;
-          },
-        });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.on('error', (err) => fail(err));
-    void exited.then(() => fail(new Error(`exited with ${proc.exitCode ?? proc.signalCode} before it was ready; output: ${out.slice(-800).trim()}`)));
-  });
-}
-
 async function startServer(name: ServerName, app: 'echo' | 'broadcast', bunPath: string | null, deflate = false): Promise<RunningServer> {
+  // RingSocket: one worker thread and the one app thread, on the same core as the others.
+  if (name === 'ringsocket') return startRingSocket({ app, cpus: SERVER_CPUS, deflate });
   const port = await freePort();
   const url = `ws://127.0.0.1:${port}/${app}`;
   const extra = deflate ? ['deflate'] : [];
   if (name === 'ws') {
-    return startProcess(launcher(0, [node, join(root, 'bench/servers/ws-server.ts'), app, String(port), ...extra]), /listening \d+/, url);
+    return startProcess(launcher(SERVER_CPUS, [node, join(root, 'bench/servers/ws-server.ts'), app, String(port), ...extra]), /listening \d+/, url);
   }
-  if (name === 'bun') {
-    return startProcess(launcher(0, [bunPath!, join(root, 'bench/servers/bun-server.mjs'), app, String(port), ...extra]), /listening \d+/, url);
-  }
-  // RingSocket: one worker thread and the one app thread, on the same core as the others.
-  const dir = mkdtempSync(join(os.tmpdir(), 'rs-bench-'));
-  const config = {
-    log_level: 'notice',
-    worker_c: 1,
-    fd_alloc_c: 12000,
-    ...(deflate ? { permessage_deflate: true } : {}),
-    shutdown_wait_http: 1,
-    shutdown_wait_ws: 1,
-    ports: [{ port_number: port, is_unencrypted: true, ip_addrs: ['127.0.0.1'] }],
-    apps: [{
-      name: app,
-      app_path: join(root, 'apps', app, 'app.ts'),
-      endpoints: [{ endpoint_id: 1, url }],
-    }],
-  };
-  const file = join(dir, 'ringsocket.json');
-  writeFileSync(file, JSON.stringify(config, null, 2));
-  return startProcess(launcher(0, [node, join(root, 'bin/ringsocket.mjs'), file]), /ready: .*listening on/, url,
-    () => rmSync(dir, { recursive: true, force: true }));
+  return startProcess(launcher(SERVER_CPUS, [bunPath!, join(root, 'bench/servers/bun-server.mjs'), app, String(port), ...extra]), /listening \d+/, url);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-interface Outcome {
-  result?: BenchResult;
-  /** Why there is no result, or what went wrong in it. */
-  note?: string;
-}
-
 function runBench(args: string[], url: string, pid: number): Promise<Outcome> {
-  const argv = launcher(1, [node, join(root, 'bin/ringsocket-bench.mjs'), args[0], url, ...args.slice(1), '--json', '--pid', String(pid)]);
-  return new Promise((resolve) => {
-    const p = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (b) => { stdout += b; });
-    p.stderr.on('data', (b) => { stderr += b; });
-    const limit = setTimeout(() => p.kill('SIGKILL'), (duration + 120) * 1000);
-    p.on('close', (code) => {
-      clearTimeout(limit);
-      let result: BenchResult | undefined;
-      try { result = JSON.parse(stdout) as BenchResult; } catch { /* below */ }
-      if (!result) { resolve({ note: `bench exited ${code}: ${stderr.trim().split('\n').slice(-2).join(' / ')}` }); return; }
-      const note = result.ok ? undefined : `${result.errors.total} errors: ${result.errorSamples.slice(0, 2).join('; ')}`;
-      resolve({ result, note });
-    });
-  });
+  return runBenchProcess([args[0], url, ...args.slice(1), '--pid', String(pid)], CLIENT_CPUS, duration + 120);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-const versions: Record<string, string> = {
-  node: process.version,
-  ws: JSON.parse(readFileSync(join(root, 'node_modules/ws/package.json'), 'utf8')).version,
-  ringsocket: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
-};
-{
-  // Which RingSocket code ran: the commit, and whether the working tree had changes to the code.
-  const head = run('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
-  const dirty = run('git', ['-C', root, 'status', '--porcelain', '--', 'src', 'apps', 'assembly', 'bin']);
-  if (head.ok) versions.ringsocket += ` (commit ${head.out}${dirty.ok && dirty.out ? ' plus uncommitted changes' : ''})`;
-}
+// Which RingSocket code ran: the commit, and whether the working tree had changes to the code.
+const versions = readVersions();
 let bunPath: string | null = null;
 const skipped: Partial<Record<ServerName, string>> = {};
 if (chosen.includes('bun')) {
@@ -336,11 +215,7 @@ if (chosen.includes('bun')) {
 }
 
 /** Fixed rate: why the run did not offer the intended load (sends skipped, deliveries short), or null. */
-function rateKept(sc: Scenario, r: BenchResult): string | null {
-  const short = r.messages.perSecond < 0.95 * sc.offered!;
-  if (r.skipped === 0 && !short) return null;
-  return `rate not kept: ${Math.round(r.messages.perSecond).toLocaleString('en-US')} of ${sc.offered!.toLocaleString('en-US')} deliveries/s${r.skipped ? `, ${r.skipped.toLocaleString('en-US')} sends skipped` : ''}`;
-}
+const rateKept = (sc: Scenario, r: BenchResult) => rateShortfall(r, sc.offered!);
 
 const outcomes = new Map<string, Outcome>(); // `${scenario}/${server}`
 const started = new Date();
@@ -382,8 +257,6 @@ for (const name of chosen) {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const lat = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
 const cores2 = (c: number | undefined) => (c === undefined ? '?' : c.toFixed(2));
 
@@ -396,11 +269,6 @@ function metric(sc: Scenario, r: BenchResult | undefined): number | null {
 /** Fixed rate: the two figures it is compared by (lower is better). */
 const p99Of = (r: BenchResult | undefined) => (r && r.latencyUs.count > 0 ? r.latencyUs.p99 : null);
 const serverCoresOf = (r: BenchResult | undefined) => r?.cpu.server?.cores ?? null;
-
-function cpuInfo(): string {
-  const model = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
-  return `${model}, ${cores} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${os.release()}`;
-}
 
 const commandArgs = [...(quick ? ['--quick'] : []), ...(flags.duration ? ['--duration', String(duration)] : []), ...(flags.servers ? ['--servers', chosen.join(',')] : []), ...(partial ? ['--scenarios', SCENARIOS.map((s) => s.id).join(',')] : [])];
 const command = `npm run bench:compare${commandArgs.length ? ` -- ${commandArgs.join(' ')}` : ''}`;
@@ -595,12 +463,7 @@ writeFileSync(join(cacheDir, 'last.json'), JSON.stringify({ started, quick, dura
 writeFileSync(join(cacheDir, 'last.md'), md);
 process.stdout.write('\n' + md);
 if (write) {
-  const docPath = join(root, 'docs', 'benchmarks.md');
-  const existing = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Benchmarks\n';
-  const reEsc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`<!-- ${reEsc(BLOCK)}:start[\\s\\S]*?<!-- ${reEsc(BLOCK)}:end -->\\n?`);
-  const next = re.test(existing) ? existing.replace(re, md) : `${existing.replace(/\n*$/, '\n\n')}${md}`;
-  writeFileSync(docPath, next);
+  writeDocsBlock(BLOCK, md);
   writeFileSync(join(root, 'docs', SVG_NAME), svg());
   process.stderr.write(`bench:compare: wrote docs/benchmarks.md (${BLOCK} section) and docs/${SVG_NAME}\n`);
 } else {

@@ -16,7 +16,7 @@ function ok(extra = ''): string {
 H('builds a version 13 upgrade request for the URL path and host', () => {
   const r = parseBenchArgs(['echo', 'ws://127.0.0.1:9000/chat?room=1']);
   if (r.kind !== 'run') throw new Error('bad args');
-  assert.is(buildRequest(r.options.target, KEY).toString('latin1'),
+  assert.is(buildRequest(r.options.targets[0], KEY).toString('latin1'),
     'GET /chat?room=1 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
 });

@@ -17,7 +17,11 @@ export interface BenchTarget {
 
 export interface BenchOptions {
   mode: Mode;
-  target: BenchTarget;
+  /**
+   * The server URLs, at least one. Connections are spread over them (connectionTarget): several
+   * URLs are several servers (nodes of a cluster) sharing one run.
+   */
+  targets: BenchTarget[];
   /** Connections (echo), clients (broadcast) or idle connections (connect). */
   connections: number;
   /** Messages in flight per connection (echo), outstanding window per sender (broadcast), concurrent handshakes (connect). */
@@ -32,8 +36,8 @@ export interface BenchOptions {
   /** Broadcast only: how many of the clients send. */
   senders: number;
   threads: number;
-  /** Server process to read CPU time and memory of (/proc). */
-  pid: number | null;
+  /** Server processes to read CPU time and memory of (/proc); empty: none. */
+  pids: number[];
   json: boolean;
   /** Offer permessage-deflate, compress what is sent and inflate what comes compressed. */
   deflate: boolean;
@@ -53,7 +57,37 @@ export function minPayloadSize(mode: Mode, binary: boolean): number {
 
 export const MAX_PAYLOAD = 64 * 1024 * 1024;
 
-export const HELP = `Usage: ringsocket-bench <echo|broadcast|connect> <ws-url> [options]
+/**
+ * Which URL (index into `targets`) connection `i` of a run uses. One URL: 0. Echo and connect: the
+ * connections are dealt round-robin (i mod U). Broadcast: the senders (connections 0 .. M-1) all
+ * use the first URL, so that with several nodes every message enters the cluster at one node and
+ * reaches the others' clients only through the cross-node path; the other clients are dealt so
+ * that every URL ends with as many clients as the first has (first the other URLs are filled up to
+ * the M senders of the first, then all URLs round-robin), at most one apart when M <= N / U.
+ */
+export function connectionTarget(i: number, o: Pick<BenchOptions, 'mode' | 'senders' | 'targets'>): number {
+  const U = o.targets.length;
+  if (U === 1) return 0;
+  if (o.mode !== 'broadcast') return i % U;
+  const M = o.senders;
+  if (i < M) return 0;
+  const j = i - M;
+  const fill = M * (U - 1);
+  return j < fill ? 1 + (j % (U - 1)) : (j - fill) % U;
+}
+
+/** How many of the first `connections` connections use each URL, and how many of them send (broadcast). */
+export function connectionsPerTarget(o: Pick<BenchOptions, 'mode' | 'senders' | 'targets' | 'connections'>): { connections: number; senders: number }[] {
+  const per = o.targets.map(() => ({ connections: 0, senders: 0 }));
+  for (let i = 0; i < o.connections; i++) {
+    const k = per[connectionTarget(i, o)];
+    k.connections++;
+    if (o.mode === 'broadcast' && i < o.senders) k.senders++;
+  }
+  return per;
+}
+
+export const HELP = `Usage: ringsocket-bench <echo|broadcast|connect> <ws-url>... [options]
 
 Load generator for WebSocket servers. Connections are raw TCP sockets driven from worker threads;
 all client framing (masking, parsing) is done by RingSocket's WebAssembly codec. Every received
@@ -72,6 +106,13 @@ Modes:
               closed cleanly for -d seconds (P at a time) to count handshakes per second. (The
               idle phase comes first so that its baseline is the server at rest.)
 
+Several URLs: the connections are spread over them (several servers, e.g. the nodes of a cluster
+sharing one app). echo and connect deal them round-robin. broadcast puts every sender on the first
+URL and deals the other clients so that every URL has about as many clients (the senders count
+for the first): every message then enters at the first server and reaches the others' clients
+through the servers' own cross-node path, and a message counts as complete only once every client
+on every URL has it. The table then shows connections, messages and latency per URL.
+
 Options:
   -c, --connections N   connections (echo, broadcast: clients; connect: idle connections)
                         [default: 100; connect: 1000]
@@ -87,7 +128,9 @@ Options:
       --senders M       broadcast: how many clients send [default: 1]
       --threads T       client worker threads [default: 1]
       --pid PID         server process id: report its CPU time (/proc/PID/stat) and memory
-                        (/proc/PID/status VmRSS), and messages per server CPU-second
+                        (/proc/PID/status VmRSS), and messages per server CPU-second. Several
+                        processes (one per server, a broker): repeat --pid or list them with
+                        commas; each is reported, and their sum is the server CPU
       --json            print one JSON object on stdout instead of the table
       --deflate         offer permessage-deflate ("permessage-deflate; client_max_window_bits");
                         the server must accept it. Every message sent is compressed, every
@@ -100,8 +143,10 @@ On a terminal a live line is printed every second (connections, msgs/s, MB/s, er
 shows the client's own CPU use: if it is near 1 core per thread, the client is the bottleneck.
 Only ws:// URLs are supported (no TLS).
 
-Example:
+Examples:
   ringsocket-bench echo ws://127.0.0.1:8080/echo -c 1000 -p 4 -s 32 --binary --pid 1234
+  ringsocket-bench broadcast ws://127.0.0.1:8081/broadcast ws://127.0.0.1:8082/broadcast \\
+    -c 1000 --senders 10 -p 2 -s 64 --binary --pid 1111,2222
 `;
 
 function parseTarget(raw: string): BenchTarget | string {
@@ -144,7 +189,7 @@ export function parseBenchArgs(argv: readonly string[]): ParseResult {
         rate: { type: 'string' },
         senders: { type: 'string' },
         threads: { type: 'string' },
-        pid: { type: 'string' },
+        pid: { type: 'string', multiple: true },
         json: { type: 'boolean' },
         deflate: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -160,9 +205,13 @@ export function parseBenchArgs(argv: readonly string[]): ParseResult {
   const mode = pos[0] as Mode;
   if (!MODES.includes(mode)) return { kind: 'error', message: `unknown mode "${pos[0]}": use echo, broadcast or connect` };
   if (pos.length < 2) return { kind: 'error', message: 'missing ws:// URL' };
-  if (pos.length > 2) return { kind: 'error', message: `unexpected argument "${pos[2]}"` };
-  const target = parseTarget(pos[1]);
-  if (typeof target === 'string') return { kind: 'error', message: target };
+  const targets: BenchTarget[] = [];
+  for (const raw of pos.slice(1)) {
+    const target = parseTarget(raw);
+    if (typeof target === 'string') return { kind: 'error', message: target };
+    if (targets.some((t) => t.url === raw)) return { kind: 'error', message: `the URL ${raw} is given twice` };
+    targets.push(target);
+  }
 
   const connections = intOption('--connections', v.connections, mode === 'connect' ? 1000 : 100, 1, 1_000_000);
   if (typeof connections === 'string') return { kind: 'error', message: connections };
@@ -195,19 +244,32 @@ export function parseBenchArgs(argv: readonly string[]): ParseResult {
   if (mode === 'broadcast' && senders > connections) {
     return { kind: 'error', message: `--senders (${senders}) cannot exceed --connections (${connections})` };
   }
+  if (targets.length > 1) {
+    // Every URL gets at least one connection.
+    const least = mode === 'broadcast' ? senders + targets.length - 1 : targets.length;
+    if (connections < least) {
+      return {
+        kind: 'error',
+        message: mode === 'broadcast'
+          ? `${targets.length} URLs with ${senders} sender(s) on the first need --connections of at least ${least}, got ${connections}`
+          : `${targets.length} URLs need --connections of at least ${least}, got ${connections}`,
+      };
+    }
+  }
   const threads = intOption('--threads', v.threads, 1, 1, 256);
   if (typeof threads === 'string') return { kind: 'error', message: threads };
-  let pid: number | null = null;
-  if (v.pid !== undefined) {
-    const p = intOption('--pid', v.pid, 0, 1, 2 ** 31 - 1);
+  const pids: number[] = [];
+  for (const raw of (v.pid ?? []).flatMap((p) => p.split(','))) {
+    const p = intOption('--pid', raw.trim(), 0, 1, 2 ** 31 - 1);
     if (typeof p === 'string') return { kind: 'error', message: p };
-    pid = p;
+    if (pids.includes(p)) return { kind: 'error', message: `--pid ${p} is given twice` };
+    pids.push(p);
   }
   return {
     kind: 'run',
     options: {
-      mode, target, connections, inFlight, size, duration, binary, rate, senders,
-      threads: Math.min(threads, connections), pid, json: v.json === true, deflate: v.deflate === true,
+      mode, targets, connections, inFlight, size, duration, binary, rate, senders,
+      threads: Math.min(threads, connections), pids, json: v.json === true, deflate: v.deflate === true,
     },
   };
 }

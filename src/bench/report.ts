@@ -21,15 +21,32 @@ function rows(pairs: [string, string][]): string {
   return pairs.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
 }
 
+/** Several URLs: one line per URL with its connections, messages per second and latency. */
+function perTarget(r: BenchResult): string {
+  const unit = r.mode === 'echo' ? 'echoes/s' : r.mode === 'broadcast' ? 'deliveries/s' : 'handshakes/s';
+  const head = ['URL', r.mode === 'broadcast' ? 'clients (senders)' : 'connections', unit, 'p50', 'p99'];
+  const body = r.targets.map((t) => [
+    t.url,
+    `${int(t.connections.opened)} of ${int(t.connections.requested)}${r.mode === 'broadcast' ? ` (${int(t.senders)})` : ''}`,
+    int(t.messages.perSecond),
+    t.latencyUs.count > 0 ? latency(t.latencyUs.p50) : '-',
+    t.latencyUs.count > 0 ? latency(t.latencyUs.p99) : '-',
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => '  ' + cells.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
+  return ['  per URL', line(head), ...body.map(line)].join('\n');
+}
+
 export function formatTable(r: BenchResult): string {
   const o = r.options;
   const kind = `${o.binary ? 'binary' : 'text'}${o.deflate ? ', permessage-deflate' : ''}`;
+  const where = r.targets.length > 1 ? `${r.targets.length} URLs` : r.url;
   let title: string;
-  if (r.mode === 'echo') title = `echo ${r.url}: ${o.connections} connections, ${o.inFlight} in flight, ${o.size} B ${kind}`;
+  if (r.mode === 'echo') title = `echo ${where}: ${o.connections} connections, ${o.inFlight} in flight, ${o.size} B ${kind}`;
   else if (r.mode === 'broadcast') {
-    title = `broadcast ${r.url}: ${o.connections} clients, ${o.senders} sender(s), ` +
+    title = `broadcast ${where}: ${o.connections} clients, ${o.senders} sender(s), ` +
       `${o.rate === null ? `window ${o.inFlight}` : `${int(o.rate)} msgs/s`}, ${o.size} B ${kind}`;
-  } else title = `connect ${r.url}: ${o.connections} idle connections, then ${o.inFlight} concurrent handshakes`;
+  } else title = `connect ${where}: ${o.connections} idle connections, then ${o.inFlight} concurrent handshakes`;
   const out: string[] = [title, `  ${o.threads} client thread(s), measured ${fixed(r.windowSeconds, 2)} s`, ''];
 
   const t: [string, string][] = [];
@@ -50,10 +67,18 @@ export function formatTable(r: BenchResult): string {
   out.push('    p50        p90        p99        p99.9      max        mean');
   out.push('    ' + [l.p50, l.p90, l.p99, l.p999, l.max, l.mean].map((v) => latency(v).padEnd(11)).join('').trimEnd(), '');
 
+  if (r.targets.length > 1) out.push(perTarget(r), '');
+
   const c: [string, string][] = [];
   c.push(['client CPU', `${fixed(r.cpu.client.cores, 2)} cores (${fixed(r.cpu.client.seconds, 2)} s)${r.cpu.client.cores > 0.9 * o.threads ? '  <- the client may be the bottleneck' : ''}`]);
   if (r.cpu.server) {
-    c.push(['server CPU', `${fixed(r.cpu.server.cores, 2)} cores (${fixed(r.cpu.server.seconds, 2)} s), pid ${r.cpu.server.pid}, RSS ${formatBytes(r.cpu.server.rssBytes)}`]);
+    const one = (x: { cores: number; seconds: number; rssBytes: number }) => `${fixed(x.cores, 2)} cores (${fixed(x.seconds, 2)} s)`;
+    if (r.cpu.servers.length === 1) {
+      c.push(['server CPU', `${one(r.cpu.server)}, pid ${r.cpu.servers[0].pid}, RSS ${formatBytes(r.cpu.server.rssBytes)}`]);
+    } else {
+      c.push(['server CPU', `${one(r.cpu.server)} in all, RSS ${formatBytes(r.cpu.server.rssBytes)}`]);
+      for (const x of r.cpu.servers) c.push(['', `pid ${x.pid}: ${one(x)}, RSS ${formatBytes(x.rssBytes)}`]);
+    }
     if (r.perServerCpuSecond !== null) {
       const unit = r.mode === 'echo' ? 'echoes' : r.mode === 'broadcast' ? 'deliveries' : 'handshakes';
       c.push(['per server CPU-s', `${int(r.perServerCpuSecond)} ${unit}`]);

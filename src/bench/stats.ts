@@ -37,15 +37,34 @@ export function emptyCounters(): Counters {
   };
 }
 
-export function addCounters(a: Counters, b: Counters): Counters {
+/**
+ * The part of the counters kept per URL as well (BenchOptions.targets): the connections to that
+ * URL and their traffic. Errors are counted for the run only (their samples name the connection).
+ */
+export interface TargetCounters {
+  opened: number;
+  connectFailed: number;
+  sent: number;
+  received: number;
+  bytesIn: number;
+  handshakes: number;
+}
+
+export function emptyTargetCounters(): TargetCounters {
+  return { opened: 0, connectFailed: 0, sent: 0, received: 0, bytesIn: 0, handshakes: 0 };
+}
+
+/** a + b, field by field (Counters or TargetCounters). */
+export function addCounters<C extends Counters | TargetCounters>(a: C, b: C): C {
   const r = { ...a };
-  for (const k of Object.keys(r) as (keyof Counters)[]) r[k] += b[k];
+  for (const k of Object.keys(r) as (keyof C & string)[]) (r[k] as number) += b[k] as number;
   return r;
 }
 
-export function subCounters(a: Counters, b: Counters): Counters {
+/** a - b, field by field (Counters or TargetCounters). */
+export function subCounters<C extends Counters | TargetCounters>(a: C, b: C): C {
   const r = { ...a };
-  for (const k of Object.keys(r) as (keyof Counters)[]) r[k] -= b[k];
+  for (const k of Object.keys(r) as (keyof C & string)[]) (r[k] as number) -= b[k] as number;
   return r;
 }
 
@@ -73,7 +92,14 @@ export type ToMain =
     type: 'ready' | 'tick' | 'marked' | 'stopped' | 'idleOpen' | 'idleClosed';
     thread: number;
     counters: Counters;
+    /** The same snapshot per URL (BenchOptions.targets). */
+    targets: TargetCounters[];
     /** Broadcast, marked/stopped: messages every client had, over all senders, read with the snapshot. */
     completed?: number;
   }
-  | { type: 'done'; thread: number; counters: Counters; histogram: HistogramJSON; errors: string[] };
+  | {
+    type: 'done'; thread: number; counters: Counters; targets: TargetCounters[];
+    /** Latencies of the measured window, one histogram per URL (by the receiving connection's URL). */
+    histograms: HistogramJSON[];
+    errors: string[];
+  };

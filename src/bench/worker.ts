@@ -1,12 +1,15 @@
-// A bench worker thread: drives its share of the connections and reports counters, a latency
-// histogram and error samples to the main thread (driver.ts). Connection i belongs to thread
-// i % threads; broadcast senders are connections 0 .. senders-1.
+// A bench worker thread: drives its share of the connections and reports counters, latency
+// histograms and error samples to the main thread (driver.ts). Connection i belongs to thread
+// i % threads; broadcast senders are connections 0 .. senders-1. With several URLs, connection i
+// connects to the one connectionTarget (args.ts) gives it; counters and latencies are also kept per
+// URL.
 //
 // Messages from the main thread: go (start traffic), mark (reset the latency histogram and report
 // counters: start of the measured window), stop (stop sending; report counters: end of the window),
 // drain (wait for what is outstanding, then close every connection cleanly and report), and for
 // connect mode idle (open the idle connections and report) and idleClose (close them and report).
 import { parentPort, workerData } from 'node:worker_threads';
+import { connectionTarget } from './args.ts';
 import type { BenchOptions } from './args.ts';
 import { Conn, ConnState } from './connection.ts';
 import type { ConnEvents } from './connection.ts';
@@ -14,8 +17,8 @@ import type { ClientFraming, ProtocolError } from './framing.ts';
 import { createFraming } from './codec.ts';
 import { Histogram } from './histogram.ts';
 import { PayloadFormat, Verdict, VERDICT_TEXT } from './payload.ts';
-import { emptyCounters, MAX_ERROR_SAMPLES } from './stats.ts';
-import type { Counters, ToMain, ToWorker } from './stats.ts';
+import { emptyCounters, emptyTargetCounters, MAX_ERROR_SAMPLES } from './stats.ts';
+import type { Counters, TargetCounters, ToMain, ToWorker } from './stats.ts';
 
 export interface WorkerInit {
   options: BenchOptions;
@@ -36,7 +39,11 @@ const port = parentPort!;
 const framing: ClientFraming = await createFraming(Math.max(1024, o.size));
 
 const counters: Counters = emptyCounters();
-let hist = new Histogram();
+/** Which URL connection i uses (index into o.targets). */
+const targetOf = (i: number) => connectionTarget(i, o);
+/** Per URL: counters of its connections, and the latencies they saw. */
+const perTarget: TargetCounters[] = o.targets.map(emptyTargetCounters);
+let hists = o.targets.map(() => new Histogram());
 /** Latencies are recorded between mark and stop only (the measured window). */
 let recording = false;
 const errorSamples: string[] = [];
@@ -50,6 +57,11 @@ function post(msg: ToMain): void {
   port.postMessage(msg);
 }
 
+/** A snapshot of the counters, for the main thread. */
+function snapshot(): { thread: number; counters: Counters; targets: TargetCounters[] } {
+  return { thread: me, counters: { ...counters }, targets: perTarget.map((t) => ({ ...t })) };
+}
+
 function localCount(total: number): number {
   return total > me ? Math.floor((total - 1 - me) / T) + 1 : 0;
 }
@@ -60,7 +72,8 @@ function openMany(count: number, base: number, concurrency: number, events: Conn
   let started = 0, settled = 0;
   const startNext = () => {
     while (started < count && started - settled < concurrency) {
-      const c = new Conn(base + me + started * T, o.target, framing, wrapped, maxMessage, o.deflate);
+      const index = base + me + started * T;
+      const c = new Conn(index, o.targets[targetOf(index)], framing, wrapped, maxMessage, o.deflate);
       conns.push(c);
       started++;
       c.connect();
@@ -72,8 +85,8 @@ function openMany(count: number, base: number, concurrency: number, events: Conn
     else startNext();
   };
   const wrapped: ConnEvents = {
-    onOpen(c) { counters.opened++; events.onOpen(c); settle(); },
-    onConnectFailed(c, reason) { counters.connectFailed++; sampleError(`connection ${c.index}: connect failed: ${reason}`); events.onConnectFailed(c, reason); settle(); },
+    onOpen(c) { counters.opened++; perTarget[targetOf(c.index)].opened++; events.onOpen(c); settle(); },
+    onConnectFailed(c, reason) { counters.connectFailed++; perTarget[targetOf(c.index)].connectFailed++; sampleError(`connection ${c.index}: connect failed: ${reason}`); events.onConnectFailed(c, reason); settle(); },
     onMessage: events.onMessage,
     onProtocolError: events.onProtocolError,
     onClosed: events.onClosed,
@@ -120,18 +133,18 @@ function closeAll(conns: Conn[], done: () => void): void {
 let completedNow: () => number = () => 0;
 
 function report(kind: 'marked' | 'stopped'): void {
-  post({ type: kind, thread: me, counters: { ...counters }, completed: completedNow() });
+  post({ type: kind, ...snapshot(), completed: completedNow() });
 }
 
 function finish(extra: Partial<Counters> = {}): void {
   Object.assign(counters, extra);
-  post({ type: 'done', thread: me, counters: { ...counters }, histogram: hist.toJSON(), errors: errorSamples });
+  post({ type: 'done', ...snapshot(), histograms: hists.map((h) => h.toJSON()), errors: errorSamples });
   // Let the message go out, then end the thread's event loop.
   setTimeout(() => process.exit(0), 10);
 }
 
 // Tick: cumulative counters every second for the live line.
-const ticker = setInterval(() => post({ type: 'tick', thread: me, counters: { ...counters } }), 1000);
+const ticker = setInterval(() => post({ type: 'tick', ...snapshot() }), 1000);
 ticker.unref();
 
 // ---------------------------------------------------------------------------------------------
@@ -150,6 +163,7 @@ function runEcho(): void {
     sendTimes[slotOf(c) * P + (seq % P)] = performance.now();
     c.sendData(o.binary, out);
     counters.sent++;
+    perTarget[targetOf(c.index)].sent++;
     counters.bytesOut += o.size;
   };
   let drainDone: (() => void) | null = null;
@@ -165,9 +179,12 @@ function runEcho(): void {
         if (v !== Verdict.OK) mismatch(c, `echo ${c.seqIn}: ${VERDICT_TEXT[v]} (${bytes.length} bytes)`);
         else if (fmt.id !== c.index || fmt.seq !== c.seqIn >>> 0) mismatch(c, `expected echo ${c.seqIn} of connection ${c.index}, got ${fmt.seq} of ${fmt.id}`);
         else {
-          if (recording) hist.record((now - sendTimes[slotOf(c) * P + (c.seqIn % P)]) * 1e6);
+          const k = targetOf(c.index);
+          if (recording) hists[k].record((now - sendTimes[slotOf(c) * P + (c.seqIn % P)]) * 1e6);
           counters.received++;
           counters.bytesIn += bytes.length;
+          perTarget[k].received++;
+          perTarget[k].bytesIn += bytes.length;
         }
         c.seqIn++;
       }
@@ -177,7 +194,7 @@ function runEcho(): void {
     },
     onProtocolError,
     onClosed,
-  }, o.size + 1024, () => post({ type: 'ready', thread: me, counters: { ...counters } }));
+  }, o.size + 1024, () => post({ type: 'ready', ...snapshot() }));
   afterClose = () => { if (drainDone && outstanding() === 0) drainDone(); };
 
   handlers.go = () => {
@@ -236,6 +253,7 @@ function runBroadcast(): void {
     c.sendData(o.binary, out);
     Atomics.store(shared, s, seq + 1);
     counters.sent++;
+    perTarget[targetOf(s)].sent++;
     counters.bytesOut += o.size;
   };
   /** Closed loop: every local sender sends while it has fewer than the window outstanding. */
@@ -297,7 +315,10 @@ function runBroadcast(): void {
       counts[s * R + (seq % R)]++;
       counters.received++;
       counters.bytesIn += bytes.length;
-      if (recording) hist.record(((now - fmt.time) >>> 0) * 1000);
+      const k = targetOf(c.index);
+      perTarget[k].received++;
+      perTarget[k].bytesIn += bytes.length;
+      if (recording) hists[k].record(((now - fmt.time) >>> 0) * 1000);
       if (advance(s)) {
         pump();
         if (drainDone && allDelivered()) drainDone();
@@ -305,7 +326,7 @@ function runBroadcast(): void {
     },
     onProtocolError,
     onClosed,
-  }, o.size + 1024, () => post({ type: 'ready', thread: me, counters: { ...counters } }));
+  }, o.size + 1024, () => post({ type: 'ready', ...snapshot() }));
   afterClose = (c) => {
     if (c.openedAt > 0) openReceivers--;
     let moved = false;
@@ -376,13 +397,17 @@ function runConnect(): void {
   let phaseDone: (() => void) | null = null;
   const loopEvents: ConnEvents = {
     onOpen(c) {
+      const k = targetOf(c.index);
       counters.opened++;
       counters.handshakes++;
-      if (recording) hist.record((c.openedAt - c.connectStart) * 1e6);
+      perTarget[k].opened++;
+      perTarget[k].handshakes++;
+      if (recording) hists[k].record((c.openedAt - c.connectStart) * 1e6);
       c.close();
     },
     onConnectFailed(c, reason) {
       counters.connectFailed++;
+      perTarget[targetOf(c.index)].connectFailed++;
       sampleError(`handshake ${c.index}: connect failed: ${reason}`);
       // Do not spin on a refusing server.
       setTimeout(next, 10);
@@ -395,7 +420,10 @@ function runConnect(): void {
     },
   };
   let serial = 0;
-  const startOne = () => new Conn(me + (serial++) * T, o.target, framing, loopEvents, 65536, o.deflate).connect();
+  const startOne = () => {
+    const index = me + (serial++) * T;
+    new Conn(index, o.targets[targetOf(index)], framing, loopEvents, 65536, o.deflate).connect();
+  };
   function next(): void {
     if (sending) { startOne(); return; }
     running--;
@@ -409,8 +437,8 @@ function runConnect(): void {
   handlers.stop = () => {
     sending = false;
     // The window ends now; handshakes still under way finish before the idle phase starts.
-    const snapshot = { ...counters };
-    phaseDone = () => { phaseDone = null; post({ type: 'stopped', thread: me, counters: snapshot }); };
+    const atStop = snapshot();
+    phaseDone = () => { phaseDone = null; post({ type: 'stopped', ...atStop }); };
     if (running === 0) phaseDone();
   };
   let idle: Conn[] = [];
@@ -419,11 +447,11 @@ function runConnect(): void {
       onOpen() { counters.idleOpened++; }, onConnectFailed() {},
       onMessage(c) { mismatch(c, 'a message on an idle connection'); },
       onProtocolError, onClosed,
-    }, 65536, () => post({ type: 'idleOpen', thread: me, counters: { ...counters } }));
+    }, 65536, () => post({ type: 'idleOpen', ...snapshot() }));
   };
-  handlers.idleClose = () => closeAll(idle, () => post({ type: 'idleClosed', thread: me, counters: { ...counters } }));
+  handlers.idleClose = () => closeAll(idle, () => post({ type: 'idleClosed', ...snapshot() }));
   handlers.drain = () => finish();
-  post({ type: 'ready', thread: me, counters: { ...counters } });
+  post({ type: 'ready', ...snapshot() });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,7 +467,7 @@ const handlers: {
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'go': handlers.go?.(); break;
-    case 'mark': hist = new Histogram(); recording = true; report('marked'); break;
+    case 'mark': hists = o.targets.map(() => new Histogram()); recording = true; report('marked'); break;
     case 'stop': recording = false; handlers.stop?.(); break;
     case 'drain': handlers.drain?.(m.deadlineMs); break;
     case 'idle': handlers.idle?.(); break;
