@@ -6,7 +6,10 @@ import * as assert from 'uvu/assert';
 import {
   makeClientId, workerOfClient, nodeOfClient, nodeNumberOf, serialBase, nextSerial, MAX_SERIAL, NODE_SPACE, SERIALS_PER_SECOND,
 } from '../src/cluster/ids.ts';
-import { encodeBatch, decodeBatch, BatchError, Remote, BATCH_HEADER_SIZE, type RemoteEntry } from '../src/cluster/batch.ts';
+import { encodeBatch, decodeBatch, batchNode, BatchError, Remote, BATCH_HEADER_SIZE, type RemoteEntry } from '../src/cluster/batch.ts';
+import { channelOf, channelSpace, retryDelay } from '../src/cluster/link.ts';
+import { RateLimitedLog, RATE_LOG_INTERVAL_MS } from '../src/cluster/rate-log.ts';
+import type { Logger } from '../src/log.ts';
 import { Outbox } from '../src/cluster/outbox.ts';
 import { Opcode } from '../src/core/codes.ts';
 
@@ -52,8 +55,10 @@ test('ids: a cluster node restarted later starts its serials past the ones it co
   assert.is(b - a, 3600 * SERIALS_PER_SECOND);
   // Room for 2^32 serials above any base: ids stay safe integers.
   for (const year of [2026, 2030, 2034, 2040]) assert.ok(serialBase(9, Date.UTC(year, 5, 1)) + 2 ** 32 <= MAX_SERIAL, String(year));
-  assert.is(nextSerial(MAX_SERIAL), 1);
-  assert.is(nextSerial(7), 8);
+  assert.is(nextSerial(MAX_SERIAL, 9), 1);
+  assert.is(nextSerial(7, 9), 8);
+  // A daemon alone never wraps: its ids stay what they always were.
+  assert.is(nextSerial(MAX_SERIAL, 0), MAX_SERIAL + 1);
 });
 
 const entries: RemoteEntry[] = [
@@ -117,6 +122,58 @@ test('batch: bad versions, kinds, opcodes, ids and close entries are refused', (
   const enc = encodeBatch(3, entries);
   new DataView(enc.buffer).setUint32(4, 1e9, true);
   assert.throws(() => decodeBatch(enc), isBatchError);
+});
+
+test('batch: reserved bytes, a source node outside 1..4095 and text that is not UTF-8 are refused', () => {
+  const one = [{ kind: Remote.TO, opcode: Opcode.TEXT, ids: [257], payload: bytes('é') }] as RemoteEntry[];
+  for (const at of [1, 8, 12, BATCH_HEADER_SIZE + 2]) {
+    const enc = encodeBatch(3, one);
+    enc[at] = 1;
+    assert.throws(() => decodeBatch(enc), /reserved/, `byte ${at}`);
+  }
+  assert.throws(() => decodeBatch(encodeBatch(0, one)), /source node 0/);
+  assert.throws(() => decodeBatch(encodeBatch(NODE_SPACE, one)), /source node/);
+  for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+    const text = [{ kind: Remote.EVERY, opcode: Opcode.TEXT, ids: [], payload: new Uint8Array(bad) }] as RemoteEntry[];
+    assert.throws(() => decodeBatch(encodeBatch(3, text)), /UTF-8/, bad.join(','));
+    // The same bytes as a binary message are fine.
+    const bin = [{ kind: Remote.EVERY, opcode: Opcode.BINARY, ids: [], payload: new Uint8Array(bad) }] as RemoteEntry[];
+    assert.is(decodeBatch(encodeBatch(3, bin)).entries.length, 1);
+  }
+  assert.is(batchNode(encodeBatch(4095, one)), 4095);
+  assert.is(batchNode(new Uint8Array(3)), -1);
+});
+
+test('channels: pub/sub ignores the database, so a database other than 0 is in the channel names', () => {
+  assert.is(channelSpace({ key_prefix: 'rs', redis_url: 'redis://h:6379' }), 'rs');
+  assert.is(channelSpace({ key_prefix: 'rs', redis_url: 'redis://h:6379/0' }), 'rs');
+  assert.is(channelSpace({ key_prefix: 'rs', redis_url: 'rediss://u:p@h/2' }), 'rs.db2');
+  // Both channels of an app carry one hash tag.
+  const tag = (ch: string) => /\{([^}]*)\}/.exec(ch)![1];
+  assert.is(tag(channelOf('rs.db2', 'chat', 'all')), tag(channelOf('rs.db2', 'chat', 17)));
+  assert.is.not(channelOf('rs', 'chat', 'all'), channelOf('rs.db2', 'chat', 'all'));
+});
+
+test('rate-limited log: one line per interval, then the count of those held back', () => {
+  const lines: string[] = [];
+  let now = 1000;
+  const log = { error: (m: string) => lines.push(m) } as unknown as Logger;
+  const r = new RateLimitedLog(log, 'error', () => now);
+  r.say('bad 1');
+  for (let i = 2; i <= 50; i++) r.say(`bad ${i}`);
+  assert.equal(lines, ['bad 1']);
+  now += RATE_LOG_INTERVAL_MS;
+  r.say('bad 51');
+  assert.equal(lines, ['bad 1', `bad 51 (and 49 more like it in the last ${RATE_LOG_INTERVAL_MS / 1000}s)`]);
+});
+
+test('retry delays double from 100 ms to at most 500 ms (plus up to 20 % jitter)', () => {
+  for (let i = 0; i < 20; i++) {
+    const d = [0, 1, 2, 3, 10, 1000].map(retryDelay);
+    assert.ok(d[0] >= 100 && d[0] <= 120, String(d));
+    assert.ok(d[1] >= 200 && d[1] <= 240, String(d));
+    for (const x of d.slice(3)) assert.ok(x >= 500 && x <= 600, String(d));
+  }
 });
 
 test('outbox: a batch with a broadcast is one publication to every node, entries in order', () => {

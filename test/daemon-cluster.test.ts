@@ -19,6 +19,8 @@ import { nodeOfClient, nodeNumberOf, workerOfClient, makeClientId } from '../src
 import { channelOf } from '../src/cluster/link.ts';
 import { encodeBatch, Remote } from '../src/cluster/batch.ts';
 import { Opcode } from '../src/core/codes.ts';
+import { freePort } from './helpers/ports.ts';
+import { parseExposition, sampleValue } from './helpers/prom.ts';
 
 const APP: AppSpec = { name: 'cluster', app_path: 'test/fixtures/apps/cluster/app.ts', paths: ['/c'] };
 const WORKERS = 2;
@@ -91,9 +93,9 @@ class Client {
 }
 
 /** Polls `cond` every 10 ms; fails with `what()` after `ms`. */
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, ms: number, what: () => string): Promise<void> {
   const end = performance.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (performance.now() > end) throw new Error(`deadline (${ms} ms): ${what()}`);
     await sleep(10);
   }
@@ -158,16 +160,24 @@ async function expectDelivery(text: string, want: Client[], from?: Client): Prom
 }
 
 const S = suite('cluster: three daemons through one Redis');
+/** The metrics port of each node, in the order of `names`. */
+const metricsPorts: number[] = [];
+
+async function refusedCount(i: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPorts[i]}/metrics`)).text();
+  return sampleValue(parseExposition(text), 'ringsocket_cluster_refused_total', { app: APP.name }) ?? -1;
+}
 
 guardSetup(S, 'starting Redis and the daemons', async () => {
   redis = await startRedis();
   const url = redis.url;
   // The three nodes and a daemon alone beside them (no "cluster"), started at once.
   const names = ['node-a', 'node-b', 'node-c'];
+  for (const _ of names) metricsPorts.push(await freePort());
   const started = await Promise.allSettled([
-    ...names.map((name) => startDaemon({
+    ...names.map((name, i) => startDaemon({
       apps: [APP],
-      config: { worker_c: WORKERS, log_level: 'notice', cluster: { redis_url: url, node_id: name } },
+      config: { worker_c: WORKERS, log_level: 'notice', cluster: { redis_url: url, node_id: name }, metrics: { port_number: metricsPorts[i] } },
     })),
     startDaemon({ apps: [APP], config: { worker_c: 1, log_level: 'notice' } }),
   ]);
@@ -259,6 +269,12 @@ S('rs.close of a client on another node closes it with the code; its neighbours 
   const r = await withDeadline(victim.closed, 5000, `the close of ${victim.name} by node-a's app (rs.close of another node's client)`);
   assert.is(r.code, 4321, `${victim.name} was closed with the app's code`);
   for (const x of c.clients) assert.is(x.ws.readyState, WebSocket.OPEN, `${x.name} is still open`);
+  // node-c's instance of the app ran the victim's close callback (it is not left open there).
+  const asker = c.clients[0];
+  asker.send({ op: 'closes' });
+  await until(() => asker.got.some((m) => m.type === 'closes'), 5000, () => 'node-c\'s app answered');
+  const closes = asker.got.filter((m) => m.type === 'closes').pop() as unknown as { ids: number[] };
+  assert.ok(closes.ids.includes(victim.id), `node-c's app ran the close callback of ${victim.name}: ${JSON.stringify(closes.ids)}`);
   // A close from node-b to node-a's client, and node-a's own clients go on.
   const victim2 = await Client.open(node('node-a').d.url(), 'node-a');
   opened.push(victim2);
@@ -286,6 +302,7 @@ S('garbage published on the app\'s channels is refused and logged; the daemons s
   const pub = createClient({ url: redis!.url, socket: { connectTimeout: 5000, reconnectStrategy: false } });
   pub.on('error', () => {});
   const from = nodes.map((n) => n.d.output().length);
+  const counts = await Promise.all(nodes.map((_, i) => refusedCount(i)));
   try {
     await pub.connect();
     const all = channelOf('ringsocket', APP.name, 'all');
@@ -307,17 +324,31 @@ S('garbage published on the app\'s channels is refused and logged; the daemons s
       assert.is(receivers, 3, 'every node is subscribed to the app\'s channel');
     }
     for (const n of nodes) assert.is(await pub.sPublish(channelOf('ringsocket', APP.name, n.number), Buffer.from([9, 9, 9])), 1, `${n.name} reads its own channel`);
-    // Well-formed, from a node that does not exist, for clients that do not: nothing happens.
+    // Refused too: a close code an app cannot send (1005), a text message that is not UTF-8.
     const b = node('node-b').number;
+    const target = node('node-b').clients[0].id;
+    const badClose = encodeBatch(7, [{ kind: Remote.CLOSE, opcode: Opcode.CLOSE, ids: [target], payload: new Uint8Array([0x03, 0xed]) }]);
+    const badText = encodeBatch(7, [{ kind: Remote.TO, opcode: Opcode.TEXT, ids: [target], payload: new Uint8Array([0xff, 0xfe]) }]);
+    for (const g of [badClose, badText]) assert.is(await pub.sPublish(all, Buffer.from(g)), 3);
+    // Well-formed, from a node that does not exist, for clients that do not (a worker node-b does not
+    // have, a serial nobody got): not refused, and nothing happens.
     const ghosts = encodeBatch(7, [
       { kind: Remote.TO, opcode: Opcode.TEXT, ids: [makeClientId(1, 200, b), makeClientId(2 ** 32, 0, b)], payload: Buffer.from('ghost') },
-      { kind: Remote.CLOSE, opcode: Opcode.CLOSE, ids: [makeClientId(2 ** 32, 1, b)], payload: new Uint8Array([0x03, 0xed]) },
+      { kind: Remote.CLOSE, opcode: Opcode.CLOSE, ids: [makeClientId(2 ** 32, 1, b)], payload: new Uint8Array([0x0f, 0xa0]) },
     ]);
     assert.is(await pub.sPublish(all, Buffer.from(ghosts)), 3);
-    const perNode = garbage.length + 1;
-    await Promise.all(nodes.map((n, i) => until(
-      () => (n.d.output().slice(from[i]).match(/cluster: a batch from Redis was refused/g) ?? []).length >= perNode, 5000,
-      () => `${n.name} did not log ${perNode} refused batches; its output since:\n${n.d.output().slice(from[i])}`)));
+    const perNode = garbage.length + 1 + 2;
+    await Promise.all(nodes.map(async (n, i) => {
+      await until(async () => (await refusedCount(i)) - counts[i] >= perNode, 5000, () => `${n.name} did not count ${perNode} refused batches`);
+    }));
+    await sleep(200);
+    for (const [i, n] of nodes.entries()) {
+      assert.is(await refusedCount(i) - counts[i], perNode, `${n.name}: exactly the bad batches are refused (the ghosts are not)`);
+      // Whoever can publish cannot flood the log: one line per 10 s, whatever the number of batches.
+      const lines = n.d.output().slice(from[i]).match(/cluster: a batch from Redis was refused/g) ?? [];
+      assert.ok(lines.length >= 1 && lines.length <= 2, `${n.name} logged ${lines.length} refusal lines`);
+    }
+    assert.is(node('node-b').clients[0].ws.readyState, WebSocket.OPEN, 'the target of the bad close and the bad text is still open');
   } finally {
     pub.destroy();
   }

@@ -92,6 +92,8 @@ export interface AppRuntime {
    * no close callback runs.
    */
   close(clientId: number, endpointId: number): void;
+  /** Another node's instance of this app closed this client (cluster): as rs.close(clientId, code) here. */
+  closeFromPeer(clientId: number, code: number): void;
   /**
    * A handshake for the upgrade hook: runs it, and answers through host.upgradeReply when it
    * settles (at once for a synchronous hook). The client's open() follows an accepting answer.
@@ -621,6 +623,14 @@ class Runtime implements AppRuntime {
     ctx.pendingCloses.push(clientId);
     ctx.pendingEntries.push(entry);
     this.drain();
+  }
+
+  /**
+   * Another node's instance of this app closed one of this instance's clients (a cluster's
+   * rs.close()): as if this instance had, so the client is closed and its close callback runs.
+   */
+  closeFromPeer(clientId: number, code: number): void {
+    if (this.ctx.closeClient(clientId, code)) this.drain();
   }
 
   upgrade(clientId: number, endpointId: number, addr: ClientAddr, subprotocol: string | null, head: UpgradeHead): void {

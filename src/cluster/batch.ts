@@ -16,7 +16,9 @@
 //     8 u32 payload length m
 //    12 f64[n] client ids
 //       u8[m] payload (Remote.CLOSE: the close code, 4000-4899, 2 bytes big-endian as in a close frame)
+import { isUtf8 } from 'node:buffer';
 import { CloseCode, Opcode } from '../core/codes.ts';
+import { NODE_SPACE } from './ids.ts';
 
 export const BATCH_VERSION = 1;
 export const BATCH_HEADER_SIZE = 16;
@@ -78,6 +80,11 @@ export function encodeBatch(node: number, entries: readonly RemoteEntry[]): Uint
   return out;
 }
 
+/** The source node of an encoded batch (or -1 if it is too short to have one), read without decoding it. */
+export function batchNode(bytes: Uint8Array): number {
+  return bytes.length < BATCH_HEADER_SIZE ? -1 : bytes[2] | (bytes[3] << 8);
+}
+
 /** Why a batch was refused (it came from Redis: anyone with access can publish there). */
 export class BatchError extends Error {}
 
@@ -93,12 +100,15 @@ export function decodeBatch(bytes: Uint8Array): Batch {
   if (bytes[0] !== BATCH_VERSION) throw new BatchError(`batch version ${bytes[0]}, expected ${BATCH_VERSION}`);
   const node = dv.getUint16(2, true);
   const count = dv.getUint32(4, true);
+  if (bytes[1] !== 0 || dv.getUint32(8, true) !== 0 || dv.getUint32(12, true) !== 0) throw new BatchError('reserved header bytes are not 0');
+  if (node === 0 || node >= NODE_SPACE) throw new BatchError(`source node ${node} is not a cluster node number`);
   const entries: RemoteEntry[] = [];
   let at = BATCH_HEADER_SIZE;
   for (let i = 0; i < count; i++) {
     if (at + ENTRY_HEADER_SIZE > bytes.length) throw new BatchError(`entry ${i} runs past the end`);
     const kind = bytes[at];
     const opcode = bytes[at + 1];
+    if (dv.getUint16(at + 2, true) !== 0) throw new BatchError(`entry ${i} has reserved bytes that are not 0`);
     const n = dv.getUint32(at + 4, true);
     const m = dv.getUint32(at + 8, true);
     at += ENTRY_HEADER_SIZE;
@@ -120,7 +130,11 @@ export function decodeBatch(bytes: Uint8Array): Batch {
       if (!Number.isSafeInteger(id) || id <= 0) throw new BatchError(`entry ${i} has a bad client id`);
       ids[j] = id;
     }
-    entries.push({ kind: kind as RemoteKind, opcode, ids, payload: bytes.subarray(at, at + m) });
+    const payload = bytes.subarray(at, at + m);
+    // RFC 6455 section 5.6: "The "Payload data" is text data encoded as UTF-8." The sending node's
+    // runtime checked it; a batch from anyone else is checked here, before any client gets it.
+    if (opcode === Opcode.TEXT && !isUtf8(payload)) throw new BatchError(`entry ${i} is a text message that is not valid UTF-8`);
+    entries.push({ kind: kind as RemoteKind, opcode, ids, payload });
     at += m;
   }
   if (at !== bytes.length) throw new BatchError(`${bytes.length - at} bytes after the last entry`);

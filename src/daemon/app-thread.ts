@@ -20,7 +20,8 @@ import { monitorLoop } from '../metrics/monitor.ts';
 import { nodeOfClient } from '../cluster/ids.ts';
 import { Outbox } from '../cluster/outbox.ts';
 import { ClusterLink } from '../cluster/link.ts';
-import { decodeBatch, Remote, type RemoteEntry, type RemoteKind } from '../cluster/batch.ts';
+import { batchNode, decodeBatch, Remote, type RemoteEntry, type RemoteKind } from '../cluster/batch.ts';
+import { RateLimitedLog } from '../cluster/rate-log.ts';
 
 export interface AppThreadInit {
   index: number;
@@ -28,6 +29,8 @@ export interface AppThreadInit {
   memory: WebAssembly.Memory;
   config: Config;
   layout: DaemonLayout;
+  /** Random, one per daemon process: its claim on its cluster node number (src/cluster/link.ts). */
+  runToken: string;
 }
 
 const init = workerData as AppThreadInit;
@@ -92,6 +95,8 @@ const myNode = cluster?.node_number ?? 0;
 const outbox = cluster ? new Outbox(myNode) : null;
 let link: ClusterLink | null = null;
 
+const NO_IDS: readonly number[] = [];
+
 /** Whether `id` is a client of another node of the cluster. */
 function isRemote(id: number): boolean {
   if (!outbox || !Number.isSafeInteger(id) || id <= 0) return false;
@@ -134,28 +139,30 @@ function deliverRemote(e: RemoteEntry): void {
     case Remote.TO:
       sendLocal(Outbound.MULTI, e.opcode, e.ids, e.payload);
       break;
-    case Remote.CLOSE: {
-      const w = validWorker(e.ids[0]);
-      if (w >= 0) writeOut(w, Outbound.CLOSE_CLIENT, [e.ids[0]], Opcode.CLOSE, e.payload);
+    case Remote.CLOSE:
+      // As an rs.close() here: the worker closes the client, and this instance runs its close
+      // callback (the worker sends no CLOSE record for a client the app closed).
+      if (validWorker(e.ids[0]) >= 0) runtime.closeFromPeer(e.ids[0], (e.payload[0] << 8) | e.payload[1]);
       break;
-    }
   }
 }
 
 /** A batch from another node (ClusterLink.onBatch): delivered, then published at once. */
 function onRemoteBatch(bytes: Uint8Array): void {
+  // This node's own broadcasts come back on the channel every node reads: they were delivered here
+  // already (and are not even decoded).
+  if (batchNode(bytes) === myNode) return;
   const batch = decodeBatch(bytes);
-  // This node's own broadcasts come back on the channel every node reads: they were delivered here already.
-  if (batch.node === myNode) return;
   for (const e of batch.entries) {
     try {
       deliverRemote(e);
     } catch (err) {
-      log.error(`cluster: a message from node ${batch.node} could not be delivered: ${(err as Error).message}`);
+      undelivered.say(`cluster: a message from node ${batch.node} could not be delivered: ${(err as Error).message}`);
     }
   }
   publishOut();
 }
+const undelivered = new RateLimitedLog(log, 'error');
 
 // ---------------------------------------------------------------------------------------------
 // Outbound records
@@ -278,7 +285,9 @@ function publishOut(): void {
 
 /** The worker of one of this node's client ids, or -1 (not an id, or another node's). */
 function validWorker(id: number): number {
-  if (!Number.isSafeInteger(id) || id <= 0 || nodeOfClient(id) !== myNode) return -1;
+  if (!Number.isSafeInteger(id) || id <= 0) return -1;
+  // A daemon alone has no node bits (its serials may run past them): only a cluster node checks them.
+  if (myNode !== 0 && nodeOfClient(id) !== myNode) return -1;
   const w = workerOfClient(id);
   return w >= 0 && w < W ? w : -1;
 }
@@ -303,9 +312,16 @@ function sendLocal(kind: number, opcode: number, ids: readonly number[] | null, 
     for (let w = 0; w < W; w++) writeOut(w, Outbound.EVERY, null, opcode, payload);
     return;
   }
-  if (kind !== Outbound.EVERY_EXCEPT && ids!.length === 1) {
+  if (ids!.length === 1) {
     const w = validWorker(ids![0]);
-    if (w >= 0) writeOut(w, Outbound.SINGLE, ids!, opcode, payload);
+    if (kind !== Outbound.EVERY_EXCEPT) {
+      if (w >= 0) writeOut(w, Outbound.SINGLE, ids!, opcode, payload);
+      return;
+    }
+    for (let x = 0; x < W; x++) {
+      if (x === w) writeOut(x, Outbound.EVERY_EXCEPT, ids!, opcode, payload);
+      else writeOut(x, Outbound.EVERY, null, opcode, payload);
+    }
     return;
   }
   const groups = byWorker(ids!);
@@ -340,26 +356,31 @@ const host: AppHost = {
         if (isRemote(to.id)) toRemote(Remote.TO, opcode, [to.id], payload);
         else sendLocal(Outbound.SINGLE, opcode, [to.id], payload);
         break;
-      case 'multi': {
+      case 'multi':
         sendLocal(Outbound.MULTI, opcode, to.ids, payload);
-        const remote = remoteIds(to.ids);
-        if (remote.length) toRemote(Remote.TO, opcode, remote, payload);
+        if (outbox) {
+          const remote = remoteIds(to.ids);
+          if (remote.length) toRemote(Remote.TO, opcode, remote, payload);
+        }
         break;
-      }
       case 'every':
         sendLocal(Outbound.EVERY, opcode, null, payload);
-        toRemote(Remote.EVERY, opcode, [], payload);
+        if (outbox) toRemote(Remote.EVERY, opcode, NO_IDS, payload);
         break;
       case 'every_except_single':
         sendLocal(Outbound.EVERY_EXCEPT, opcode, [to.id], payload);
-        toRemote(isRemote(to.id) ? Remote.EVERY_EXCEPT : Remote.EVERY, opcode, isRemote(to.id) ? [to.id] : [], payload);
+        if (outbox) {
+          const remote = isRemote(to.id);
+          toRemote(remote ? Remote.EVERY_EXCEPT : Remote.EVERY, opcode, remote ? [to.id] : NO_IDS, payload);
+        }
         break;
-      case 'every_except_multi': {
+      case 'every_except_multi':
         sendLocal(Outbound.EVERY_EXCEPT, opcode, to.ids, payload);
-        const remote = remoteIds(to.ids);
-        toRemote(remote.length ? Remote.EVERY_EXCEPT : Remote.EVERY, opcode, remote, payload);
+        if (outbox) {
+          const remote = remoteIds(to.ids);
+          toRemote(remote.length ? Remote.EVERY_EXCEPT : Remote.EVERY, opcode, remote, payload);
+        }
         break;
-      }
     }
   },
   closeClient(id, code) {
@@ -531,7 +552,7 @@ parentPort!.postMessage({ type: 'ready' });
 
 if (cluster) {
   metrics.clusterUp(false);
-  link = new ClusterLink({ cluster, appName: appConf.name, log, claim: appIndex === 0, onBatch: onRemoteBatch, metrics });
+  link = new ClusterLink({ cluster, appName: appConf.name, log, runToken: init.runToken, onBatch: onRemoteBatch, metrics });
   link.start();
 }
 

@@ -1,5 +1,6 @@
 // The main thread: compiles the WebAssembly core once, lays out the one shared memory, starts one
 // thread per app and `worker_c` worker threads, and stops them in order.
+import { randomUUID } from 'node:crypto';
 import { describeCluster } from '../config/cluster.ts';
 import { Worker } from 'node:worker_threads';
 import { compileCore, createMemory, instantiateCore, readHeapBase } from '../core/wasm.ts';
@@ -54,6 +55,8 @@ const exited = new WeakSet<Worker>();
  */
 export const WORKER_YOUNG_GEN_MB = 6;
 export const APP_YOUNG_GEN_MB = 12;
+/** This daemon process's claim on its cluster node number (src/cluster/link.ts): the same in every app thread. */
+const runToken = randomUUID();
 
 function startThread(file: string, data: object, name: string, youngGenMb: number, log: Logger): { worker: Worker; first: Promise<ThreadMsg> } {
   const worker = new Worker(siblingModule(import.meta.url, file), {
@@ -171,7 +174,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   }
 
   const appStarts = config.apps.map((app, index) =>
-    startThread('./app-thread', { index, module, memory, config, layout }, `app ${app.name}`, APP_YOUNG_GEN_MB, log));
+    startThread('./app-thread', { index, module, memory, config, layout, runToken }, `app ${app.name}`, APP_YOUNG_GEN_MB, log));
   for (const s of appStarts) apps.push(s.worker);
   const appResults = await Promise.all(appStarts.map((s) => s.first));
   const appErrors = appResults.filter((m) => m.type === 'error') as { message: string }[];
@@ -237,7 +240,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         Atomics.store(core.i32, layout.apps[a].wake >>> 2, 0);
         Atomics.store(core.i32, (layout.apps[a].wake + APP_STOP_OFFSET) >>> 2, 0);
         const startedWith = config;
-        const started = startThread('./app-thread', { index: a, module, memory, config, layout }, `app ${name}`, APP_YOUNG_GEN_MB, log);
+        const started = startThread('./app-thread', { index: a, module, memory, config, layout, runToken }, `app ${name}`, APP_YOUNG_GEN_MB, log);
         apps[a] = started.worker;
         watchApp(a, started.worker);
         r.lastStart = Date.now();

@@ -81,8 +81,12 @@ export class Clients {
 
   /** A new client id (the upgrade hook learns it before the client is open: upgrades.ts). */
   reserveId(): number {
-    this.#serial = nextSerial(this.#serial);
-    return makeClientId(this.#serial, this.#worker, this.#node);
+    for (;;) {
+      this.#serial = nextSerial(this.#serial, this.#node);
+      const id = makeClientId(this.#serial, this.#worker, this.#node);
+      // Past a wrap (cluster nodes only, after 2^32 clients of one worker) an id may still be open.
+      if (!this.byId.has(id)) return id;
+    }
   }
 
   /** The handshake is done: the client gets its id (a new one, or `id` from reserveId) and joins its app. */
