@@ -24,18 +24,29 @@
 //   {"type":"say","id":7,"name":"ann","text":"hi"}                  to everyone but the sender
 //   {"type":"rename","id":7,"old":"guest-7","name":"ann"}           to everyone, the sender too
 //   {"type":"whisper","id":7,"name":"ann","text":"psst"}            to the target only
-//   {"type":"whispered","to":9}                                     to the sender, once delivered
+//   {"type":"whispered","to":9}                                     to the sender, once sent
 //   {"type":"error","message":"no client 9"}                        to the sender
 //   {"type":"list","clients":[{"id":7,"name":"ann"},...]}           to the sender (list), by id
+//
+// In a cluster (the config's "cluster" key: several daemons, one Redis) the room spans every node.
+// The join / say / rename / leave notices reach the clients of every node by themselves (toEvery
+// and toEveryExceptCur do), and a whisper reaches its target wherever it is connected (toSingle).
+// Only the member list needs sharing, for "list" and for whisper's "no client" check: members.ts
+// keeps it in Redis, and each node's instance reads it from a Map fed by Redis pub/sub, so a
+// change made on another node can show in "list" a moment after its notice reached the clients.
+// Across nodes "whispered" means sent on (delivery between nodes is at most once), and the members
+// of a node that crashes drop out of the list within seconds, without a "leave" notice. Without
+// "cluster" the room is this node's Map alone and nothing touches Redis.
 import {
   defineApp, readSwitch, caseAny, caseUtf8, caseBin, RS_UTF8, type OpenRs, type ReadRs, type TimerRs,
 } from '../../src/app/index.ts';
 import { say, rename, whisper, list, CLOSE_BAD_NAME, type ChatEvent } from './protocol.ts';
+import { createRoom, type Room } from './members.ts';
 
 export { CLOSE_BAD_NAME };
 
-/** Client id -> name, for everyone in the room. Rebuilt by init. */
-let names = new Map<number, string>();
+/** Everyone in the room: room.names maps client id -> name. Made again by init. */
+let room: Room = createRoom('chat', null);
 
 /** Writes one JSON message; the sender call picks the recipients. */
 function json(rs: TimerRs, message: ChatEvent): TimerRs {
@@ -43,18 +54,20 @@ function json(rs: TimerRs, message: ChatEvent): TimerRs {
 }
 
 function nameOf(rs: OpenRs): string {
-  return names.get(rs.clientId()) ?? `guest-${rs.clientId()}`;
+  return room.names.get(rs.clientId()) ?? `guest-${rs.clientId()}`;
 }
 
 export default defineApp({
-  init: () => {
-    names = new Map();
+  init: (rs) => {
+    room.close();
+    // Shared with the other nodes through Redis in a cluster (members.ts); this node's alone without.
+    room = createRoom('chat', rs.config().cluster ?? null, (level, message) => rs.log(level, message));
   },
 
   open: (rs) => {
     const id = rs.clientId();
     const name = `guest-${id}`;
-    names.set(id, name);
+    room.set(id, name);
     json(rs, { type: 'welcome', id, name });
     rs.toCur(RS_UTF8);
     json(rs, { type: 'join', id, name });
@@ -72,7 +85,7 @@ export default defineApp({
       if (/[\u0000-\u001f\u007f]/.test(name)) return CLOSE_BAD_NAME;
       const id = rs.clientId();
       const old = nameOf(rs);
-      names.set(id, name);
+      room.set(id, name);
       json(rs, { type: 'rename', id, old, name });
       rs.toEvery(RS_UTF8);
       return 0;
@@ -80,22 +93,22 @@ export default defineApp({
 
     [whisper.case]: caseBin(whisper.schema, (rs, target, text) => {
       const to = Number(target);
-      if (!names.has(to)) return reply(rs, { type: 'error', message: `no client ${target}` });
+      if (!room.names.has(to)) return reply(rs, { type: 'error', message: `no client ${target}` });
       json(rs, { type: 'whisper', id: rs.clientId(), name: nameOf(rs), text });
       rs.toSingle(RS_UTF8, to);
       return reply(rs, { type: 'whispered', to });
     }),
 
     [list.case]: caseBin(list.schema, (rs) => {
-      const clients = [...names].map(([id, name]) => ({ id, name })).sort((a, b) => a.id - b.id);
+      const clients = [...room.names].map(([id, name]) => ({ id, name })).sort((a, b) => a.id - b.id);
       return reply(rs, { type: 'list', clients });
     }),
   }),
 
   close: (rs) => {
     const id = rs.clientId();
-    const name = names.get(id) ?? `guest-${id}`;
-    names.delete(id);
+    const name = room.names.get(id) ?? `guest-${id}`;
+    room.delete(id);
     // The closed client is gone already: "every" is everyone else.
     json(rs, { type: 'leave', id, name });
     rs.toEvery(RS_UTF8);
