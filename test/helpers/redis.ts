@@ -15,7 +15,15 @@ export const REDIS_SERVER = '/usr/bin/redis-server';
 const READY_MS = 10_000;
 const EXIT_MS = 10_000;
 /** redis-server's line once it listens (Redis 7: "Ready to accept connections tcp"). */
-const READY = /Ready to accept connections/i;
+export const REDIS_READY = /Ready to accept connections/i;
+
+/**
+ * A throwaway redis-server's arguments (the tests' and bench:cluster's): loopback only, no
+ * persistence, its working directory `dir`, then `extra`.
+ */
+export function redisServerArgs(port: number, dir: string, extra: string[] = []): string[] {
+  return ['--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--port', String(port), '--protected-mode', 'no', '--dir', dir, ...extra];
+}
 
 export interface RedisServer {
   readonly port: number;
@@ -85,16 +93,13 @@ export async function startRedis(opts: { port?: number; args?: string[] } = {}):
 
 /** Spawns redis-server and waits for its ready line. */
 async function launch(port: number, dir: string, args: string[] = []): Promise<Running> {
-  const proc = spawn(REDIS_SERVER, [
-    '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--port', String(port),
-    '--protected-mode', 'no', '--dir', dir, ...args,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(REDIS_SERVER, redisServerArgs(port, dir, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   const out = collectOutput(proc);
   const spawnError = new Promise<never>((_, reject) => proc.once('error', (e) => reject(new Error(`cannot start ${REDIS_SERVER}: ${e.message}`))));
   const exited = out.exited.then(() => { live.delete(proc); });
   try {
-    await Promise.race([out.waitForLine(READY, READY_MS), spawnError]);
+    await Promise.race([out.waitForLine(REDIS_READY, READY_MS), spawnError]);
   } catch (e) {
     if (proc.pid !== undefined) {
       proc.kill('SIGKILL');
