@@ -37,6 +37,11 @@
 // Across nodes "whispered" means sent on (delivery between nodes is at most once), and the members
 // of a node that crashes drop out of the list within seconds, without a "leave" notice. Without
 // "cluster" the room is this node's Map alone and nothing touches Redis.
+//
+// In a cluster, give each daemon one chat entry. An app cannot learn the name of its entry, so
+// the room is always "chat": a second chat entry on the same daemon would keep its members under
+// the same node_id, in the same Redis hash. The two would overwrite each other's members there,
+// and neither would list the other's.
 import {
   defineApp, readSwitch, caseAny, caseUtf8, caseBin, RS_UTF8, type OpenRs, type ReadRs, type TimerRs,
 } from '../../src/app/index.ts';
