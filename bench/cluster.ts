@@ -11,16 +11,15 @@
 //   --duration S        seconds per measured window (default 10; quick: 2)
 //   --scenarios a,b     only these scenarios (ids: broadcast, broadcast-rate; default: both)
 //   --write / --no-write  write docs/benchmarks.md (default: full runs only)
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { ServerCpu } from '../src/bench/driver.ts';
 import { freePort } from '../src/bench/ports.ts';
 import {
   broadcastScenarios, CLIENT_BOUND_CORES, cores, cpuInfo, hasTaskset, int, lat, launcher, rateKept, root, run,
   runBenchProcess, sleep, startProcess, startRingSocket, versions as readVersions, writeDocsBlock,
+  commandLine,
 } from './harness.ts';
 import type { Outcome, RunningServer } from './harness.ts';
 import { REDIS_SERVER, REDIS_READY, redisServerArgs } from '../test/helpers/redis.ts';
@@ -33,35 +32,7 @@ const BLOCK = 'bench:cluster';
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-function usageError(message: string): never {
-  process.stderr.write(`bench:cluster: ${message}\nTry npm run bench:cluster -- --help\n`);
-  process.exit(2);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      quick: { type: 'boolean' },
-      duration: { type: 'string' },
-      scenarios: { type: 'string' },
-      write: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (err) {
-  usageError((err as Error).message);
-}
-const flags = parsed.values;
-if (flags.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
-  process.exit(0);
-}
-const quick = flags.quick === true;
-const duration = flags.duration !== undefined ? Number(flags.duration) : quick ? 2 : 10;
-if (!(duration > 0)) usageError(`--duration must be a positive number, got ${flags.duration}`);
-const write = flags['no-write'] ? false : flags.write ? true : !quick;
+const { flags, quick, duration, write, usageError } = commandLine('bench:cluster', import.meta.url, 13);
 
 interface Scenario {
   id: 'broadcast' | 'broadcast-rate';

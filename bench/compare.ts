@@ -10,16 +10,15 @@
 //                       broadcast-rate, idle, echo-deflate; default: all)
 //   --write / --no-write  write docs/benchmarks.md and docs/benchmarks.svg (default: full runs only)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { BenchResult } from '../src/bench/driver.ts';
 import { freePort } from '../src/bench/ports.ts';
 import {
   broadcastScenarios, CLIENT_BOUND_CORES, cores, cpuInfo, fdLimit, hardFdLimit, hasTaskset, int, lat, launcher, node,
   rateKept as rateShortfall, root, run, runBenchProcess, sleep, startProcess, startRingSocket, versions as readVersions, writeDocsBlock,
+  commandLine,
 } from './harness.ts';
 import type { Outcome, RunningServer } from './harness.ts';
 
@@ -30,38 +29,9 @@ const LABEL: Record<ServerName, string> = { ringsocket: 'RingSocket', ws: 'ws', 
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-function usageError(message: string): never {
-  process.stderr.write(`bench:compare: ${message}\nTry npm run bench:compare -- --help\n`);
-  process.exit(2);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      quick: { type: 'boolean' },
-      servers: { type: 'string' },
-      duration: { type: 'string' },
-      scenarios: { type: 'string' },
-      write: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (err) {
-  usageError((err as Error).message);
-}
-const flags = parsed.values;
-if (flags.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
-  process.exit(0);
-}
-const quick = flags.quick === true;
-const duration = flags.duration !== undefined ? Number(flags.duration) : quick ? 2 : 10;
-if (!(duration > 0)) usageError(`--duration must be a positive number, got ${flags.duration}`);
+const { flags, quick, duration, write, usageError } = commandLine('bench:compare', import.meta.url, 11, ['servers']);
 const chosen = (flags.servers ?? SERVERS.join(',')).split(',').map((s) => s.trim()) as ServerName[];
 for (const s of chosen) if (!SERVERS.includes(s)) usageError(`unknown server "${s}": use ${SERVERS.join(', ')}`);
-const write = flags['no-write'] ? false : flags.write ? true : !quick;
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios

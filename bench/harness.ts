@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { BenchResult } from '../src/bench/driver.ts';
 import { freePort } from '../src/bench/ports.ts';
 
@@ -266,4 +267,58 @@ export function writeDocsBlock(block: string, md: string, section?: string): voi
     }
   }
   writeFileSync(docPath, next);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line both scripts share
+
+/** The options of bench:compare and bench:cluster, parsed once: --quick, --duration, --scenarios, --write / --no-write, --help. */
+export interface CommandLine {
+  /** The string options as given (undefined when absent): duration, scenarios and the script's own. */
+  flags: Record<string, string | undefined>;
+  quick: boolean;
+  /** Seconds per measured window (default 10; quick: 2). */
+  duration: number;
+  /** Whether the docs are written (default: full runs only). */
+  write: boolean;
+  /** Prints `message` and the --help hint, and exits with 2. */
+  usageError(message: string): never;
+}
+
+/**
+ * Parses the command line of the script `name` (for messages) at `fileUrl`, whose first
+ * `helpLines` comment lines are its --help text; `extra` are its own string options.
+ */
+export function commandLine(name: string, fileUrl: string, helpLines: number, extra: readonly string[] = []): CommandLine {
+  const usageError = (message: string): never => {
+    process.stderr.write(`${name}: ${message}\nTry npm run ${name} -- --help\n`);
+    process.exit(2);
+  };
+  let values: Record<string, string | boolean | undefined> = {};
+  try {
+    values = parseArgs({
+      options: {
+        quick: { type: 'boolean' },
+        duration: { type: 'string' },
+        scenarios: { type: 'string' },
+        write: { type: 'boolean' },
+        'no-write': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(extra.map((o) => [o, { type: 'string' as const }])),
+      },
+    }).values;
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(readFileSync(fileURLToPath(fileUrl), 'utf8').split('\n').slice(0, helpLines).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.exit(0);
+  }
+  const flags: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(values)) if (typeof v === 'string') flags[k] = v;
+  const quick = values.quick === true;
+  const duration = flags.duration !== undefined ? Number(flags.duration) : quick ? 2 : 10;
+  if (!(duration > 0)) usageError(`--duration must be a positive number, got ${flags.duration}`);
+  const write = values['no-write'] ? false : values.write ? true : !quick;
+  return { flags, quick, duration, write, usageError };
 }

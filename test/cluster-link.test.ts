@@ -6,25 +6,18 @@ import * as assert from 'uvu/assert';
 import type WebSocket from 'ws';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { startRedis, type RedisServer } from './helpers/redis.ts';
-import { connectInbox, type Inbox } from './helpers/client.ts';
+import { CLUSTER_APP, fixtureClient } from './helpers/cluster-fixture.ts';
 import { freePort } from './helpers/ports.ts';
 
 const T = suite('cluster link');
-const APP = { name: 'cl', app_path: 'test/fixtures/apps/cluster/app.ts', paths: ['/cl'] };
+const APP = CLUSTER_APP;
 const LINKED = /cluster: node "[\w-]+" \(\d+\) linked through/;
 
 const daemons: RunningDaemon[] = [];
 const redises: RedisServer[] = [];
 const sockets: WebSocket[] = [];
 
-interface Client { ws: WebSocket; inbox: Inbox; id: number }
-
-async function client(d: RunningDaemon): Promise<Client> {
-  const { ws, inbox } = await connectInbox(d.url());
-  sockets.push(ws);
-  const hello = JSON.parse((await inbox.next()).data.toString());
-  return { ws, inbox, id: hello.id };
-}
+const client = (d: RunningDaemon) => fixtureClient(d, sockets);
 
 async function node(redisUrl: string, nodeId: string, extra: Record<string, unknown> = {}): Promise<RunningDaemon> {
   const d = await startDaemon({ apps: [APP], config: { cluster: { redis_url: redisUrl, node_id: nodeId, ...extra } } });

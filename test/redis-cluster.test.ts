@@ -9,33 +9,22 @@ import { createClient } from '@redis/client';
 import type WebSocket from 'ws';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { startRedisCluster, type RedisClusterServers } from './helpers/redis.ts';
-import { connectInbox, type Inbox } from './helpers/client.ts';
+import { CLUSTER_APP, fixtureClient, nextMessage } from './helpers/cluster-fixture.ts';
 import { freePort } from './helpers/ports.ts';
 import { parseExposition, sampleValue } from './helpers/prom.ts';
 import { channelOf } from '../src/cluster/link.ts';
 import { nodeOfClient, nodeNumberOf } from '../src/cluster/ids.ts';
 
 const T = suite('redis cluster');
-const APP = { name: 'cl', app_path: 'test/fixtures/apps/cluster/app.ts', paths: ['/cl'] };
+const APP = CLUSTER_APP;
 
 let redis: RedisClusterServers;
 const daemons: RunningDaemon[] = [];
 const metricsPorts: number[] = [];
 const sockets: WebSocket[] = [];
 
-interface Client { ws: WebSocket; inbox: Inbox; id: number }
-
-async function client(d: RunningDaemon): Promise<Client> {
-  const { ws, inbox } = await connectInbox(d.url());
-  sockets.push(ws);
-  const hello = JSON.parse((await inbox.next()).data.toString());
-  assert.is(hello.type, 'id');
-  return { ws, inbox, id: hello.id };
-}
-
-async function next(c: Client, ms = 5000): Promise<{ op: string; seq: number; text: string; from: number }> {
-  return JSON.parse((await c.inbox.next(ms)).data.toString());
-}
+const client = (d: RunningDaemon) => fixtureClient(d, sockets);
+const next = nextMessage;
 
 async function scrape(i: number): Promise<ReturnType<typeof parseExposition>> {
   const res = await fetch(`http://127.0.0.1:${metricsPorts[i]}/metrics`);
