@@ -4,6 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type WebSocket from 'ws';
+import { createClient } from '@redis/client';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 import { startRedis, type RedisServer } from './helpers/redis.ts';
 import { CLUSTER_APP, fixtureClient } from './helpers/cluster-fixture.ts';
@@ -25,16 +26,6 @@ async function node(redisUrl: string, nodeId: string, extra: Record<string, unkn
   return d;
 }
 
-/** Waits until `re` has appeared `n` times in the daemon's output. */
-async function logged(d: RunningDaemon, re: RegExp, n = 1, ms = 10000): Promise<void> {
-  const g = new RegExp(re.source, 'g');
-  const end = Date.now() + ms;
-  while ((d.output().match(g) ?? []).length < n) {
-    if (Date.now() > end) throw new Error(`not logged ${n} time(s) within ${ms} ms: ${re}; output:\n${d.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 T.after(async () => {
   for (const ws of sockets) ws.terminate();
   await Promise.all(daemons.map((d) => d.stop()));
@@ -44,7 +35,7 @@ T.after(async () => {
 T('Redis down when a node starts: it serves its own clients, says why it cannot link, and links once Redis is there', async () => {
   const port = await freePort();
   const d = await node(`redis://127.0.0.1:${port}`, 'late-a');
-  await logged(d, /cluster: cannot link through redis:\/\/127\.0\.0\.1:\d+ \(.*\): cross-node messages are dropped until it can; retrying/);
+  await d.waitFor(/cluster: cannot link through redis:\/\/127\.0\.0\.1:\d+ \(.*\): cross-node messages are dropped until it can; retrying/);
   const c = await client(d);
   c.ws.send(JSON.stringify({ op: 'every', seq: 1, text: 'local' }));
   assert.is(JSON.parse((await c.inbox.next()).data.toString()).text, 'local');
@@ -53,10 +44,10 @@ T('Redis down when a node starts: it serves its own clients, says why it cannot 
   assert.is((d.output().match(/cannot link through/g) ?? []).length, 1, d.output());
   const redis = await startRedis({ port });
   redises.push(redis);
-  await logged(d, LINKED, 1, 5000);
+  await d.waitFor(LINKED, 5000);
   // And it really is linked: a second node's broadcast reaches this one's client.
   const e = await node(redis.url, 'late-b');
-  await logged(e, LINKED);
+  await e.waitFor(LINKED);
   const other = await client(e);
   other.ws.send(JSON.stringify({ op: 'every', seq: 2, text: 'from b' }));
   assert.is(JSON.parse((await c.inbox.next()).data.toString()).text, 'from b');
@@ -66,9 +57,9 @@ T('two daemons with one node_id: the later one does not link (and says why) unti
   const redis = await startRedis();
   redises.push(redis);
   const first = await node(redis.url, 'twin');
-  await logged(first, LINKED);
+  await first.waitFor(LINKED);
   const second = await node(redis.url, 'twin');
-  await logged(second, /cluster: node number \d+ is held by another run of node_id "twin": .*not linking until it is gone/);
+  await second.waitFor(/cluster: node number \d+ is held by another run of node_id "twin": .*not linking until it is gone/);
   assert.not.match(second.output(), LINKED);
   const a = await client(first);
   const b = await client(second);
@@ -82,8 +73,25 @@ T('two daemons with one node_id: the later one does not link (and says why) unti
   // A stopping daemon gives its number up: the second links within a claim retry (2 s), not the 30 s a crash leaves.
   const t0 = Date.now();
   assert.is(await first.stop(), 0);
-  await logged(second, LINKED, 1, 5000);
+  await second.waitFor(LINKED, 5000);
   assert.ok(Date.now() - t0 < 5000);
+});
+
+T('a user that may not claim the node number (an ACL without SET) is told why, and the link stays down', async () => {
+  const redis = await startRedis();
+  redises.push(redis);
+  const admin = createClient({ url: redis.url });
+  admin.on('error', () => {});
+  await admin.connect();
+  try {
+    await admin.sendCommand(['ACL', 'SETUSER', 'noset', 'on', '>pw', '~*', '&*', '+@all', '-set']);
+  } finally {
+    await admin.close();
+  }
+  const d = await node(redis.url.replace('redis://', 'redis://noset:pw@'), 'noset-a');
+  await d.waitFor(/cluster: cannot claim node number \d+ \(.*NOPERM.*\); not linking until it can/);
+  assert.not.match(d.output(), LINKED);
+  assert.not.match(d.output(), /pw@/, 'the password is not logged');
 });
 
 T('one publication larger than max_pending_size goes out when nothing else is pending', async () => {
@@ -91,7 +99,7 @@ T('one publication larger than max_pending_size goes out when nothing else is pe
   redises.push(redis);
   const a = await node(redis.url, 'big-a', { max_pending_size: 65536 });
   const b = await node(redis.url, 'big-b', { max_pending_size: 65536 });
-  await Promise.all([logged(a, LINKED), logged(b, LINKED)]);
+  await Promise.all([a.waitFor(LINKED), b.waitFor(LINKED)]);
   const ca = await client(a);
   const cb = await client(b);
   const text = 'x'.repeat(200_000);

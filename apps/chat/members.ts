@@ -158,6 +158,8 @@ class SharedRoom implements Room {
   /** The last connection error logged, until a connection is ready again: each reason is said once, not at every retry. */
   #lastError: string | null = null;
   #warned = false;
+  /** A stray message on the channel was reported (#stray). */
+  #strayed = false;
   #ticking = false;
   #closed = false;
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -384,14 +386,28 @@ class SharedRoom implements Room {
   }
 
   /** A change another node published. Anyone with access to Redis can publish: nothing is trusted. */
+  /**
+   * Something else publishes on the room's channel: said once (whoever can publish must not fill the
+   * log), and ignored.
+   */
+  #stray(message: string): void {
+    if (this.#strayed) return;
+    this.#strayed = true;
+    this.#log('warning', `member list: ignored a message on ${this.#channel} that is not a member change (${JSON.stringify(message.slice(0, 60))}); further ones are ignored silently`);
+  }
+
   #receive(message: string): void {
-    let c: { node?: unknown; op?: unknown; id?: unknown; name?: unknown } | null;
+    let c: { node?: unknown; op?: unknown; id?: unknown; name?: unknown } | null = null;
     try {
       c = JSON.parse(message);
     } catch {
+      // Not JSON: said below, with any other message that is not a member change.
+    }
+    if (typeof c !== 'object' || c === null || typeof c.node !== 'string') {
+      this.#stray(message);
       return;
     }
-    if (typeof c !== 'object' || c === null || typeof c.node !== 'string' || c.node === this.#me) return;
+    if (c.node === this.#me) return;
     const node = c.node;
     this.#heard.set(node, ++this.#messages);
     if (c.op === 'reset') {

@@ -54,12 +54,12 @@ export function channelOf(space: string, app: string, to: 'all' | number): strin
 }
 
 /** The key a node holds its number under. */
-export function nodeKeyOf(prefix: string, node: number): string {
+function nodeKeyOf(prefix: string, node: number): string {
   return `${prefix}:node:${node}`;
 }
 
 /** How long a node's claim on its number lives without being refreshed, and how often it is. */
-export const CLAIM_TTL_S = 30;
+const CLAIM_TTL_S = 30;
 const CLAIM_REFRESH_MS = 10_000;
 /** How often a link kept down by someone else's claim looks again. */
 const CLAIM_RETRY_MS = 2000;
@@ -129,16 +129,6 @@ export class ClusterLink {
     this.#channels = { all: channelOf(this.#space, o.appName, 'all'), mine: channelOf(this.#space, o.appName, c.node_number) };
     this.#claimValue = `${c.node_id} ${o.runToken}`;
     this.#refusedLog = new RateLimitedLog(o.log, 'error');
-  }
-
-  /** Whether publications go out now. */
-  get up(): boolean {
-    return this.#up;
-  }
-
-  /** Bytes published and not yet acknowledged. */
-  get pending(): number {
-    return this.#pending;
   }
 
   /** Connects in the background (retrying until it is closed); never throws. */
@@ -278,8 +268,14 @@ export class ClusterLink {
             : `node number ${cluster.node_number} is held by node "${holderId}" too (their node_ids hash to one number): client ids of the two would collide; give one of them another node_id. Not linking`;
         }
       }
-    } catch {
-      // Redis went away: the connection state covers it; the next look tries again.
+    } catch (err) {
+      // Redis went away mid-claim: the connection state says so, and the next look tries again.
+      // Anything else (an ACL that forbids SET on the key, say) would keep the link down for
+      // good: it is said, like a claim held elsewhere.
+      if (pub?.isReady) {
+        this.#holds = false;
+        problem = `cannot claim node number ${cluster.node_number} (${(err as Error).message}); not linking until it can`;
+      }
     }
     if (this.#closed) return;
     if (problem !== this.#lastClaimProblem) {
@@ -353,7 +349,6 @@ export class ClusterLink {
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#claimTimer) clearTimeout(this.#claimTimer);
     this.#update('closing');
-    this.#o.metrics.clusterUp(false);
     const pub = this.#pub;
     if (this.#holds && pub && pub.isReady) {
       const key = nodeKeyOf(this.#o.cluster.key_prefix, this.#o.cluster.node_number);

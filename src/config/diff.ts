@@ -6,7 +6,7 @@
 // threads. Restart: everything the start lays out once (the shared memory, the threads, the
 // listeners, the user). A key this module does not know is a restart change: a new key is safe
 // until someone decides it can change live.
-import { maskRedisUrl } from './cluster.ts';
+import { CLUSTER_KEYS, maskRedisUrl } from './cluster.ts';
 import type { AppConfig, CertConfig, ClusterConfig, Config, EndpointConfig, PortConfig } from './types.ts';
 
 export interface Change {
@@ -198,7 +198,7 @@ function diffCluster(d: ConfigDiff, a: ClusterConfig | null, b: ClusterConfig | 
     return;
   }
   // node_number follows node_id.
-  for (const f of ['redis_url', 'node_id', 'key_prefix', 'max_pending_size'] as const) {
+  for (const f of CLUSTER_KEYS) {
     if (a[f] === b[f]) continue;
     const from = show(f === 'redis_url' ? maskRedisUrl(a.redis_url) : a[f]);
     const to = show(f === 'redis_url' ? maskRedisUrl(b.redis_url) : b[f]);

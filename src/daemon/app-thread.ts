@@ -551,7 +551,6 @@ Atomics.store(new Int32Array(core.memory.buffer, init.layout.apps[appIndex].wake
 parentPort!.postMessage({ type: 'ready' });
 
 if (cluster) {
-  metrics.clusterUp(false);
   link = new ClusterLink({ cluster, appName: appConf.name, log, runToken: init.runToken, onBatch: onRemoteBatch, metrics });
   link.start();
 }
