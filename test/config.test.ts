@@ -263,9 +263,9 @@ Errors('refuses a config whose shared memory exceeds 4 GiB, naming the keys to l
   const doc = { ...minimal(), worker_c: 4, inbound_ring_buf_size: 300 * MiB, outbound_ring_buf_size: 512 * MiB };
   assert.equal(errs(doc), [{
     path: '$',
-    message: 'the shared memory would need 4.01 GiB, more than the 4 GiB a WebAssembly memory can hold: rings 4 GiB ' +
+    message: 'the shared memory would need 4.02 GiB, more than the 4 GiB a WebAssembly memory can hold: rings 4 GiB ' +
       '(4 workers × 1 app × (inbound_ring_buf_size 300 MiB → 512 MiB + outbound_ring_buf_size 512 MiB)), worker read scratch 4 MiB ' +
-      '(worker_c × worker_rbuf_size), connection states 2.13 MiB (fd_alloc_c), app write buffers 1 MiB (wbuf_size of each app); ' +
+      '(worker_c × worker_rbuf_size), worker output slabs 4 MiB (worker_c × 1 MiB), connection states 2.13 MiB (fd_alloc_c), app write buffers 1 MiB (wbuf_size of each app); ' +
       'lower worker_c, inbound_ring_buf_size and outbound_ring_buf_size (or max_ws_msg_size, which sets their default ' +
       'and minimum), worker_rbuf_size, fd_alloc_c or wbuf_size',
   }]);
@@ -555,7 +555,7 @@ Load('estimates exactly the shared memory the daemon lays out, from a heapBase a
     const est = estimateSharedMemory(c);
     const layout = planDaemonMemory(c, STATIC_RESERVE);
     assert.is(est.total, layout.bytes, `estimate = layout for ${JSON.stringify(extra)}`);
-    assert.is(est.rings + est.workerScratch + est.decoderStates + est.wakeLines + est.appWrite + est.metrics, est.total - STATIC_RESERVE, 'the parts add up');
+    assert.is(est.rings + est.workerScratch + est.outputSlab + est.decoderStates + est.wakeLines + est.appWrite + est.metrics, est.total - STATIC_RESERVE, 'the parts add up');
     assert.ok(planDaemonMemory(c, heapBase).bytes <= est.total, 'the real layout is no larger');
   }
 });

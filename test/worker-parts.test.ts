@@ -214,6 +214,57 @@ Queues('keeps at most a few slabs for clients that do not read, however many the
   assert.equal(writes.slice(0, 4).map((w) => [...w]), [[0, 1], [1, 2], [2, 3], [3, 4]], 'what the slow clients hold is intact');
 });
 
+Queues('copies frames from the rings into the shared slab with the core, and falls back to private slabs while it is held', async () => {
+  const rc = await ringCore('shared', [64, 1 << 20]);
+  const u8 = rc.core.u8;
+  const slabAt = rc.rings[1].data;
+  let copies = 0;
+  const copy = (dst: number, src: number, len: number) => { copies++; rc.core.exports.copy(dst, src, len); };
+  const out = new Output(u8, 1 << 30, () => {}, undefined, { at: slabAt, size: 1 << 20, copy });
+  const inShared = (b: Buffer) => b.buffer === u8.buffer && b.byteOffset >= slabAt && b.byteOffset + b.length <= slabAt + (1 << 20);
+  const a = fakeConn(1), b = fakeConn(2), d = fakeConn(3);
+  // Each socket's writes: the Buffers it was given, and their bytes at the time of the write.
+  const seen = new Map<Conn, Buffer[]>();
+  const bytes = new Map<Conn, number[][]>();
+  for (const c of [a, b, d]) {
+    seen.set(c, []);
+    bytes.set(c, []);
+    c.socket.write = function (buf: Buffer) { seen.get(c)!.push(buf); bytes.get(c)!.push([...buf]); return true; };
+  }
+  u8.set([1, 2, 3], 1000);
+  u8.set([4, 5], 1100);
+  // a: two slices of the shared memory, joined in the shared slab by two core copies.
+  out.queue(a, null, 1000, 3);
+  out.queue(a, null, 1100, 2);
+  // b: one slice, in the shared slab too. d: a private Buffer and a slice, joined in a private slab.
+  out.queue(b, null, 1100, 2);
+  out.queue(d, Buffer.from([9]), 0, 1);
+  out.queue(d, null, 1000, 3);
+  out.flush();
+  assert.equal(bytes.get(a), [[1, 2, 3, 4, 5]]);
+  assert.equal(bytes.get(b), [[4, 5]]);
+  assert.equal(bytes.get(d), [[9, 1, 2, 3]]);
+  assert.ok(inShared(seen.get(a)![0]) && inShared(seen.get(b)![0]), 'slices of the rings go through the shared slab');
+  assert.is(inShared(seen.get(d)![0]), false, 'a client with a private Buffer among its frames gets a private slab');
+  assert.is(copies, 3, 'one core copy per slice into the shared slab (a: 2, b: 1), none into the private slab');
+  // d keeps its bytes (a full kernel buffer): the shared slab is d's until it has nothing pending.
+  d.socket.write = function (buf: Buffer) { seen.get(d)!.push(buf); this.writableLength += buf.length; return true; };
+  out.queue(d, null, 1100, 2);
+  out.flush();
+  const dHeld = seen.get(d)![1];
+  assert.ok(inShared(dHeld), 'd wrote from the shared slab and kept the bytes');
+  out.queue(a, null, 1000, 3);
+  out.flush();
+  assert.is(inShared(seen.get(a)![1]), false, 'while d holds it, frames go to a private slab');
+  assert.equal([...seen.get(a)![1]], [1, 2, 3]);
+  assert.equal([...dHeld], [4, 5], 'what d holds is not overwritten');
+  d.socket.writableLength = 0;
+  out.queue(a, null, 1100, 2);
+  out.flush();
+  assert.ok(inShared(seen.get(a)![2]), 'the shared slab is used again once d has nothing pending');
+  assert.equal([...seen.get(a)![2]], [4, 5]);
+});
+
 const State = suite('Conn');
 
 State('the flags, the close code and the times read back what was set, each on its own', () => {

@@ -5,7 +5,7 @@ import type { Collector } from './collector.ts';
 import type { ConfigEnv } from './env.ts';
 import type { GlobalNumberKey } from './globals.ts';
 import { roundUpRingCapacity } from '../core/ring.ts';
-import type { DaemonMemorySizes } from '../daemon/layout.ts';
+import { OUTPUT_SLAB_SIZE, type DaemonMemorySizes } from '../daemon/layout.ts';
 import { estimateSharedMemory, fitsWasmMemory, formatBytes } from './memory.ts';
 import { WASM_MEMORY_MAX_BYTES } from './schema.ts';
 import type { AppConfig } from './types.ts';
@@ -44,6 +44,7 @@ export function fitWorkers(c: Collector, env: ConfigEnv, { num: v, inboundRing, 
       `rings ${formatBytes(est.rings)} (${w} worker${w === 1 ? '' : 's'}${auto ? ' (worker_c auto)' : ''} × ${a} app${a === 1 ? '' : 's'} × ` +
       `(${ringText('inbound_ring_buf_size', inboundRing)} + ${ringText('outbound_ring_buf_size', outboundRing)})), ` +
       `worker read scratch ${formatBytes(est.workerScratch)} (worker_c × worker_rbuf_size), ` +
+      `worker output slabs ${formatBytes(est.outputSlab)} (worker_c × ${formatBytes(OUTPUT_SLAB_SIZE)}), ` +
       `connection states ${formatBytes(est.decoderStates)} (fd_alloc_c), ` +
       `app write buffers ${formatBytes(est.appWrite)} (wbuf_size of each app); ` +
       'lower worker_c, inbound_ring_buf_size and outbound_ring_buf_size (or max_ws_msg_size, which sets their default and minimum), ' +

@@ -41,6 +41,8 @@ const log: Logger = createLogger(appConf.name, config.log_level, { format: confi
 logProcessWarnings(log);
 const core: Core = instantiateCore(init.module, init.memory);
 const u8 = core.u8;
+/** The shared memory's buffer, read once (`.buffer` of a shared view is a call into C++). */
+const sharedBuffer = u8.buffer;
 const dv = core.dv;
 const u32 = core.u32;
 const f64 = new Float64Array(core.memory.buffer);
@@ -96,6 +98,8 @@ const outbox = cluster ? new Outbox(myNode) : null;
 let link: ClusterLink | null = null;
 
 const NO_IDS: readonly number[] = [];
+/** The recipient list of a local single send, reused (writeOut copies the ids into the record). */
+const ONE_ID: number[] = [0];
 
 /** Whether `id` is a client of another node of the cluster. */
 function isRemote(id: number): boolean {
@@ -223,7 +227,7 @@ function writeOut(w: number, kind: number, ids: readonly number[] | null, opcode
   for (let i = 0; i < n; i++, at += 8) f64[at >>> 3] = ids![i];
   // The core encodes the (unmasked, FIN) header in place; the payload follows it.
   at += core.exports.encodeFrameHeader(at, opcode, 1, payload.length, 0, 0);
-  if (payload.buffer === u8.buffer) core.exports.copy(at, payload.byteOffset, payload.length);
+  if (payload.buffer === sharedBuffer) core.exports.copy(at, payload.byteOffset, payload.length);
   else u8.set(payload, at);
   // Staged: the batch's records become visible together in publishOut (one atomic store and at
   // most one wake-up of the worker per batch).
@@ -354,7 +358,10 @@ const host: AppHost = {
     switch (to.kind) {
       case 'single':
         if (isRemote(to.id)) toRemote(Remote.TO, opcode, [to.id], payload);
-        else sendLocal(Outbound.SINGLE, opcode, [to.id], payload);
+        else {
+          ONE_ID[0] = to.id;
+          sendLocal(Outbound.SINGLE, opcode, ONE_ID, payload);
+        }
         break;
       case 'multi':
         sendLocal(Outbound.MULTI, opcode, to.ids, payload);

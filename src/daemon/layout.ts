@@ -24,6 +24,8 @@ export interface WorkerRegion {
   acks: number;
   scratch: number;
   scratchSize: number;
+  /** The worker's output slab (OUTPUT_SLAB_SIZE bytes): frames are copied here from the rings for socket writes (output.ts). */
+  slab: number;
   states: number;
   slots: number;
 }
@@ -34,6 +36,8 @@ export interface MemoryParts {
   rings: number;
   /** Each worker's read scratch (worker_rbuf_size). */
   workerScratch: number;
+  /** Each worker's output slab (OUTPUT_SLAB_SIZE). */
+  outputSlab: number;
   /** Each worker's decoder state blocks (slotsPerWorker, from fd_alloc_c). */
   decoderStates: number;
   /** One wake line per worker and per app, and each worker's app acknowledgement words (acks). */
@@ -64,6 +68,8 @@ export type DaemonMemorySizes =
   { readonly apps: readonly { readonly wbuf_size: number }[] };
 
 const WAKE_LINE = 64;
+/** Bytes of a worker's output slab (WorkerRegion.slab). */
+export const OUTPUT_SLAB_SIZE = 1024 * 1024;
 /** Bytes of one app acknowledgement word (WorkerRegion.acks). */
 export const ACK_SIZE = 4;
 /** An app's heartbeat (f64, ms since the epoch) sits in its wake word's line at this offset. */
@@ -87,7 +93,7 @@ export const APP_HOOK_OFFSET = 20;
  */
 export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { unbounded = false } = {}): DaemonLayout {
   const plan = new MemoryPlan(heapBase, { unbounded });
-  const parts: MemoryParts = { rings: 0, workerScratch: 0, decoderStates: 0, wakeLines: 0, appWrite: 0, metrics: 0 };
+  const parts: MemoryParts = { rings: 0, workerScratch: 0, outputSlab: 0, decoderStates: 0, wakeLines: 0, appWrite: 0, metrics: 0 };
   const alloc = (part: keyof MemoryParts, bytes: number): number => {
     const before = plan.bytes;
     const at = plan.alloc(bytes);
@@ -104,6 +110,7 @@ export function planDaemonMemory(sizes: DaemonMemorySizes, heapBase: number, { u
       acks: alloc('wakeLines', Math.max(1, A) * ACK_SIZE),
       scratch: alloc('workerScratch', sizes.worker_rbuf_size),
       scratchSize: sizes.worker_rbuf_size,
+      slab: alloc('outputSlab', OUTPUT_SLAB_SIZE),
       states: alloc('decoderStates', slots * DECODER_STATE_SIZE),
       slots,
     });

@@ -70,6 +70,8 @@ export class Conn {
   qBytes = 0;
   qOff = 0;
   qOut: Buffer | null = null;
+  /** While qOut is set: where it starts in the shared memory (a piece of the shared output slab), or -1. */
+  qAt = -1;
   /** Destroys the socket when a close or a refusal takes too long (clients.ts armDeadline). */
   deadline: NodeJS.Timeout | null = null;
   /** The flags and the close code, see the accessors. */

@@ -15,12 +15,16 @@ const EARLY_FLUSH = 1024 * 1024;
  * The output slab: frames copied out of the shared memory for a flush are put here instead of in
  * a new Buffer each, when the client's socket has nothing pending (see #take). A new Buffer per
  * frame meant a malloc, and for large frames external memory that V8 collects with full GCs.
+ * The worker's first slab is a region of the shared memory itself (SharedSlab, layout.ts
+ * outputSlab): a frame in a ring record goes into it with the core's memory.copy, several times
+ * faster than a JavaScript copy out of a SharedArrayBuffer (docs/performance.md). Frames that are
+ * private Buffers already go into a private slab.
  */
 const SLAB_SIZE = 1024 * 1024;
 /**
- * Slabs still referenced by sockets that did not take all their bytes (see #settleSlab). Past
+ * Private slabs still referenced by sockets that did not take all their bytes (see #settle). Past
  * this many, frames get Buffers of their own again: the slabs of a worker never hold more than
- * (MAX_KEPT_SLABS + 1) × SLAB_SIZE, however many clients are slow.
+ * (MAX_KEPT_SLABS + 1) × SLAB_SIZE plus the shared slab, however many clients are slow.
  */
 const MAX_KEPT_SLABS = 4;
 
@@ -34,10 +38,35 @@ export function copyOut(u8: Uint8Array, start: number, end: number): Buffer {
   return b;
 }
 
-/** A slab that sockets still write from: free again once none of them has bytes pending. */
-interface KeptSlab {
-  buf: Buffer;
-  holders: Conn[];
+/** The worker's output slab in the shared memory. */
+export interface SharedSlab {
+  /** Its address and size (bytes) in the shared memory. */
+  at: number;
+  size: number;
+  /** memory.copy inside the shared memory (the core's `copy` export). */
+  copy(dst: number, src: number, len: number): void;
+}
+
+/** A slab being written from: sockets that kept some of its bytes hold it until they have none pending. */
+class Slab {
+  readonly buf: Buffer;
+  off = 0;
+  /** Clients given a piece of it in this flush. */
+  readonly users: Conn[] = [];
+  /** Clients that still have bytes in it pending; null: free. */
+  holders: Conn[] | null = null;
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
+
+  /** Whether no socket holds bytes in it any more (then it is free: holders null). */
+  released(): boolean {
+    const h = this.holders;
+    if (h === null) return true;
+    for (let i = 0; i < h.length; i++) if (!h[i].socket.destroyed && h[i].socket.writableLength !== 0) return false;
+    this.holders = null;
+    return true;
+  }
 }
 
 export class Output {
@@ -53,18 +82,26 @@ export class Output {
   readonly #touched: Conn[] = [];
   #scheduled = false;
   #flushing = false;
-  #slab: Buffer | null = null;
-  #slabOff = 0;
-  /** Clients written from the slab in this flush: if one of them did not take it all, it is left to them. */
-  readonly #slabUsers: Conn[] = [];
-  /** Slabs left to such clients, at most MAX_KEPT_SLABS. */
-  readonly #kept: KeptSlab[] = [];
+  /** The private slab of this flush (taken when first needed). */
+  #slab: Slab | null = null;
+  /** Private slabs left to clients that did not take all their bytes, at most MAX_KEPT_SLABS. */
+  readonly #kept: Slab[] = [];
+  /** The slab in the shared memory, if the worker has one; usable in a flush when it is released(). */
+  readonly #shared: Slab | null;
+  #sharedFree = false;
+  /** Where in the shared memory the Buffer #take returned last starts, or -1 (a private one). */
+  #took = -1;
+  readonly #sharedAt: number;
+  readonly #copy: ((dst: number, src: number, len: number) => void) | null;
   readonly #flushNow = () => this.flush();
   /** Bytes written to sockets are counted once per flush (src/metrics/block.ts). */
   readonly #metrics: MetricsBlock;
 
-  constructor(u8: Uint8Array, maxClientBytes: number, onOverflow: (c: Conn, bytes: number) => void, metrics?: MetricsBlock) {
+  constructor(u8: Uint8Array, maxClientBytes: number, onOverflow: (c: Conn, bytes: number) => void, metrics?: MetricsBlock, shared?: SharedSlab) {
     this.#u8 = u8;
+    this.#shared = shared ? new Slab(Buffer.from(u8.buffer, shared.at, shared.size)) : null;
+    this.#sharedAt = shared ? shared.at : -1;
+    this.#copy = shared ? shared.copy : null;
     this.#maxClientBytes = maxClientBytes;
     this.#onOverflow = onOverflow;
     this.#metrics = metrics ?? MetricsBlock.detached(1);
@@ -114,10 +151,12 @@ export class Output {
     this.#flushing = true;
     let written = false;
     try {
+      this.#sharedFree = this.#shared !== null && this.#shared.released();
       this.#write();
       written = true;
     } finally {
-      this.#settleSlab(written);
+      if (this.#slab !== null) this.#settle(this.#slab, written, false);
+      if (this.#shared !== null) this.#settle(this.#shared, written, true);
       // Whatever happened, every queue is empty afterwards: nothing is written twice.
       const touched = this.#touched;
       for (let i = 0; i < touched.length; i++) {
@@ -137,20 +176,26 @@ export class Output {
   }
 
   /**
-   * n bytes for a frame (or a client's joined frames) to `c`: a piece of the slab when the
-   * socket has nothing pending, else a new Buffer. Node keeps a reference to what it could not
-   * hand to the kernel at once; #settleSlab gives the slab up in that case.
+   * n bytes for a frame (or a client's joined frames) to `c`: a piece of a slab when the socket
+   * has nothing pending, else a new Buffer. `fromShared`: every byte comes from the shared memory,
+   * so the shared slab (filled with the core's copy) is taken when it is free. Node keeps a
+   * reference to what it could not hand to the kernel at once; #settle gives the slab up then.
    */
-  #take(c: Conn, n: number): Buffer {
+  #take(c: Conn, n: number, fromShared: boolean): Buffer {
+    this.#took = -1;
     const sock = c.socket;
-    if (n > SLAB_SIZE - this.#slabOff || sock.writableLength !== 0 || (sock as { encrypted?: boolean }).encrypted) return Buffer.allocUnsafe(n);
-    const slab = this.#slab ?? (this.#slab = this.#freeSlab());
-    if (slab === null) return Buffer.allocUnsafe(n);
-    const at = this.#slabOff;
+    if (n > SLAB_SIZE || sock.writableLength !== 0 || (sock as { encrypted?: boolean }).encrypted) return Buffer.allocUnsafe(n);
+    let slab: Slab | null = fromShared && this.#sharedFree ? this.#shared : null;
+    if (slab !== null && n <= slab.buf.length - slab.off) this.#took = this.#sharedAt + slab.off;
+    else {
+      slab = this.#slab ?? (this.#slab = this.#freeSlab());
+      if (slab === null || n > SLAB_SIZE - slab.off) return Buffer.allocUnsafe(n);
+    }
+    const at = slab.off;
     // 8-byte steps: copies start aligned.
-    this.#slabOff = (at + n + 7) & ~7;
-    this.#slabUsers.push(c);
-    return slab.subarray(at, at + n);
+    slab.off = (at + n + 7) & ~7;
+    slab.users.push(c);
+    return slab.buf.subarray(at, at + n);
   }
 
   /**
@@ -158,34 +203,31 @@ export class Output {
    * during the write (nothing pending); then the slab is reused from the start. A socket that kept
    * some (a full kernel buffer) still points into it: the slab is kept aside until every such
    * socket has nothing pending (its queue is written in order) or is destroyed (libuv drops its
-   * writes), and the next flush takes another.
+   * writes); a private slab goes to #kept and the next flush takes another.
    */
-  #settleSlab(written: boolean): void {
-    const users = this.#slabUsers;
-    const slab = this.#slab;
+  #settle(slab: Slab, written: boolean, shared: boolean): void {
+    const users = slab.users;
     let holders: Conn[] | null = written ? null : users.slice();
     for (let i = 0; i < users.length && written; i++) {
       if (users[i].socket.writableLength !== 0) (holders ??= []).push(users[i]);
     }
     users.length = 0;
-    if (holders !== null && slab !== null) {
-      this.#kept.push({ buf: slab, holders });
+    slab.off = 0;
+    if (holders === null) return;
+    slab.holders = holders;
+    if (!shared) {
+      this.#kept.push(slab);
       this.#slab = null;
     }
-    this.#slabOff = 0;
   }
 
-  /** A slab to write from: a kept one that is free again, a new one, or null when too many are kept. */
-  #freeSlab(): Buffer | null {
+  /** A private slab to write from: a kept one that is free again, a new one, or null when too many are kept. */
+  #freeSlab(): Slab | null {
     const kept = this.#kept;
     for (let i = 0; i < kept.length; i++) {
-      const k = kept[i];
-      if (k.holders.every((c) => c.socket.destroyed || c.socket.writableLength === 0)) {
-        kept.splice(i, 1);
-        return k.buf;
-      }
+      if (kept[i].released()) return kept.splice(i, 1)[0];
     }
-    return kept.length < MAX_KEPT_SLABS ? Buffer.allocUnsafeSlow(SLAB_SIZE) : null;
+    return kept.length < MAX_KEPT_SLABS ? new Slab(Buffer.allocUnsafeSlow(SLAB_SIZE)) : null;
   }
 
   #write(): void {
@@ -194,10 +236,16 @@ export class Output {
     const n = qConn.length;
     const u8 = this.#u8;
     // Give each client its output buffer; a client with one queued Buffer writes it as it is.
+    // qOff marks, for now, a client with a private Buffer among its frames (not for the shared slab).
     let bytes = 0;
+    for (let i = 0; i < touched.length; i++) touched[i].qOff = 0;
+    for (let i = 0; i < n; i++) if (qBuf[i] !== null) qConn[i].qOff = 1;
     for (let i = 0; i < touched.length; i++) {
       const c = touched[i];
-      if (c.qCount > 1 && c.qBytes <= JOIN_LIMIT) c.qOut = this.#take(c, c.qBytes);
+      if (c.qCount > 1 && c.qBytes <= JOIN_LIMIT) {
+        c.qOut = this.#take(c, c.qBytes, c.qOff === 0);
+        c.qAt = this.#took;
+      }
       c.qOff = 0;
       if (!c.socket.destroyed) bytes += c.qBytes;
     }
@@ -208,13 +256,15 @@ export class Output {
       const out = c.qOut;
       if (out !== null) {
         if (buf !== null) out.set(buf, c.qOff);
+        else if (c.qAt >= 0) this.#copy!(c.qAt + c.qOff, qAt[i], qLen[i]);
         else out.set(u8.subarray(qAt[i], qAt[i] + qLen[i]), c.qOff);
         c.qOff += qLen[i];
       } else if (!c.socket.destroyed) {
         let b = buf;
         if (b === null) {
-          b = this.#take(c, qLen[i]);
-          b.set(u8.subarray(qAt[i], qAt[i] + qLen[i]));
+          b = this.#take(c, qLen[i], true);
+          if (this.#took >= 0) this.#copy!(this.#took, qAt[i], qLen[i]);
+          else b.set(u8.subarray(qAt[i], qAt[i] + qLen[i]));
         }
         if (c.qCount > 1 && c.qOff++ === 0) c.socket.cork();
         c.socket.write(b);

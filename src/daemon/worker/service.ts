@@ -9,7 +9,7 @@ import { Ring, WakeWord } from '../../core/ring.ts';
 import { CloseCode } from '../../core/codes.ts';
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
-import { APP_HOOK_OFFSET, type DaemonLayout } from '../layout.ts';
+import { APP_HOOK_OFFSET, OUTPUT_SLAB_SIZE, type DaemonLayout } from '../layout.ts';
 import type { EndpointTable, EndpointSpec } from '../../http/upgrade.ts';
 import { Conn, Phase } from './conn.ts';
 import { Clients, CONN, type ConnSocket } from './clients.ts';
@@ -94,7 +94,7 @@ export class WorkerService {
       log.notice(`client ${c.id}: ${bytes} bytes queued (max_client_outbound_size ${this.#config.max_client_outbound_size}): closing with 1008`, undefined, { client: c.id });
       metrics.slowClient();
       clients.closeWith(c, CloseCode.POLICY_VIOLATION);
-    }, metrics);
+    }, metrics, { at: region.slab, size: OUTPUT_SLAB_SIZE, copy: (dst, src, len) => core.exports.copy(dst, src, len) });
     this.#inbound = new InboundProducer({
       core, rings: inRings, appNames, log,
       pauseClients: (app, paused) => clients.pauseApp(app, paused),
