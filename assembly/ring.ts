@@ -27,6 +27,10 @@
 //     +196 cachedCons   u32  last consPos the producer loaded
 //     +200 reserved     u32  slot size of the current reservation, 0 = none
 //     +204 reservedPos  u32  position of the current reservation (after a wrap marker)
+//     +208 maxBatch     u32  decaying maximum of the record bytes one ringPublish made visible
+//                            (see "Rewind" below)
+//     +212 skipped      u32  bytes skipped by wrap markers (tails of normal wraps and rewinds)
+//                            among the staged, unpublished records; 0 after each ringPublish
 //   line 4, consumer-private
 //     +256 readPos      u32  position of the next record to read (>= consPos)
 //     +260 cachedProd   u32  last prodPos the consumer loaded
@@ -39,6 +43,33 @@
 // are multiples of 8 and the capacity is a multiple of 8, a non-empty tail always has room for the
 // marker. ringMaxRecord(capacity) = capacity / 2 - 4 bytes: a slot of at most capacity / 2 fits in
 // an empty ring at any offset (either the tail or the part before it is at least half).
+//
+// Rewind: a big ring with little traffic would otherwise walk its whole data region before it
+// wraps, so nearly every record would land on a cache line that is not in the cache. So the
+// producer also wraps early, as above (marker at the current offset, record at offset 0), when
+// nothing is staged (writePos == prodPos), the ring is empty (consPos == writePos: cachedCons if it
+// already says so, else one atomic load of consPos, kept in cachedCons), the offset is at least
+// REWIND_OFFSET, the slot fits before it (slot <= offset) and the offset is at least twice
+// maxBatch (offset >>> 1 >= maxBatch, which cannot overflow). Only the first record of a batch can
+// rewind, so staging a burst costs no extra atomic load. Rings of 256 KiB or less never rewind.
+// The consumer is unchanged: it follows a wrap marker at any offset, and the marker is published
+// together with the record after it. As with any wrap, the skipped tail counts as used
+// (prodPos - consPos) until the consumer releases the record after the marker; until then the
+// producer has offset - slot bytes of room, at least REWIND_OFFSET - slot. So the batch that
+// starts with a rewind has only about `offset` bytes of room, and a producer that stages a large
+// batch before its one publish would find the ring "full" halfway through it. Hence the guard:
+// each ringPublish that makes the records of B bytes visible sets
+// maxBatch = max(B, maxBatch - (maxBatch >>> 4)), and requiring offset >= 2 * maxBatch gives the
+// batch after a rewind about twice the recent largest batch of room, which keeps ordinary batches
+// out of the "full" path. B counts record slots only: B = writePos - prodPos - skipped, where
+// skipped (added up by ringStage, reset by ringPublish) is what the batch's wrap markers skipped,
+// normal wraps and rewinds alike. A skipped tail is not room the next batch needs, and it can be
+// nearly the whole ring: counted, the publish that carries a rewind would raise maxBatch to about
+// the capacity and block the next rewind for dozens of publishes while the ring walks its cold
+// data region again, the very thing the rewind is for. So a ring that carries small batches
+// rewinds every time its offset passes max(REWIND_OFFSET, 2 * maxBatch). The decay (1/16 per
+// publish) lets a one-off burst stop blocking rewinds after a few dozen publishes (maxBatch halves
+// in 11, falls below 1/8 in 33). maxBatch <= capacity, since a batch's records fit in the ring.
 //
 // Wake words (one i32 per thread, shared by every ring that thread consumes): AWAKE 0, SLEEPING 1.
 // A thread that runs out of work stores SLEEPING, checks all its rings again, and only then waits
@@ -63,6 +94,8 @@
 @inline const CACHED_CONS: usize = 196;
 @inline const RESERVED: usize = 200;
 @inline const RESERVED_POS: usize = 204;
+@inline const MAX_BATCH: usize = 208;
+@inline const SKIPPED: usize = 212;
 @inline const READ_POS: usize = 256;
 @inline const CACHED_PROD: usize = 260;
 @inline const RING_HEADER_SIZE: u32 = 320;
@@ -74,6 +107,8 @@
 @inline const MAX_CAPACITY: u32 = 0x40000000;
 /** Bytes before each record's payload: its u32 size. */
 @inline const RECORD_HEADER: u32 = 4;
+/** The producer rewinds an empty ring to offset 0 from this offset on (see "Rewind" above). */
+@inline const REWIND_OFFSET: u32 = 262144;
 
 @inline const AWAKE: i32 = 0;
 @inline const SLEEPING: i32 = 1;
@@ -152,7 +187,19 @@ export function ringReserve(header: usize, size: u32): usize {
   let pos = load<u32>(header, WRITE_POS);
   const offset = pos & (capacity - 1);
   const tail = capacity - offset;
-  const need = slot <= tail ? slot : tail + slot;
+  let wrap = slot > tail;
+  if (!wrap && offset >= REWIND_OFFSET && slot <= offset && load<u32>(header, MAX_BATCH) <= offset >>> 1 &&
+      pos == load<u32>(header, PROD_POS)) {
+    // Nothing staged, and room for twice the recent largest batch: rewind if the consumer has
+    // released everything.
+    let cons = load<u32>(header, CACHED_CONS);
+    if (cons != pos) {
+      cons = atomic.load<u32>(header, CONS_POS);
+      store<u32>(header, cons, CACHED_CONS);
+    }
+    wrap = cons == pos;
+  }
+  const need = wrap ? tail + slot : slot;
   if (need > capacity - (pos - load<u32>(header, CACHED_CONS))) {
     const cons = atomic.load<u32>(header, CONS_POS);
     store<u32>(header, cons, CACHED_CONS);
@@ -161,7 +208,7 @@ export function ringReserve(header: usize, size: u32): usize {
   if (load<i32>(header, PROD_WAITING) != 0) atomic.store<i32>(header, 0, PROD_WAITING);
   const data = <usize>load<u32>(header, DATA);
   let at = data + offset;
-  if (slot > tail) {
+  if (wrap) {
     store<u32>(at, WRAP);
     pos += tail;
     at = data;
@@ -182,6 +229,9 @@ export function ringStage(header: usize, size: u32): i32 {
   const pos = load<u32>(header, RESERVED_POS);
   const data = <usize>load<u32>(header, DATA);
   store<u32>(data + (pos & (load<u32>(header, CAPACITY) - 1)), size);
+  // The tail this reservation's wrap marker skipped (0 if it did not wrap): counted here, not in
+  // ringReserve, so a reservation that a later reserve replaces never counts.
+  store<u32>(header, load<u32>(header, SKIPPED) + (pos - load<u32>(header, WRITE_POS)), SKIPPED);
   store<u32>(header, pos + slotSize(size), WRITE_POS);
   store<u32>(header, 0, RESERVED);
   return 0;
@@ -190,10 +240,21 @@ export function ringStage(header: usize, size: u32): i32 {
 /**
  * Makes every staged record visible to the consumer with one atomic store, then wakes the
  * consumer thread if (and only if) it announced SLEEPING. Returns 1 if it notified, else 0.
+ * Also tracks maxBatch (the rewind's guard) from the bytes of the batch's records (the tails its
+ * wrap markers skipped, which ringStage and the TypeScript Ring.stage add up in skipped, do not
+ * count), and resets skipped: the only place the producer publishes, since ringCommit and the
+ * TypeScript Ring's publish and commit all come here. A publish with nothing staged changes
+ * nothing (skipped is 0 then).
  */
 export function ringPublish(header: usize): i32 {
   const pos = load<u32>(header, WRITE_POS);
-  if (pos == load<u32>(header, PROD_POS)) return 0;
+  const prod = load<u32>(header, PROD_POS);
+  if (pos == prod) return 0;
+  // The bytes of the batch's records: the tails its wrap markers skipped do not count.
+  const batch = pos - prod - load<u32>(header, SKIPPED);
+  store<u32>(header, 0, SKIPPED);
+  const decayed = load<u32>(header, MAX_BATCH);
+  store<u32>(header, max(batch, decayed - (decayed >>> 4)), MAX_BATCH);
   atomic.store<u32>(header, pos, PROD_POS);
   return wakeIfSleeping(<usize>load<u32>(header, CONS_WAKE));
 }

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { readAsConstants } from './helpers/chunking.ts';
 import {
   RingInitError, RingLayout, RING_HEADER_SIZE, RING_MAGIC, RING_MAX_CAPACITY, RING_MIN_CAPACITY, RING_RECORD_HEADER,
-  RING_WRAP, Wake,
+  RING_REWIND_OFFSET, RING_WRAP, Wake,
 } from '../src/core/ring.ts';
 
 const Twins = suite('ring constants');
@@ -21,6 +21,7 @@ const TS: Record<string, number> = {
   MIN_CAPACITY: RING_MIN_CAPACITY,
   MAX_CAPACITY: RING_MAX_CAPACITY,
   RECORD_HEADER: RING_RECORD_HEADER,
+  REWIND_OFFSET: RING_REWIND_OFFSET,
   ...Object.fromEntries(Object.entries(Wake)),
   ...Object.fromEntries(Object.entries(RingInitError).map(([k, v]) => [`INIT_${k}`, v])),
 };
@@ -36,7 +37,7 @@ Twins('keeps the header fields aligned, inside the header, and each writer on it
     'producer, shared': ['PROD_POS', 'PROD_WAITING'],
     'consumer, shared': ['CONS_POS'],
     'ringInit, read-only': ['DATA', 'CAPACITY', 'CONS_WAKE', 'PROD_WAKE', 'MAGIC'],
-    'producer, private': ['WRITE_POS', 'CACHED_CONS', 'RESERVED', 'RESERVED_POS'],
+    'producer, private': ['WRITE_POS', 'CACHED_CONS', 'RESERVED', 'RESERVED_POS', 'MAX_BATCH', 'SKIPPED'],
     'consumer, private': ['READ_POS', 'CACHED_PROD'],
   };
   assert.equal(Object.values(lines).flat().sort(), Object.keys(RingLayout).sort(), 'every field is listed once');

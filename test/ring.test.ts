@@ -3,7 +3,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Ring, RingLayout, RING_HEADER_SIZE, RING_MAGIC, Wake, ringMaxRecord, ringSlotSize, roundUpRingCapacity, isRingCapacity,
+  Ring, RingLayout, RING_HEADER_SIZE, RING_MAGIC, RING_REWIND_OFFSET, Wake, ringMaxRecord, ringSlotSize, roundUpRingCapacity,
+  isRingCapacity, ringBytesInUse,
 } from '../src/core/ring.ts';
 import type { CoreBuild } from '../src/core/wasm.ts';
 import { ringCore, initRing, prng, fillRecord, checkRecord, type RingCore } from './fixtures/ring-setup.ts';
@@ -31,15 +32,85 @@ function take(rc: RingCore, ring: Ring, size: number, n: number): number {
   return ptr;
 }
 
-/** Moves both positions forward by `bytes` (a multiple of 8) with one record, leaving the ring empty. */
+/**
+ * Moves both positions forward by `bytes` (a multiple of 8) with one record per half capacity,
+ * leaving the ring empty. A positioning step, not traffic: it puts the producer's maxBatch (the
+ * rewind's guard, which those large publishes raise) back to what it was.
+ */
 function advance(rc: RingCore, ring: Ring, bytes: number): void {
   assert.ok(bytes % 8 === 0);
+  const maxBatch = (ring.header + RingLayout.MAX_BATCH) >>> 2;
+  const before = rc.core.u32[maxBatch];
   while (bytes > 0) {
     const step = Math.min(bytes, ring.capacity / 2);
     put(rc, ring, step - 4, 0); // a (step - 4)-byte payload takes exactly `step` bytes
     take(rc, ring, step - 4, 0);
     bytes -= step;
   }
+  rc.core.u32[maxBatch] = before;
+}
+
+/** The producer calls, either through the Ring class (its TypeScript fast path) or the raw AssemblyScript exports. */
+interface Producer {
+  reserve(size: number): number;
+  commit(size: number): void;
+  stage(size: number): void;
+  publish(): void;
+  wantSpace(): void;
+}
+
+function producers(rc: RingCore, ts: Ring, as: Ring): [string, Ring, Producer][] {
+  const e = rc.core.exports;
+  const h = as.header;
+  return [
+    ['TypeScript', ts, ts],
+    ['AssemblyScript', as, {
+      reserve: (size) => e.ringReserve(h, size) >>> 0,
+      commit: (size) => assert.ok(e.ringCommit(h, size) >= 0),
+      stage: (size) => assert.is(e.ringStage(h, size), 0),
+      publish: () => e.ringPublish(h),
+      wantSpace: () => e.ringWantSpace(h),
+    }],
+  ];
+}
+
+const HEADER_FIELDS = [
+  'PROD_POS', 'PROD_WAITING', 'CONS_POS', 'WRITE_POS', 'CACHED_CONS', 'RESERVED', 'RESERVED_POS', 'MAX_BATCH', 'SKIPPED', 'READ_POS',
+  'CACHED_PROD',
+] as const;
+
+/**
+ * Runs `scenario` on two rings of `capacity` bytes in one core, once with the TypeScript producer
+ * and once with the AssemblyScript one (the consumer is the Ring class in both), and requires the
+ * same payload offsets, header fields and data bytes from both.
+ */
+async function bothProducers(
+  build: CoreBuild,
+  capacity: number,
+  scenario: (rc: RingCore, ring: Ring, p: Producer, at: (ptr: number) => number) => void,
+): Promise<void> {
+  const rc = await ringCore(build, [capacity, capacity]);
+  const runs = producers(rc, initRing(rc, 0), initRing(rc, 1)).map(([name, ring, p]) => {
+    const offsets: number[] = [];
+    // Records the payload's offset in the data region (-1 for 0) and returns the pointer.
+    const at = (ptr: number) => (offsets.push(ptr === 0 ? -1 : ptr - ring.data), ptr);
+    scenario(rc, ring, p, at);
+    return { name, ring, offsets };
+  });
+  const [ts, as] = runs;
+  assert.equal(ts.offsets, as.offsets, 'same payload offsets from both producers');
+  for (const f of HEADER_FIELDS) assert.is(word(rc, ts.ring.header, f), word(rc, as.ring.header, f), `header field ${f}`);
+  const u8 = rc.core.u8;
+  assert.equal(u8.slice(ts.ring.data, ts.ring.data + capacity), u8.slice(as.ring.data, as.ring.data + capacity), 'data bytes');
+}
+
+/** Writes record `n` of `size` bytes through `p` and commits it; returns its payload pointer. */
+function putWith(rc: RingCore, p: Producer, size: number, n: number): number {
+  const ptr = p.reserve(size);
+  assert.ok(ptr !== 0, `record ${n} of ${size} bytes should fit`);
+  fillRecord(rc.core.u8, ptr, size, n);
+  p.commit(size);
+  return ptr;
 }
 
 for (const build of builds) {
@@ -346,6 +417,412 @@ for (const build of builds) {
     take(rc, consumer, 5, 1);
   });
 
+  const Rewind = suite(`ring rewind to offset 0 (${build} build)`);
+  const MiB = 2 ** 20;
+
+  Rewind('an empty ring rewinds to offset 0 once the offset reaches REWIND_OFFSET and twice maxBatch, again on every lap', async () => {
+    await bothProducers(build, MiB, (rc, ring, p, at) => {
+      const next = prng(5);
+      let off = 0; // where the next record starts without a rewind
+      let maxBatch = 0; // the model of the header field
+      let rewinds = 0;
+      for (let n = 0; n < 600; n++) {
+        const size = next() % 8000;
+        const slot = ringSlotSize(size);
+        const ptr = at(putWith(rc, p, size, n));
+        if (off >= RING_REWIND_OFFSET && off >= 2 * maxBatch) {
+          assert.is(ptr, ring.data + 4, `record ${n}: rewound from offset ${off}`);
+          assert.is(u32At(rc, ring.data + off), 0xffffffff, `record ${n}: wrap marker at offset ${off}`);
+          assert.is(ring.usedBytes(), MiB - off + slot, `record ${n}: the skipped part counts as used until released`);
+          assert.is(ringBytesInUse(rc.core.i32, ring.header, ring.data, MiB), slot, `record ${n}: the metrics' figure leaves the skipped part out`);
+          // maxBatch stays below 8 KiB, so every lap rewinds at its first record past REWIND_OFFSET.
+          assert.ok(off < RING_REWIND_OFFSET + 8008, `record ${n}: rewound at the first chance (offset ${off})`);
+          rewinds++;
+          off = 0;
+        } else {
+          assert.is(ptr, ring.data + off + 4, `record ${n}: no rewind below REWIND_OFFSET or 2 * maxBatch ${maxBatch}`);
+          assert.is(ringBytesInUse(rc.core.i32, ring.header, ring.data, MiB), slot, `record ${n}: bytes in use`);
+        }
+        off += slot;
+        // B is the record's slot: the tail a rewind skipped is not part of it.
+        maxBatch = Math.max(slot, maxBatch - (maxBatch >>> 4));
+        assert.is(word(rc, ring.header, 'MAX_BATCH'), maxBatch, `record ${n}: maxBatch`);
+        assert.is(word(rc, ring.header, 'SKIPPED'), 0, `record ${n}: the publish reset skipped`);
+        assert.is(take(rc, ring, size, n), ptr);
+        assert.is(ring.usedBytes(), 0);
+        assert.is(ringBytesInUse(rc.core.i32, ring.header, ring.data, MiB), 0);
+      }
+      assert.ok(rewinds >= 8, `${rewinds} rewinds`);
+      assert.is(word(rc, ring.header, 'WRITE_POS') & (MiB - 1), off);
+    });
+  });
+
+  Rewind('does not rewind while a record is unread, or consumed but not released', async () => {
+    await bothProducers(build, MiB, (rc, ring, p, at) => {
+      advance(rc, ring, RING_REWIND_OFFSET - 4096); // through the Ring class: empty at REWIND_OFFSET - 4096
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), 0, 'the producer has not loaded consPos yet');
+      const start = RING_REWIND_OFFSET - 4096;
+      assert.is(at(putWith(rc, p, 8188, 1)), ring.data + start + 4, 'below REWIND_OFFSET: no rewind check');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), 0);
+      // Record 1 is unread.
+      assert.is(at(putWith(rc, p, 12, 2)), ring.data + start + 8192 + 4, 'record 1 unread: no rewind');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), start, 'the rewind check loaded consPos into cachedCons');
+      // Record 1 consumed but not released.
+      assert.ok(ring.consume());
+      assert.is(at(putWith(rc, p, 12, 3)), ring.data + start + 8192 + 16 + 4, 'record 1 not released: no rewind');
+      ring.releaseConsumed();
+      assert.is(at(putWith(rc, p, 12, 4)), ring.data + start + 8192 + 32 + 4, 'records 2 and 3 unread: no rewind');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), start + 8192);
+      for (let n = 2; n <= 4; n++) take(rc, ring, 12, n);
+      assert.is(at(putWith(rc, p, 12, 5)), ring.data + 4, 'everything released: rewinds');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), start + 8192 + 48);
+      assert.is(take(rc, ring, 12, 5), ring.data + 4);
+      assert.is(word(rc, ring.header, 'CONS_POS'), MiB + 16);
+    });
+  });
+
+  Rewind('only the first record of a batch rewinds, and staging a burst loads no consPos', async () => {
+    await bothProducers(build, MiB, (rc, ring, p, at) => {
+      advance(rc, ring, RING_REWIND_OFFSET - 8); // empty; cachedCons is still 0
+      const start = RING_REWIND_OFFSET - 8;
+      for (let n = 0; n < 3; n++) {
+        const ptr = at(p.reserve(12));
+        assert.is(ptr, ring.data + start + 16 * n + 4, `staged record ${n} stays in place`);
+        fillRecord(rc.core.u8, ptr, 12, n);
+        p.stage(12);
+        assert.is(word(rc, ring.header, 'CACHED_CONS'), 0, `record ${n}: no load of consPos`);
+      }
+      p.publish();
+      for (let n = 0; n < 3; n++) take(rc, ring, 12, n);
+      // The next batch starts with the ring empty: its first record rewinds, the second follows it.
+      for (let n = 3; n < 5; n++) {
+        const ptr = at(p.reserve(100));
+        assert.is(ptr, ring.data + 4 + (n - 3) * 104, `record ${n}`);
+        fillRecord(rc.core.u8, ptr, 100, n);
+        p.stage(100);
+      }
+      assert.is(u32At(rc, ring.data + start + 48), 0xffffffff, 'wrap marker after the first batch');
+      assert.is(ring.peek(), 0, 'nothing visible before the publish');
+      p.publish();
+      for (let n = 3; n < 5; n++) take(rc, ring, 100, n);
+      assert.is(ring.peek(), 0);
+    });
+  });
+
+  Rewind('a later reserve replaces a rewinding one (and the reverse); a rewinding reserve withdraws wantSpace', async () => {
+    await bothProducers(build, MiB, (rc, ring, p, at) => {
+      const start = RING_REWIND_OFFSET + 8;
+      advance(rc, ring, start);
+      p.wantSpace();
+      assert.is(at(p.reserve(12)), ring.data + 4, 'rewinds');
+      assert.is(word(rc, ring.header, 'PROD_WAITING'), 0, 'withdrawn by the successful reserve');
+      assert.is(u32At(rc, ring.data + start), 0xffffffff);
+      // A slot larger than the offset does not fit before it: this one stays at the offset.
+      const big = start + 8 - 4; // slot start + 8
+      assert.is(at(p.reserve(big)), ring.data + start + 4, 'the replacing reservation does not rewind');
+      fillRecord(rc.core.u8, ring.data + start + 4, big, 1);
+      p.stage(big);
+      assert.is(word(rc, ring.header, 'SKIPPED'), 0, 'the replaced rewind skipped nothing');
+      p.publish();
+      take(rc, ring, big, 1);
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), start + 8);
+      // Still past REWIND_OFFSET, ring empty, but below 2 * maxBatch (2 * start + 16): no rewind,
+      // and the guard comes before the rewind check, so no load of consPos either.
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), start);
+      assert.is(at(p.reserve(8)), ring.data + 2 * start + 8 + 4, 'below 2 * maxBatch: no rewind');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), start, 'no load of consPos');
+      // The largest record does not fit in the tail: a plain wrap, after a load of consPos (the
+      // cached free space is too small), which finds the ring empty.
+      assert.is(at(p.reserve(ring.maxRecord)), ring.data + 4, 'the largest record wraps');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), 2 * start + 8, 'cachedCons says empty');
+      // Replaced by a small one: the guard still keeps it in place (the TypeScript fast path decides this one).
+      assert.is(at(putWith(rc, p, 8, 2)), ring.data + 2 * start + 8 + 4, 'cachedCons says empty, but below 2 * maxBatch: no rewind');
+      take(rc, ring, 8, 2);
+      const m = start + 8 - ((start + 8) >>> 4);
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), m, 'decayed by one small publish');
+      const end = 2 * start + 24;
+      assert.ok(end >= 2 * m);
+      assert.is(at(p.reserve(8)), ring.data + 4, 'rewinds (after a load of consPos)');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), end);
+      assert.is(at(p.reserve(100)), ring.data + 4, 'a replacing reserve rewinds too (cachedCons already says empty)');
+      fillRecord(rc.core.u8, ring.data + 4, 100, 3);
+      p.stage(100);
+      assert.is(word(rc, ring.header, 'SKIPPED'), MiB - end, 'the staged rewind skipped the tail (once, for two rewinding reserves)');
+      p.publish();
+      assert.is(u32At(rc, ring.data + end), 0xffffffff);
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), m - (m >>> 4), 'the skipped tail is not part of the publish: it only decays');
+      assert.is(word(rc, ring.header, 'SKIPPED'), 0, 'the publish reset skipped');
+      take(rc, ring, 100, 3);
+      assert.is(word(rc, ring.header, 'CONS_POS'), MiB + 104);
+    });
+  });
+
+  Rewind('a ring of 2 x REWIND_OFFSET rewinds from its second half; a ring of REWIND_OFFSET never rewinds', async () => {
+    await bothProducers(build, 2 * RING_REWIND_OFFSET, (rc, ring, p, at) => {
+      const largest = RING_REWIND_OFFSET - 4; // slot REWIND_OFFSET
+      assert.is(ring.maxRecord, largest);
+      const last = 2 * RING_REWIND_OFFSET - 8; // offset of the last slot
+      advance(rc, ring, RING_REWIND_OFFSET - 8);
+      assert.is(at(putWith(rc, p, largest, 1)), ring.data + RING_REWIND_OFFSET - 8 + 4, 'below REWIND_OFFSET: in place');
+      take(rc, ring, largest, 1);
+      // That publish made maxBatch REWIND_OFFSET: the last slot is below twice that.
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), RING_REWIND_OFFSET);
+      assert.is(at(putWith(rc, p, 0, 2)), ring.data + last + 4, 'the last slot is below 2 * maxBatch: in place');
+      take(rc, ring, 0, 2);
+      // One 8-byte publish decayed maxBatch by 1/16 (to 240 KiB): now the last slot rewinds.
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), RING_REWIND_OFFSET - RING_REWIND_OFFSET / 16);
+      advance(rc, ring, last);
+      assert.is(at(putWith(rc, p, 0, 3)), ring.data + 4, 'an 8-byte record rewinds from the last slot');
+      take(rc, ring, 0, 3);
+      // Small publishes in place until maxBatch is at most REWIND_OFFSET / 2, then to offset REWIND_OFFSET.
+      let n = 4;
+      while (word(rc, ring.header, 'MAX_BATCH') > RING_REWIND_OFFSET / 2) {
+        const off = word(rc, ring.header, 'WRITE_POS') & (ring.capacity - 1);
+        assert.is(at(putWith(rc, p, 0, n)), ring.data + off + 4);
+        take(rc, ring, 0, n++);
+      }
+      assert.ok(n > 4 + 8 && n < 4 + 16, `${n - 4} small publishes`);
+      advance(rc, ring, RING_REWIND_OFFSET - (word(rc, ring.header, 'WRITE_POS') & (ring.capacity - 1))); // empty at offset REWIND_OFFSET
+      assert.is(at(putWith(rc, p, largest, n)), ring.data + 4, 'slot == offset: rewinds');
+      take(rc, ring, largest, n);
+    });
+    await bothProducers(build, RING_REWIND_OFFSET, (rc, ring, p, at) => {
+      advance(rc, ring, RING_REWIND_OFFSET - 8);
+      assert.is(at(putWith(rc, p, 0, 1)), ring.data + RING_REWIND_OFFSET - 8 + 4, 'fills the tail');
+      take(rc, ring, 0, 1);
+    });
+  });
+
+  Rewind('one large batch blocks rewinds below twice its size; small publishes decay maxBatch until the ring rewinds again', async () => {
+    /** Stages records of `sizes` and publishes them at once, then the consumer takes them; returns the first payload pointer. */
+    const batcher = (rc: RingCore, ring: Ring, p: Producer, at: (ptr: number) => number) => {
+      let n = 0;
+      return (sizes: number[]): number => {
+        const first = n;
+        let ptr0 = 0;
+        for (const size of sizes) {
+          const ptr = at(p.reserve(size));
+          assert.ok(ptr !== 0, `record ${n} of ${size} bytes should fit`);
+          if (ptr0 === 0) ptr0 = ptr;
+          fillRecord(rc.core.u8, ptr, size, n++);
+          p.stage(size);
+        }
+        p.publish();
+        for (let i = 0; i < sizes.length; i++) take(rc, ring, sizes[i], first + i);
+        assert.is(ring.usedBytes(), 0);
+        return ptr0;
+      };
+    };
+    // Exactly at 2 * maxBatch the ring rewinds, one slot below it does not.
+    for (const below of [0, 8]) {
+      await bothProducers(build, MiB, (rc, ring, p, at) => {
+        const batch = batcher(rc, ring, p, at);
+        const B = 48 * 4096; // 192 KiB
+        advance(rc, ring, B - below);
+        assert.is(batch(Array(48).fill(4092)), ring.data + B - below + 4, 'below REWIND_OFFSET: in place');
+        assert.is(word(rc, ring.header, 'MAX_BATCH'), B);
+        const off = 2 * B - below;
+        assert.is(batch([0]), ring.data + (below ? off : 0) + 4, below ? 'offset 2 * maxBatch - 8: no rewind' : 'offset 2 * maxBatch: rewinds');
+      });
+    }
+    const capacity = 2 * MiB;
+    await bothProducers(build, capacity, (rc, ring, p, at) => {
+      const offsetNow = () => word(rc, ring.header, 'WRITE_POS') & (capacity - 1);
+      const batch = batcher(rc, ring, p, at);
+      const A = 75 * 4096; // 300 KiB
+      assert.is(batch(Array(75).fill(4092)), ring.data + 4);
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), A, 'maxBatch = the one publish');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), 0, 'the producer has not loaded consPos');
+      // Ring empty, offset 300 KiB >= REWIND_OFFSET, but below 2 * maxBatch: the next batch starts in place.
+      assert.is(batch([...Array(75).fill(4092), 0]), ring.data + A + 4, 'offset 300 KiB < 2 * 300 KiB: no rewind');
+      assert.is(word(rc, ring.header, 'CACHED_CONS'), 0, 'the guard needs no load of consPos');
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), A + 8, 'the larger batch');
+      assert.is(offsetNow(), 2 * A + 8);
+      // Ring empty, one slot below 2 * maxBatch: still in place.
+      assert.is(batch([0]), ring.data + 2 * A + 8 + 4, 'offset 2 * maxBatch - 8: no rewind');
+      const decayed = A + 8 - ((A + 8) >>> 4);
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), decayed, 'an 8-byte publish decays maxBatch by 1/16');
+      // Now offset 2 * A + 16 >= 2 * maxBatch: rewinds; the skipped tail is not part of that publish.
+      const off = 2 * A + 16;
+      assert.ok(off >= 2 * decayed);
+      assert.is(batch([100]), ring.data + 4, 'offset >= 2 * maxBatch: rewinds');
+      assert.is(u32At(rc, ring.data + off), 0xffffffff, 'wrap marker');
+      let maxBatch = decayed - (decayed >>> 4);
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), maxBatch, 'maxBatch leaves out the skipped tail: it only decays');
+      // Another large batch right after the rewind (in place, below REWIND_OFFSET), then records of
+      // 8 KiB, one publish each: past REWIND_OFFSET they stay in place until maxBatch has decayed to
+      // half the offset, then one rewinds; the one after that rewinds at the first record past
+      // REWIND_OFFSET, since the first rewind's tail did not raise maxBatch.
+      assert.is(batch(Array(75).fill(4092)), ring.data + 104 + 4, 'below REWIND_OFFSET: in place');
+      maxBatch = A;
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), maxBatch);
+      let guarded = 0;
+      const rewoundAt: number[] = [];
+      for (let i = 0; rewoundAt.length < 2; i++) {
+        const at0 = offsetNow();
+        const rewinds = at0 >= RING_REWIND_OFFSET && at0 >= 2 * maxBatch;
+        if (at0 >= RING_REWIND_OFFSET && !rewinds) guarded++;
+        assert.is(batch([8188]), ring.data + (rewinds ? 0 : at0) + 4, `record at offset ${at0}, maxBatch ${maxBatch}`);
+        maxBatch = Math.max(8192, maxBatch - (maxBatch >>> 4));
+        assert.is(word(rc, ring.header, 'MAX_BATCH'), maxBatch);
+        if (rewinds) rewoundAt.push(at0);
+        assert.ok(i < 200, 'rewinds twice');
+      }
+      assert.ok(rewoundAt[0] > A, `the first rewind waited for maxBatch to decay (offset ${rewoundAt[0]})`);
+      assert.ok(rewoundAt[1] >= RING_REWIND_OFFSET && rewoundAt[1] < RING_REWIND_OFFSET + 8192,
+        `the second rewind came at the first record past REWIND_OFFSET (offset ${rewoundAt[1]})`);
+      assert.ok(guarded >= 3, `${guarded} records past REWIND_OFFSET waited for maxBatch to decay`);
+    });
+  });
+
+  Rewind('skipped counts the wrap tails of staged records only, not those of reservations a later reserve replaced', async () => {
+    await bothProducers(build, 4096, (rc, ring, p, at) => {
+      const skipped = () => word(rc, ring.header, 'SKIPPED');
+      advance(rc, ring, 4000); // a 96-byte tail
+      assert.is(at(p.reserve(200)), ring.data + 4, 'a 208-byte slot wraps');
+      assert.is(u32At(rc, ring.data + 4000), 0xffffffff);
+      assert.is(skipped(), 0, 'a reservation does not count');
+      const a = at(p.reserve(50));
+      assert.is(a, ring.data + 4000 + 4, 'replaced by a 56-byte slot that fits in the tail');
+      fillRecord(rc.core.u8, a, 50, 0);
+      p.stage(50);
+      assert.is(skipped(), 0, 'the replaced wrap does not count');
+      p.publish();
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), 56, 'B = the record alone');
+      take(rc, ring, 50, 0);
+      // The reverse at offset 4056 (a 40-byte tail): a reservation that fits, replaced by one that
+      // wraps and is staged.
+      assert.is(at(p.reserve(20)), ring.data + 4056 + 4, 'a 24-byte slot fits in the tail');
+      const b = at(p.reserve(100));
+      assert.is(b, ring.data + 4, 'replaced by a 104-byte slot that wraps');
+      fillRecord(rc.core.u8, b, 100, 1);
+      p.stage(100);
+      assert.is(skipped(), 40, 'the staged wrap counts its tail');
+      const c = at(p.reserve(8));
+      assert.is(c, ring.data + 104 + 4);
+      fillRecord(rc.core.u8, c, 8, 2);
+      p.stage(8);
+      assert.is(skipped(), 40, 'a record that does not wrap adds nothing');
+      p.publish();
+      assert.is(skipped(), 0, 'the publish reset skipped');
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), 120, 'B = 104 + 16, the 40-byte tail excluded');
+      take(rc, ring, 100, 1);
+      take(rc, ring, 8, 2);
+      p.publish();
+      assert.is(word(rc, ring.header, 'MAX_BATCH'), 120, 'a publish with nothing staged changes nothing');
+      assert.is(skipped(), 0);
+    });
+  });
+
+  Rewind('a 16 MiB ring carrying small batches rewinds on every lap once the offset passes max(REWIND_OFFSET, 2 * maxBatch): a rewind does not block the next', async () => {
+    // Before wrap tails were left out of maxBatch, the publish that carried a rewind made maxBatch
+    // about the ring's capacity, and the next rewind waited for dozens of publishes (here until an
+    // offset of about 900 KiB) while the ring walked cold memory.
+    const capacity = 16 * MiB;
+    await bothProducers(build, capacity, (rc, ring, p, at) => {
+      const next = prng(9);
+      const offsetNow = () => word(rc, ring.header, 'WRITE_POS') & (capacity - 1);
+      let n = 0, largest = 0, batches = 0;
+      const rewoundAt: number[] = [];
+      while (rewoundAt.length < 8) {
+        const start = offsetNow();
+        const maxBatch = word(rc, ring.header, 'MAX_BATCH');
+        assert.ok(start < 512 * 1024, `batch ${batches} starts at offset ${start}: the ring rewinds before 512 KiB (${rewoundAt.length} rewinds so far)`);
+        // Every slot (at most 2008 bytes) fits before an offset of REWIND_OFFSET.
+        const rewinds = start >= RING_REWIND_OFFSET && start >= 2 * maxBatch;
+        const count = 8 + (next() % 17); // 8 .. 24 records, about 16 KiB
+        const sizes: number[] = [];
+        let bytes = 0;
+        for (let i = 0; i < count; i++) {
+          const size = next() % 2000;
+          const ptr = at(p.reserve(size));
+          if (i === 0) {
+            assert.is(ptr, ring.data + (rewinds ? 0 : start) + 4, `batch ${batches} at offset ${start}, maxBatch ${maxBatch}: ${rewinds ? 'rewinds' : 'in place'}`);
+            if (rewinds) rewoundAt.push(start);
+          } else assert.ok(ptr !== 0, `record ${n} fits`);
+          fillRecord(rc.core.u8, ptr, size, n + i);
+          p.stage(size);
+          sizes.push(size);
+          bytes += ringSlotSize(size);
+        }
+        p.publish();
+        largest = Math.max(largest, bytes);
+        assert.ok(word(rc, ring.header, 'MAX_BATCH') <= largest, `batch ${batches}: maxBatch is at most the largest batch's records (${largest} bytes)`);
+        for (const size of sizes) take(rc, ring, size, n++);
+        assert.is(ring.usedBytes(), 0);
+        assert.ok(++batches < 1000, 'eight rewinds');
+      }
+      for (const [lap, off] of rewoundAt.entries()) {
+        assert.ok(off >= RING_REWIND_OFFSET && off < RING_REWIND_OFFSET + largest, `lap ${lap}: rewound at offset ${off}, within one batch of REWIND_OFFSET`);
+      }
+    });
+  });
+
+  Rewind('maxBatch follows max(B, maxBatch - maxBatch / 16) over a known sequence of publishes', async () => {
+    /** The producer steps of a scenario, and the consumer's drain. */
+    const steps = (rc: RingCore, ring: Ring, p: Producer, at: (ptr: number) => number) => {
+      let n = 0;
+      return {
+        stage(size: number) {
+          const ptr = at(p.reserve(size));
+          assert.ok(ptr !== 0, `record ${n} of ${size} bytes should fit`);
+          fillRecord(rc.core.u8, ptr, size, n++);
+          p.stage(size);
+        },
+        commit: (size: number) => putWith(rc, p, size, n++),
+        maxBatch: () => word(rc, ring.header, 'MAX_BATCH'),
+        drain() {
+          while (ring.consume());
+          ring.releaseConsumed();
+          assert.is(ring.usedBytes(), 0);
+        },
+      };
+    };
+    // A 4 KiB ring from position 0.
+    await bothProducers(build, 4096, (rc, ring, p, at) => {
+      const s = steps(rc, ring, p, at);
+      const got: number[] = [s.maxBatch()]; // ringInit zeroes it
+      s.stage(0); p.publish(); got.push(s.maxBatch()); // B = 8
+      s.stage(0); p.publish(); got.push(s.maxBatch()); // B = 8: below 16 nothing decays
+      s.stage(100); p.publish(); got.push(s.maxBatch()); // B = 104
+      p.publish(); got.push(s.maxBatch()); // nothing staged: no change
+      s.stage(1000); s.stage(1000); s.stage(1000); p.publish(); got.push(s.maxBatch()); // B = 3 * 1008
+      s.stage(0); p.publish(); got.push(s.maxBatch()); // B = 8: 3024 - 189
+      s.commit(0); got.push(s.maxBatch()); // commit publishes too: 2835 - 177
+      s.drain();
+      s.commit(2000); got.push(s.maxBatch()); // at offset 3160 it wraps: B = 2008 (not the 936-byte tail): 2658 - 166
+      s.drain();
+      // A batch whose third record wraps (at offset 4024, a 72-byte tail): B = 3 * 1008 + 8, tail excluded.
+      s.stage(1000); s.stage(1000);
+      assert.is(word(rc, ring.header, 'SKIPPED'), 0, 'no wrap staged yet');
+      s.stage(1000);
+      assert.is(word(rc, ring.header, 'SKIPPED'), 72, 'the staged wrap tail');
+      s.stage(0);
+      assert.is(word(rc, ring.header, 'SKIPPED'), 72);
+      p.publish(); got.push(s.maxBatch());
+      assert.is(word(rc, ring.header, 'SKIPPED'), 0, 'the publish reset skipped');
+      s.drain();
+      assert.equal(got, [0, 8, 8, 104, 104, 3024, 2835, 2658, 2492, 3032]);
+    });
+    // From position 2^32 - 16 (offset 4080): B is computed mod 2^32 as the positions cross it.
+    await bothProducers(build, 4096, (rc, ring, p, at) => {
+      for (const f of ['PROD_POS', 'CONS_POS', 'WRITE_POS', 'CACHED_CONS', 'READ_POS', 'CACHED_PROD'] as const) {
+        rc.core.u32[(ring.header + RingLayout[f]) >>> 2] = 2 ** 32 - 16;
+      }
+      const s = steps(rc, ring, p, at);
+      const got: number[] = [];
+      s.stage(100); // wraps: the 16-byte tail from 2^32 - 16 to 0
+      assert.is(word(rc, ring.header, 'SKIPPED'), 16, 'the tail, mod 2^32');
+      p.publish(); got.push(s.maxBatch()); // B = 120 - 16 = 104, from 2^32 - 16 to 104
+      assert.is(word(rc, ring.header, 'PROD_POS'), 104);
+      assert.is(word(rc, ring.header, 'SKIPPED'), 0);
+      s.stage(0); p.publish(); got.push(s.maxBatch()); // 104 - 6
+      s.stage(1000); s.stage(1000); p.publish(); got.push(s.maxBatch()); // B = 2 * 1008
+      s.drain();
+      assert.equal(got, [104, 98, 2016]);
+    });
+  });
+
   const Diff = suite(`ring: TypeScript fast path vs AssemblyScript (${build} build)`);
 
   Diff('random operation sequences give identical results, headers and bytes', async () => {
@@ -390,12 +867,102 @@ for (const build of builds) {
           ts.wantSpace();
           e.ringWantSpace(as.header);
         }
-        for (const f of ['PROD_POS', 'PROD_WAITING', 'CONS_POS', 'WRITE_POS', 'CACHED_CONS', 'RESERVED', 'RESERVED_POS', 'READ_POS', 'CACHED_PROD'] as const) {
-          assert.is(word(rc, ts.header, f), word(rc, as.header, f), `${where}: header field ${f}`);
-        }
+        for (const f of HEADER_FIELDS) assert.is(word(rc, ts.header, f), word(rc, as.header, f), `${where}: header field ${f}`);
       }
       assert.equal(u8.slice(ts.data, ts.data + capacity), u8.slice(as.data, as.data + capacity), `seed ${seed}: data bytes`);
       assert.ok(n > 500, `seed ${seed}: ${n} records written`);
+    }
+  });
+
+  Diff('random operation sequences on rings that rewind give identical results, headers and bytes', async () => {
+    for (const seed of [21, 22, 23, 24]) {
+      const capacity = seed % 2 ? 2 ** 20 : 2 ** 19;
+      const rc = await ringCore(build, [capacity, capacity]);
+      const ts = initRing(rc, 0);
+      const as = initRing(rc, 1);
+      if (seed > 22) {
+        // Start a few laps below 2^32, so the positions wrap around too.
+        const start = 2 ** 32 - 5 * capacity + 8 * seed;
+        for (const ring of [ts, as]) {
+          for (const f of ['PROD_POS', 'CONS_POS', 'WRITE_POS', 'CACHED_CONS', 'READ_POS', 'CACHED_PROD'] as const) {
+            rc.core.u32[(ring.header + RingLayout[f]) >>> 2] = start;
+          }
+        }
+      }
+      const e = rc.core.exports;
+      const u8 = rc.core.u8;
+      const next = prng(seed);
+      let n = 0, rewinds = 0, guarded = 0;
+      /** Reserves `size` bytes in both rings (same offsets), counting rewinds and reserves only the guard kept from rewinding. */
+      const reserveBoth = (size: number, where: string): [number, number] => {
+        const offset = word(rc, ts.header, 'WRITE_POS') & (capacity - 1);
+        const slot = ringSlotSize(size);
+        const pos = word(rc, ts.header, 'WRITE_POS');
+        // Would rewind but for the guard: nothing staged, ring empty, offset >= REWIND_OFFSET, fits before and after.
+        if (pos === word(rc, ts.header, 'PROD_POS') && pos === word(rc, ts.header, 'CONS_POS') && offset >= RING_REWIND_OFFSET &&
+            slot <= offset && slot <= capacity - offset && offset < 2 * word(rc, ts.header, 'MAX_BATCH')) guarded++;
+        const a = ts.reserve(size);
+        const b = e.ringReserve(as.header, size) >>> 0;
+        assert.is(a === 0 ? 0 : a - ts.data, b === 0 ? 0 : b - as.data, `${where}: reserve(${size})`);
+        if (a === ts.data + 4 && offset !== 0 && slot <= capacity - offset) rewinds++;
+        return [a, b];
+      };
+      for (let step = 0; step < 6000; step++) {
+        const op = next() % 11;
+        const where = `seed ${seed} step ${step} op ${op}`;
+        if (op <= 3) {
+          const r = next() % 10;
+          const size = r < 6 ? next() % 256 : r < 9 ? next() % 16384 : next() % 131072;
+          const [a, b] = reserveBoth(size, where);
+          if (a !== 0 && op !== 3) {
+            const len = op === 0 ? next() % (size + 1) : size;
+            fillRecord(u8, a, len, n);
+            fillRecord(u8, b, len, n++);
+            if (op === 2) { ts.stage(len); assert.is(e.ringStage(as.header, len), 0, where); }
+            else assert.is(ts.commit(len), e.ringCommit(as.header, len) === 1, where);
+          }
+        } else if (op === 10) {
+          // A burst: a few large records staged, then one publish (a batch that raises maxBatch, so
+          // the guard has something to stop).
+          for (let k = 2 + (next() % 5); k > 0; k--) {
+            const size = next() % 65536;
+            const [a, b] = reserveBoth(size, where);
+            if (a === 0) break;
+            fillRecord(u8, a, size, n);
+            fillRecord(u8, b, size, n++);
+            ts.stage(size);
+            assert.is(e.ringStage(as.header, size), 0, where);
+          }
+          assert.is(ts.publish(), e.ringPublish(as.header) === 1, where);
+        } else if (op === 4) {
+          assert.is(ts.publish(), e.ringPublish(as.header) === 1, where);
+        } else if (op === 5) {
+          const a = ts.peek();
+          const b = e.ringPeek(as.header) >>> 0;
+          assert.is(a === 0 ? 0 : a - ts.data, b === 0 ? 0 : b - as.data, `${where}: peek`);
+          if (a !== 0) assert.is(ts.peekSize(), e.ringPeekSize(as.header), `${where}: peekSize`);
+        } else if (op === 6) {
+          assert.is(ts.consume(), e.ringConsume(as.header) === 1, where);
+        } else if (op === 7) {
+          assert.is(ts.release(), e.ringRelease(as.header) === 1, where);
+        } else if (op === 8) {
+          // The consumer catches up with everything published.
+          for (;;) {
+            const more = ts.consume();
+            assert.is(more, e.ringConsume(as.header) === 1, where);
+            if (!more) break;
+          }
+          assert.is(ts.releaseConsumed(), e.ringReleaseConsumed(as.header) === 1, where);
+        } else {
+          ts.wantSpace();
+          e.ringWantSpace(as.header);
+        }
+        for (const f of HEADER_FIELDS) assert.is(word(rc, ts.header, f), word(rc, as.header, f), `${where}: header field ${f}`);
+      }
+      assert.equal(u8.slice(ts.data, ts.data + capacity), u8.slice(as.data, as.data + capacity), `seed ${seed}: data bytes`);
+      assert.ok(n > 1000, `seed ${seed}: ${n} records written`);
+      assert.ok(rewinds > 10, `seed ${seed}: ${rewinds} rewinds`);
+      assert.ok(guarded > 10, `seed ${seed}: ${guarded} reserves where only maxBatch stopped a rewind`);
     }
   });
 
@@ -431,5 +998,6 @@ for (const build of builds) {
   Edges.run();
   Wakes.run();
   Setup.run();
+  Rewind.run();
   Diff.run();
 }

@@ -32,6 +32,8 @@ export const RingLayout = {
   CACHED_CONS: 196,
   RESERVED: 200,
   RESERVED_POS: 204,
+  MAX_BATCH: 208,
+  SKIPPED: 212,
   READ_POS: 256,
   CACHED_PROD: 260,
 } as const;
@@ -47,6 +49,8 @@ export const RING_MAX_CAPACITY = 2 ** 30;
 export const RING_RECORD_HEADER = 4;
 /** Size word of a wrap marker (0xFFFFFFFF, read as an i32). */
 export const RING_WRAP = -1;
+/** From this offset on, the producer rewinds an empty ring to offset 0 (assembly/ring.ts "Rewind"). */
+export const RING_REWIND_OFFSET = 262144;
 
 /** Values of a wake word. */
 export const Wake = { AWAKE: 0, SLEEPING: 1 } as const;
@@ -97,8 +101,27 @@ const H_WRITE_POS = RingLayout.WRITE_POS >> 2;
 const H_CACHED_CONS = RingLayout.CACHED_CONS >> 2;
 const H_RESERVED = RingLayout.RESERVED >> 2;
 const H_RESERVED_POS = RingLayout.RESERVED_POS >> 2;
+const H_MAX_BATCH = RingLayout.MAX_BATCH >> 2;
+const H_SKIPPED = RingLayout.SKIPPED >> 2;
 const H_READ_POS = RingLayout.READ_POS >> 2;
 const H_CACHED_PROD = RingLayout.CACHED_PROD >> 2;
+
+/**
+ * Bytes in use in the ring at `header` (published and not yet released), for a thread that is
+ * neither its producer nor its consumer (the metrics scrape). prodPos - consPos counts the tail a
+ * wrap marker skipped until the consumer has passed it; right after a rewind that is nearly the
+ * whole ring, so a marker at consPos has its tail taken off. A racy read: the consumer may have
+ * moved on meanwhile, and then the figure is the one before it did.
+ */
+export function ringBytesInUse(i32: Int32Array, header: number, data: number, capacity: number): number {
+  const h = header >>> 2;
+  const cons = Atomics.load(i32, h + H_CONS_POS);
+  const used = (Atomics.load(i32, h + H_PROD_POS) - cons) >>> 0;
+  if (used === 0) return 0;
+  const offset = cons & (capacity - 1);
+  if (Atomics.load(i32, (data + offset) >>> 2) !== RING_WRAP) return used;
+  return Math.max(0, used - (capacity - offset));
+}
 
 function checkRange(core: Core, what: string, ptr: number, bytes: number): void {
   if (!Number.isInteger(ptr) || ptr < core.heapBase || ptr + bytes > core.memory.buffer.byteLength) {
@@ -200,12 +223,21 @@ export class Ring {
     let pos = i32[h + H_WRITE_POS];
     const offset = pos & this.#mask;
     const tail = capacity - offset;
-    const need = slot <= tail ? slot : tail + slot;
+    let wrap = slot > tail;
+    if (!wrap && offset >= RING_REWIND_OFFSET && slot <= offset && i32[h + H_MAX_BATCH] <= offset >>> 1 &&
+        pos === i32[h + H_PROD_POS]) {
+      // Nothing staged, and room for twice the recent largest batch: rewind if the consumer has
+      // released everything. When the cached consPos does not say so, the AssemblyScript reserve
+      // loads consPos and decides.
+      if (i32[h + H_CACHED_CONS] !== pos) return this.#asReserve(this.header, size) >>> 0;
+      wrap = true;
+    }
+    const need = wrap ? tail + slot : slot;
     // Out of space as far as the producer knows: the AssemblyScript reserve loads consPos.
     if (need > capacity - ((pos - i32[h + H_CACHED_CONS]) | 0)) return this.#asReserve(this.header, size) >>> 0;
     if (i32[h + H_PROD_WAITING] !== 0) Atomics.store(i32, h + H_PROD_WAITING, 0);
     let at = this.data + offset;
-    if (slot > tail) {
+    if (wrap) {
       i32[at >>> 2] = RING_WRAP;
       pos = (pos + tail) | 0;
       at = this.data;
@@ -226,6 +258,9 @@ export class Ring {
     if (reserved === 0 || !(size >= 0 && size <= reserved - RING_RECORD_HEADER)) this.#badStage(size);
     const pos = i32[h + H_RESERVED_POS];
     i32[(this.data + (pos & this.#mask)) >>> 2] = size;
+    // The tail this reservation's wrap marker skipped (0 if it did not wrap); ringPublish leaves it
+    // out of maxBatch.
+    i32[h + H_SKIPPED] = (i32[h + H_SKIPPED] + pos - i32[h + H_WRITE_POS]) | 0;
     i32[h + H_WRITE_POS] = (pos + ((size + 11) & ~7)) | 0;
     i32[h + H_RESERVED] = 0;
   }

@@ -1,7 +1,7 @@
 // A scrape (main thread): every thread's metrics block is read and summed, the rings' fill is
 // computed from their positions, and the result becomes the metric families of exposition.ts.
 // Nothing here writes to the shared memory.
-import { RingLayout } from '../core/ring.ts';
+import { ringBytesInUse } from '../core/ring.ts';
 import type { DaemonLayout } from '../daemon/layout.ts';
 import {
   Slot, CLOSE_CODE_MIN, CLOSE_OTHER, STATUS_MIN, STATUS_OTHER, type BlockLayout,
@@ -49,12 +49,11 @@ export function collect(src: ScrapeSource): Family[] {
   const opened = perApp(l.opened);
   const closed = perApp(l.closed);
 
-  const u32 = new Uint32Array(src.buffer);
+  const i32 = new Int32Array(src.buffer);
   const fill: Sample[] = [];
   for (const [direction, rings] of [['inbound', layout.inbound], ['outbound', layout.outbound]] as const) {
     rings.forEach((row, w) => row.forEach((r, a) => {
-      const h = r.header >>> 2;
-      const used = (Atomics.load(u32, h + RingLayout.PROD_POS / 4) - Atomics.load(u32, h + RingLayout.CONS_POS / 4)) >>> 0;
+      const used = ringBytesInUse(i32, r.header, r.data, r.capacity);
       fill.push({ labels: { direction, worker: String(w), app: appNames[a] }, value: Math.min(1, used / r.capacity) });
     }));
   }
