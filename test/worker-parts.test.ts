@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type net from 'node:net';
 import { ringCore, initRing } from './fixtures/ring-setup.ts';
+import { RingLayout, Wake } from '../src/core/ring.ts';
 import { InboundProducer } from '../src/daemon/worker/inbound.ts';
 import { Output } from '../src/daemon/worker/output.ts';
 import { Conn, Phase } from '../src/daemon/worker/conn.ts';
@@ -86,6 +87,19 @@ Producer('keeps records for a full ring in order, pauses that app, and resumes o
   p.resumeApps();
   assert.equal(paused, [[0, true], [0, false]]);
   assert.is(p.pausedApps, 0);
+});
+
+Producer('a record that finds its ring full asks the app to wake the worker once it frees room', async () => {
+  const { rc, rings, p } = await producer([256]);
+  let n = 0;
+  while (!p.isPaused(0)) produce(p, 0, ++n, 40);
+  assert.is(rc.core.i32[(rc.rings[0].header + RingLayout.PROD_WAITING) >>> 2], 1, 'prodWaiting set at the failing reserve, not at the wake loop\'s next turn');
+  // The worker's wake loop is asleep already (its wake word says SLEEPING): the app's release wakes it.
+  Atomics.store(rc.core.i32, rc.wakes[1] >>> 2, Wake.SLEEPING);
+  assert.ok(rings[0].peek() !== 0);
+  rings[0].consume();
+  assert.is(rings[0].releaseConsumed(), true, 'the release notified the worker');
+  assert.is(Atomics.load(rc.core.i32, rc.wakes[1] >>> 2), Wake.AWAKE);
 });
 
 Producer('forgets the staged and waiting records of an app that went down', async () => {
@@ -263,6 +277,31 @@ Queues('copies frames from the rings into the shared slab with the core, and fal
   out.flush();
   assert.ok(inShared(seen.get(a)![2]), 'the shared slab is used again once d has nothing pending');
   assert.equal([...seen.get(a)![2]], [4, 5]);
+});
+
+Queues('a flush that throws leaves the shared slab to the socket that still holds bytes in it', async () => {
+  const rc = await ringCore('shared', [64, 1 << 20]);
+  const u8 = rc.core.u8;
+  const out = new Output(u8, 1 << 30, () => {}, undefined, { at: rc.rings[1].data, size: 1 << 20, copy: (d, s, n) => rc.core.exports.copy(d, s, n) });
+  const a = fakeConn(1), b = fakeConn(2), d = fakeConn(3);
+  const held: Buffer[] = [];
+  a.socket.write = function (buf: Buffer) { held.push(buf); this.writableLength += buf.length; return true; }; // keeps its bytes
+  u8.set([1, 2, 3], 1000);
+  out.queue(a, null, 1000, 3);
+  out.flush();
+  assert.equal([...held[0]], [1, 2, 3]);
+  // A flush in which a write throws (the shared slab is a's, so not used in it).
+  b.socket.write = () => { throw new Error('write failed'); };
+  out.queue(b, Buffer.from([5]), 0, 1);
+  assert.throws(() => out.flush(), /write failed/);
+  // The next flush must not hand a's bytes to another client.
+  u8.set([7, 7, 7], 1000);
+  const dWrites: Buffer[] = [];
+  d.socket.write = function (buf: Buffer) { dWrites.push(buf); return true; };
+  out.queue(d, null, 1000, 3);
+  out.flush();
+  assert.equal([...dWrites[0]], [7, 7, 7]);
+  assert.equal([...held[0]], [1, 2, 3], 'what a still holds is intact');
 });
 
 const State = suite('Conn');

@@ -70,7 +70,7 @@ export class Conn {
   qBytes = 0;
   qOff = 0;
   qOut: Buffer | null = null;
-  /** While qOut is set: where it starts in the shared memory (a piece of the shared output slab), or -1. */
+  /** While qOut is set: where it starts in the shared memory (a piece of the shared output slab), or -1 (reset with qOut). */
   qAt = -1;
   /** Destroys the socket when a close or a refusal takes too long (clients.ts armDeadline). */
   deadline: NodeJS.Timeout | null = null;

@@ -103,11 +103,17 @@ export class InboundProducer {
     // The ring is full (or earlier records are already waiting): keep the record in order and stop
     // reading from sockets until the app catches up. At most what was already read stays here.
     const b = Buffer.alloc(size);
+    const ring = this.#rings[app];
     if (this.#staged[app]) {
       this.#staged[app] = false;
       this.#stagedAny--;
-      this.#rings[app].publish();
+      ring.publish();
     }
+    // Ask the app to wake this worker when it frees room: the wake loop may be asleep already and
+    // would otherwise find out only at its next wake-up (an outbound record, or its 1 s timeout).
+    // A ring that rewound (assembly/ring.ts "Rewind") can be "full" with few bytes in it, until the
+    // app releases the record after the marker: this is how the worker hears of that at once.
+    ring.wantSpace();
     this.#pause(app);
     return { ptr: 0, size, u8: b, dv: new DataView(b.buffer, b.byteOffset, b.byteLength), pending: b };
   }

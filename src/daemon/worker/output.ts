@@ -6,6 +6,7 @@
 // calls before it releases the records.
 import { Conn, Phase } from './conn.ts';
 import { MetricsBlock } from '../../metrics/block.ts';
+import { OUTPUT_SLAB_SIZE } from '../layout.ts';
 
 /** Above this many queued bytes a client's frames are written separately instead of joined. */
 const JOIN_LIMIT = 64 * 1024;
@@ -20,7 +21,7 @@ const EARLY_FLUSH = 1024 * 1024;
  * faster than a JavaScript copy out of a SharedArrayBuffer (docs/performance.md). Frames that are
  * private Buffers already go into a private slab.
  */
-const SLAB_SIZE = 1024 * 1024;
+const SLAB_SIZE = OUTPUT_SLAB_SIZE;
 /**
  * Private slabs still referenced by sockets that did not take all their bytes (see #settle). Past
  * this many, frames get Buffers of their own again: the slabs of a worker never hold more than
@@ -162,6 +163,7 @@ export class Output {
       for (let i = 0; i < touched.length; i++) {
         const c = touched[i];
         c.qOut = null;
+        c.qAt = -1;
         c.qCount = 0;
         c.qBytes = 0;
         c.endQueued = false;
@@ -207,6 +209,12 @@ export class Output {
    */
   #settle(slab: Slab, written: boolean, shared: boolean): void {
     const users = slab.users;
+    // Not written from in this flush: whoever still holds it (the shared slab, not free at the
+    // start) keeps holding it.
+    if (users.length === 0) {
+      slab.off = 0;
+      return;
+    }
     let holders: Conn[] | null = written ? null : users.slice();
     for (let i = 0; i < users.length && written; i++) {
       if (users[i].socket.writableLength !== 0) (holders ??= []).push(users[i]);
