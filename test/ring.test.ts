@@ -825,6 +825,46 @@ for (const build of builds) {
 
   const Diff = suite(`ring: TypeScript fast path vs AssemblyScript (${build} build)`);
 
+  type Step = 'publish' | 'peek' | 'consume' | 'releaseConsumed' | 'release' | 'catchUp' | 'wantSpace';
+  /**
+   * One step other than a reserve, on the Ring class (`ts`) and through the raw AssemblyScript
+   * exports (`as`, the same layout in another ring): both must give the same result. 'catchUp' is
+   * the consumer reading and releasing everything published.
+   */
+  function stepBoth(rc: RingCore, ts: Ring, as: Ring, step: Step, where: string): void {
+    const e = rc.core.exports;
+    switch (step) {
+      case 'publish': assert.is(ts.publish(), e.ringPublish(as.header) === 1, where); break;
+      case 'peek': {
+        const a = ts.peek();
+        const b = e.ringPeek(as.header) >>> 0;
+        assert.is(a === 0 ? 0 : a - ts.data, b === 0 ? 0 : b - as.data, `${where}: peek`);
+        if (a !== 0) assert.is(ts.peekSize(), e.ringPeekSize(as.header), `${where}: peekSize`);
+        break;
+      }
+      case 'consume': assert.is(ts.consume(), e.ringConsume(as.header) === 1, where); break;
+      case 'releaseConsumed': assert.is(ts.releaseConsumed(), e.ringReleaseConsumed(as.header) === 1, where); break;
+      case 'release': assert.is(ts.release(), e.ringRelease(as.header) === 1, where); break;
+      case 'catchUp':
+        for (;;) {
+          const more = ts.consume();
+          assert.is(more, e.ringConsume(as.header) === 1, where);
+          if (!more) break;
+        }
+        assert.is(ts.releaseConsumed(), e.ringReleaseConsumed(as.header) === 1, where);
+        break;
+      case 'wantSpace':
+        ts.wantSpace();
+        e.ringWantSpace(as.header);
+        break;
+    }
+  }
+
+  /** Every header field of the two rings is the same. */
+  function sameHeaders(rc: RingCore, ts: Ring, as: Ring, where: string): void {
+    for (const f of HEADER_FIELDS) assert.is(word(rc, ts.header, f), word(rc, as.header, f), `${where}: header field ${f}`);
+  }
+
   Diff('random operation sequences give identical results, headers and bytes', async () => {
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       const capacity = 64 << (seed % 4);
@@ -850,24 +890,10 @@ for (const build of builds) {
             if (op === 0) assert.is(ts.commit(len), e.ringCommit(as.header, len) === 1, where);
             else { ts.stage(len); assert.is(e.ringStage(as.header, len), 0, where); }
           }
-        } else if (op === 3) {
-          assert.is(ts.publish(), e.ringPublish(as.header) === 1, where);
-        } else if (op === 4) {
-          const a = ts.peek();
-          const b = e.ringPeek(as.header) >>> 0;
-          assert.is(a === 0 ? 0 : a - ts.data, b === 0 ? 0 : b - as.data, `${where}: peek`);
-          if (a !== 0) assert.is(ts.peekSize(), e.ringPeekSize(as.header), `${where}: peekSize`);
-        } else if (op === 5) {
-          assert.is(ts.consume(), e.ringConsume(as.header) === 1, where);
-        } else if (op === 6) {
-          assert.is(ts.releaseConsumed(), e.ringReleaseConsumed(as.header) === 1, where);
-        } else if (op === 7) {
-          assert.is(ts.release(), e.ringRelease(as.header) === 1, where);
         } else {
-          ts.wantSpace();
-          e.ringWantSpace(as.header);
+          stepBoth(rc, ts, as, (['publish', 'peek', 'consume', 'releaseConsumed', 'release'] as const)[op - 3] ?? 'wantSpace', where);
         }
-        for (const f of HEADER_FIELDS) assert.is(word(rc, ts.header, f), word(rc, as.header, f), `${where}: header field ${f}`);
+        sameHeaders(rc, ts, as, where);
       }
       assert.equal(u8.slice(ts.data, ts.data + capacity), u8.slice(as.data, as.data + capacity), `seed ${seed}: data bytes`);
       assert.ok(n > 500, `seed ${seed}: ${n} records written`);
@@ -934,30 +960,10 @@ for (const build of builds) {
             assert.is(e.ringStage(as.header, size), 0, where);
           }
           assert.is(ts.publish(), e.ringPublish(as.header) === 1, where);
-        } else if (op === 4) {
-          assert.is(ts.publish(), e.ringPublish(as.header) === 1, where);
-        } else if (op === 5) {
-          const a = ts.peek();
-          const b = e.ringPeek(as.header) >>> 0;
-          assert.is(a === 0 ? 0 : a - ts.data, b === 0 ? 0 : b - as.data, `${where}: peek`);
-          if (a !== 0) assert.is(ts.peekSize(), e.ringPeekSize(as.header), `${where}: peekSize`);
-        } else if (op === 6) {
-          assert.is(ts.consume(), e.ringConsume(as.header) === 1, where);
-        } else if (op === 7) {
-          assert.is(ts.release(), e.ringRelease(as.header) === 1, where);
-        } else if (op === 8) {
-          // The consumer catches up with everything published.
-          for (;;) {
-            const more = ts.consume();
-            assert.is(more, e.ringConsume(as.header) === 1, where);
-            if (!more) break;
-          }
-          assert.is(ts.releaseConsumed(), e.ringReleaseConsumed(as.header) === 1, where);
         } else {
-          ts.wantSpace();
-          e.ringWantSpace(as.header);
+          stepBoth(rc, ts, as, (['publish', 'peek', 'consume', 'release', 'catchUp'] as const)[op - 4] ?? 'wantSpace', where);
         }
-        for (const f of HEADER_FIELDS) assert.is(word(rc, ts.header, f), word(rc, as.header, f), `${where}: header field ${f}`);
+        sameHeaders(rc, ts, as, where);
       }
       assert.equal(u8.slice(ts.data, ts.data + capacity), u8.slice(as.data, as.data + capacity), `seed ${seed}: data bytes`);
       assert.ok(n > 1000, `seed ${seed}: ${n} records written`);
