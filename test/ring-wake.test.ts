@@ -108,6 +108,33 @@ Wakes('WakeWord.wake wakes a sleeping thread from another thread, and only a sle
   });
 });
 
+Wakes('waitAsync without a timeout is ended by a producer thread\'s commit, and by the thread\'s own timer through wake()', async () => {
+  const rc = await ringCore('shared', [4096]);
+  const ring = initRing(rc);
+  const wake = new WakeWord(rc.core, rc.wakes[0]);
+  await withProducer(rc, ring, async (ask) => {
+    const reply = ask({ op: 'commit', count: 1, size: 16, delayMs: 50 });
+    wake.prepareSleep();
+    assert.is(ring.peek(), 0);
+    assert.is(await withDeadline(wake.waitAsync(), 10_000, 'waitAsync'), 'ok');
+    assert.ok(ring.peek() !== 0, 'the record is there');
+    assert.equal(await reply, { notifies: 1 });
+    ring.release();
+  });
+  // The daemon's threads wait without a timeout and wake themselves from a timer of their own.
+  const keepAlive = setInterval(() => {}, 1000); // a pending waitAsync does not keep the loop alive
+  try {
+    wake.prepareSleep();
+    const t = performance.now();
+    setTimeout(() => wake.wake(), 30);
+    assert.is(await withDeadline(wake.waitAsync(), 5000, 'waitAsync'), 'ok');
+    assert.ok(performance.now() - t >= 25, 'not before the timer');
+    assert.is(wake.sleeping, false);
+  } finally {
+    clearInterval(keepAlive);
+  }
+});
+
 Wakes('waitAsync times out, reports it and leaves the word AWAKE; a cancelled sleep returns at once', async () => {
   const rc = await ringCore('shared', [64]);
   const wake = new WakeWord(rc.core, rc.wakes[0]);

@@ -442,12 +442,17 @@ export class WakeWord {
 
   /**
    * Waits without blocking the thread until a producer notifies or `timeoutMs` passes ('ok',
-   * 'timed-out'; 'not-equal' if a producer already woke it). Leaves the word AWAKE. Note: a
-   * pending waitAsync does not keep Node's event loop alive.
+   * 'timed-out'; 'not-equal' if a producer already woke it); without `timeoutMs`, until notified.
+   * Leaves the word AWAKE. Note: a pending waitAsync does not keep Node's event loop alive.
+   * A thread that waits thousands of times a second should wait without a timeout and wake itself
+   * with a timer of its own (wake()): with a timeout, a wait that a notify ends cost 2.5 times the
+   * CPU in Node 24 (docs/performance.md, "Waiting without a timeout").
    */
-  async waitAsync(timeoutMs: number): Promise<WaitResult> {
+  async waitAsync(timeoutMs?: number): Promise<WaitResult> {
     this.waits++;
-    const r = waitAsync(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
+    const r = timeoutMs === undefined
+      ? waitAsync(this.#i32, this.#index, Wake.SLEEPING)
+      : waitAsync(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
     const result = r.async ? await r.value : (r.value as WaitResult);
     Atomics.store(this.#i32, this.#index, Wake.AWAKE);
     return result;

@@ -526,6 +526,25 @@ if (spec) {
 }
 let trafficSinceTimer = false;
 
+// The loop below waits without a timeout (a timeout per wait is costly: WakeWord.waitAsync), so
+// two timers wake it instead: the heartbeat tick, which brings an idle loop round every
+// IDLE_WAIT_MS to store the heartbeat, and the app timer's deadline (armWakeAt). A timer that fires
+// while the loop is busy does nothing (wake() only notifies a sleeping thread).
+let heartbeatTick = setInterval(() => wake.wake(), IDLE_WAIT_MS);
+let wakeTimer: NodeJS.Timeout | null = null;
+let wakeTimerAt = 0;
+/** Wakes the loop at `at` (performance.now() ms), or at no particular time (0). */
+function armWakeAt(at: number): void {
+  if (at === wakeTimerAt) return;
+  if (wakeTimer !== null) clearTimeout(wakeTimer);
+  wakeTimerAt = at;
+  wakeTimer = at === 0 ? null : setTimeout(() => {
+    wakeTimer = null;
+    wakeTimerAt = 0;
+    wake.wake();
+  }, Math.max(0, at - performance.now()));
+}
+
 function runTimerIfDue(): void {
   if (timerAt === 0 || performance.now() < timerAt) return;
   if (!timerWakes && !trafficSinceTimer) return;
@@ -544,6 +563,8 @@ parentPort!.on('message', (m: { type?: string; id?: number; config?: Config }) =
   try {
     log.configure({ level: m.config.log_level, format: m.config.log_format });
     IDLE_WAIT_MS = idleWaitMs(m.config.app_stall_timeout);
+    clearInterval(heartbeatTick);
+    heartbeatTick = setInterval(() => wake.wake(), IDLE_WAIT_MS);
     parentPort!.postMessage({ type: 'reconfigured', id: m.id });
   } catch (err) {
     parentPort!.postMessage({ type: 'reconfigured', id: m.id, error: (err as Error).message });
@@ -579,11 +600,13 @@ while (!stopRequested()) {
     wake.cancelSleep();
     continue;
   }
-  // Idle, the loop still comes round often enough to keep the heartbeat well inside app_stall_timeout.
-  let timeout = IDLE_WAIT_MS;
-  if (timerAt !== 0 && (timerWakes || trafficSinceTimer)) timeout = Math.max(0, Math.min(timeout, timerAt - performance.now()));
-  await wake.waitAsync(timeout);
+  // Idle: heartbeatTick still brings the loop round often enough to keep the heartbeat well inside
+  // app_stall_timeout, and a due app timer wakes it.
+  armWakeAt(timerAt !== 0 && (timerWakes || trafficSinceTimer) ? timerAt : 0);
+  await wake.waitAsync();
 }
+clearInterval(heartbeatTick);
+armWakeAt(0);
 await link?.close();
 // A note rides on the answer: the thread's own log lines may not get out before it is ended.
 parentPort!.postMessage({

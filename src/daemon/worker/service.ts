@@ -271,6 +271,10 @@ export class WorkerService {
     const outbound = this.#outbound;
     const wake = this.#wake;
     const closeOrder = this.#closeOrder;
+    // The loop comes round at least once a second even if no notify comes: one timer for the
+    // thread, not a timeout per wait (see WakeWord.waitAsync).
+    const tick = setInterval(() => wake.wake(), 1000);
+    tick.unref();
     while (this.#running) {
       outbound.drain();
       // Closes that waited for these replies (close-order.ts).
@@ -289,8 +293,9 @@ export class WorkerService {
         await yieldToLoop();
         continue;
       }
-      await wake.waitAsync(1000);
+      await wake.waitAsync();
     }
+    clearInterval(tick);
   }
 
   // -------------------------------------------------------------------------------------------
