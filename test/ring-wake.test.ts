@@ -108,7 +108,7 @@ Wakes('WakeWord.wake wakes a sleeping thread from another thread, and only a sle
   });
 });
 
-Wakes('waitAsync without a timeout is ended by a producer thread\'s commit, and by the thread\'s own timer through wake()', async () => {
+Wakes('waitAsync without a timeout is ended by a producer thread\'s commit, and by the thread\'s own timer', async () => {
   const rc = await ringCore('shared', [4096]);
   const ring = initRing(rc);
   const wake = new WakeWord(rc.core, rc.wakes[0]);
@@ -126,9 +126,31 @@ Wakes('waitAsync without a timeout is ended by a producer thread\'s commit, and 
   try {
     wake.prepareSleep();
     const t = performance.now();
-    setTimeout(() => wake.wake(), 30);
+    setTimeout(() => wake.poke(), 30);
     assert.is(await withDeadline(wake.waitAsync(), 5000, 'waitAsync'), 'ok');
     assert.ok(performance.now() - t >= 25, 'not before the timer');
+    assert.is(wake.sleeping, false);
+  } finally {
+    clearInterval(keepAlive);
+  }
+});
+
+Wakes('poke() ends a pending waitAsync that a nested sleep left AWAKE; wake() does not', async () => {
+  const rc = await ringCore('shared', [64]);
+  const wake = new WakeWord(rc.core, rc.wakes[0]);
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    wake.prepareSleep();
+    let ended = false;
+    const waiting = wake.waitAsync().then((r) => { ended = true; return r; });
+    // What reserveBlocking does on the same word from a callback while the loop waits.
+    wake.prepareSleep();
+    wake.cancelSleep();
+    assert.is(wake.wake(), false, 'the word says AWAKE: wake() does not notify');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.is(ended, false, 'the wait is still pending');
+    wake.poke();
+    assert.is(await withDeadline(waiting, 5000, 'waitAsync'), 'ok');
     assert.is(wake.sleeping, false);
   } finally {
     clearInterval(keepAlive);

@@ -444,15 +444,15 @@ export class WakeWord {
    * Waits without blocking the thread until a producer notifies or `timeoutMs` passes ('ok',
    * 'timed-out'; 'not-equal' if a producer already woke it); without `timeoutMs`, until notified.
    * Leaves the word AWAKE. Note: a pending waitAsync does not keep Node's event loop alive.
-   * A thread that waits thousands of times a second should wait without a timeout and wake itself
-   * with a timer of its own (wake()): with a timeout, a wait that a notify ends cost 2.5 times the
-   * CPU in Node 24 (docs/performance.md, "Waiting without a timeout").
+   * A thread that waits thousands of times a second should wait without a timeout and end the wait
+   * from a timer of its own (poke()): with a timeout, a wait that a notify ends cost 2.5 times the
+   * CPU in Node 24 (docs/performance.md, "Waiting without a timeout"). Without a timeout only a
+   * notify ends the wait: producers notify only a word that says SLEEPING, so whatever stores
+   * AWAKE meanwhile (a nested waitSync, cancelSleep) must be followed by a poke().
    */
   async waitAsync(timeoutMs?: number): Promise<WaitResult> {
     this.waits++;
-    const r = timeoutMs === undefined
-      ? waitAsync(this.#i32, this.#index, Wake.SLEEPING)
-      : waitAsync(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
+    const r = waitAsync(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
     const result = r.async ? await r.value : (r.value as WaitResult);
     Atomics.store(this.#i32, this.#index, Wake.AWAKE);
     return result;
@@ -464,6 +464,17 @@ export class WakeWord {
     const result = Atomics.wait(this.#i32, this.#index, Wake.SLEEPING, timeoutMs);
     Atomics.store(this.#i32, this.#index, Wake.AWAKE);
     return result;
+  }
+
+  /**
+   * Ends this thread's own pending waitAsync whatever the word says (stores AWAKE, notifies): for
+   * the thread's timers. A synchronous wait on the same word in between (reserveBlocking, from a
+   * callback that ran while the loop was waiting) leaves the word AWAKE with the waitAsync still
+   * pending, which wake() would then never end.
+   */
+  poke(): void {
+    Atomics.store(this.#i32, this.#index, Wake.AWAKE);
+    Atomics.notify(this.#i32, this.#index);
   }
 
   /** Wakes the thread if it announced SLEEPING (e.g. to deliver a shutdown); true if it notified. */

@@ -187,6 +187,9 @@ function reserveOut(w: number, size: number): number {
       return 0;
     }
     ptr = ring.reserveBlocking(size, wake, OUT_WAIT_SLICE_MS);
+    // This may run while the main loop waits on the same word (from a timer or a settling promise):
+    // reserveBlocking leaves it AWAKE, so the loop's wait would end only at the next heartbeat.
+    wake.poke();
     const now = Date.now();
     beat[0] = now; // waiting for room is back-pressure, not a stall
     if (ptr !== 0) return ptr;
@@ -528,9 +531,11 @@ let trafficSinceTimer = false;
 
 // The loop below waits without a timeout (a timeout per wait is costly: WakeWord.waitAsync), so
 // two timers wake it instead: the heartbeat tick, which brings an idle loop round every
-// IDLE_WAIT_MS to store the heartbeat, and the app timer's deadline (armWakeAt). A timer that fires
-// while the loop is busy does nothing (wake() only notifies a sleeping thread).
-let heartbeatTick = setInterval(() => wake.wake(), IDLE_WAIT_MS);
+// IDLE_WAIT_MS to store the heartbeat, and the app timer's deadline (armWakeAt). They poke() the
+// word: a timer that fires while the loop is busy only makes it come round once more.
+let heartbeatTick = setInterval(() => wake.poke(), IDLE_WAIT_MS);
+/** The loop has ended: a reload arriving after that must not start the heartbeat again. */
+let loopEnded = false;
 let wakeTimer: NodeJS.Timeout | null = null;
 let wakeTimerAt = 0;
 /** Wakes the loop at `at` (performance.now() ms), or at no particular time (0). */
@@ -541,7 +546,7 @@ function armWakeAt(at: number): void {
   wakeTimer = at === 0 ? null : setTimeout(() => {
     wakeTimer = null;
     wakeTimerAt = 0;
-    wake.wake();
+    wake.poke();
   }, Math.max(0, at - performance.now()));
 }
 
@@ -564,7 +569,7 @@ parentPort!.on('message', (m: { type?: string; id?: number; config?: Config }) =
     log.configure({ level: m.config.log_level, format: m.config.log_format });
     IDLE_WAIT_MS = idleWaitMs(m.config.app_stall_timeout);
     clearInterval(heartbeatTick);
-    heartbeatTick = setInterval(() => wake.wake(), IDLE_WAIT_MS);
+    if (!loopEnded) heartbeatTick = setInterval(() => wake.poke(), IDLE_WAIT_MS);
     parentPort!.postMessage({ type: 'reconfigured', id: m.id });
   } catch (err) {
     parentPort!.postMessage({ type: 'reconfigured', id: m.id, error: (err as Error).message });
@@ -605,6 +610,7 @@ while (!stopRequested()) {
   armWakeAt(timerAt !== 0 && (timerWakes || trafficSinceTimer) ? timerAt : 0);
   await wake.waitAsync();
 }
+loopEnded = true;
 clearInterval(heartbeatTick);
 armWakeAt(0);
 await link?.close();

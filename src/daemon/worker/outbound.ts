@@ -88,21 +88,30 @@ export class OutboundDrain {
         n++;
         if (++batch === DRAIN_BATCH) {
           // The queued slices point into the consumed records: write them, then free the records.
+          this.#countDelivered(a);
           output.flush();
           ring.releaseConsumed();
           batch = 0;
         }
       }
       if (batch > 0) {
+        this.#countDelivered(a);
         output.flush();
         ring.releaseConsumed();
       }
-      if (this.#delivered > 0) {
-        this.#metrics.messagesOut(a, this.#delivered);
-        this.#delivered = 0;
-      }
     }
     return n;
+  }
+
+  /**
+   * Adds the frames queued since the last count to messages_sent: before the flush that writes
+   * them, so a client that has its message can already see it counted in a scrape.
+   */
+  #countDelivered(app: number): void {
+    if (this.#delivered > 0) {
+      this.#metrics.messagesOut(app, this.#delivered);
+      this.#delivered = 0;
+    }
   }
 
   /** Whether any live app's ring has a record. */

@@ -267,14 +267,23 @@ export class WorkerService {
   // The wake loop: outbound records, and room in full inbound rings
 
   async #wakeLoop(): Promise<void> {
+    const wake = this.#wake;
+    // The loop comes round at least once a second even if no notify comes: one timer for the
+    // thread, not a timeout per wait (see WakeWord.waitAsync).
+    const tick = setInterval(() => wake.poke(), 1000);
+    tick.unref();
+    try {
+      await this.#wakeLoopTurns();
+    } finally {
+      clearInterval(tick);
+    }
+  }
+
+  async #wakeLoopTurns(): Promise<void> {
     const inbound = this.#inbound;
     const outbound = this.#outbound;
     const wake = this.#wake;
     const closeOrder = this.#closeOrder;
-    // The loop comes round at least once a second even if no notify comes: one timer for the
-    // thread, not a timeout per wait (see WakeWord.waitAsync).
-    const tick = setInterval(() => wake.wake(), 1000);
-    tick.unref();
     while (this.#running) {
       outbound.drain();
       // Closes that waited for these replies (close-order.ts).
@@ -295,7 +304,6 @@ export class WorkerService {
       }
       await wake.waitAsync();
     }
-    clearInterval(tick);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -382,7 +390,8 @@ export class WorkerService {
     if (this.#ticker) clearInterval(this.#ticker);
     this.#stopLoopMonitor?.();
     this.#running = false;
-    this.#wake.cancelSleep();
+    // Ends the wake loop's pending wait (it waits without a timeout).
+    this.#wake.poke();
   }
 }
 
