@@ -27,6 +27,16 @@ async function withProducer<T>(rc: RingCore, ring: Ring, body: (ask: (m: object)
   }
 }
 
+/** Runs `body` with the event loop held open: a pending waitAsync alone does not keep it alive. */
+async function keepingLoopAlive<T>(body: () => Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    return await body();
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
 Wakes('a consumer asleep in waitAsync is woken by the commit of a producer thread, with one notify', async () => {
   const rc = await ringCore('shared', [4096]);
   const ring = initRing(rc);
@@ -122,24 +132,20 @@ Wakes('waitAsync without a timeout is ended by a producer thread\'s commit, and 
     ring.release();
   });
   // The daemon's threads wait without a timeout and wake themselves from a timer of their own.
-  const keepAlive = setInterval(() => {}, 1000); // a pending waitAsync does not keep the loop alive
-  try {
+  await keepingLoopAlive(async () => {
     wake.prepareSleep();
     const t = performance.now();
     setTimeout(() => wake.poke(), 30);
     assert.is(await withDeadline(wake.waitAsync(), 5000, 'waitAsync'), 'ok');
     assert.ok(performance.now() - t >= 25, 'not before the timer');
     assert.is(wake.sleeping, false);
-  } finally {
-    clearInterval(keepAlive);
-  }
+  });
 });
 
 Wakes('poke() ends a pending waitAsync that a nested sleep left AWAKE; wake() does not', async () => {
   const rc = await ringCore('shared', [64]);
   const wake = new WakeWord(rc.core, rc.wakes[0]);
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
+  await keepingLoopAlive(async () => {
     wake.prepareSleep();
     let ended = false;
     const waiting = wake.waitAsync().then((r) => { ended = true; return r; });
@@ -152,9 +158,7 @@ Wakes('poke() ends a pending waitAsync that a nested sleep left AWAKE; wake() do
     wake.poke();
     assert.is(await withDeadline(waiting, 5000, 'waitAsync'), 'ok');
     assert.is(wake.sleeping, false);
-  } finally {
-    clearInterval(keepAlive);
-  }
+  });
 });
 
 Wakes('waitAsync times out, reports it and leaves the word AWAKE; a cancelled sleep returns at once', async () => {

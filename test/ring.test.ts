@@ -13,14 +13,6 @@ const builds: CoreBuild[] = ['shared', 'private'];
 const u32At = (rc: RingCore, ptr: number) => rc.core.u32[ptr >>> 2];
 const word = (rc: RingCore, header: number, field: keyof typeof RingLayout) => rc.core.u32[(header + RingLayout[field]) >>> 2];
 
-/** Writes the record `n` of `size` bytes; returns its payload pointer (asserts it fitted). */
-function put(rc: RingCore, ring: Ring, size: number, n: number): number {
-  const ptr = ring.reserve(size);
-  assert.ok(ptr !== 0, `record ${n} of ${size} bytes should fit`);
-  fillRecord(rc.core.u8, ptr, size, n);
-  ring.commit(size);
-  return ptr;
-}
 
 /** Reads the next record and checks it is record `n` of `size` bytes. */
 function take(rc: RingCore, ring: Ring, size: number, n: number): number {
@@ -43,7 +35,7 @@ function advance(rc: RingCore, ring: Ring, bytes: number): void {
   const before = rc.core.u32[maxBatch];
   while (bytes > 0) {
     const step = Math.min(bytes, ring.capacity / 2);
-    put(rc, ring, step - 4, 0); // a (step - 4)-byte payload takes exactly `step` bytes
+    putWith(rc, ring, step - 4, 0); // a (step - 4)-byte payload takes exactly `step` bytes
     take(rc, ring, step - 4, 0);
     bytes -= step;
   }
@@ -131,7 +123,7 @@ for (const build of builds) {
   Edges('delivers a record with its size and bytes; the payload is 4 mod 8', async () => {
     const rc = await ringCore(build, [256]);
     const ring = initRing(rc);
-    const ptr = put(rc, ring, 13, 7);
+    const ptr = putWith(rc, ring, 13, 7);
     assert.is(ptr, ring.data + 4);
     assert.is(ptr % 8, 4);
     assert.is(ring.usedBytes(), 24);
@@ -143,8 +135,8 @@ for (const build of builds) {
   Edges('accepts a zero-size record (8 bytes of ring)', async () => {
     const rc = await ringCore(build, [64]);
     const ring = initRing(rc);
-    put(rc, ring, 0, 1);
-    put(rc, ring, 0, 2);
+    putWith(rc, ring, 0, 1);
+    putWith(rc, ring, 0, 2);
     assert.is(ring.usedBytes(), 16);
     take(rc, ring, 0, 1);
     take(rc, ring, 0, 2);
@@ -154,7 +146,7 @@ for (const build of builds) {
     const rc = await ringCore(build, [256]);
     const ring = initRing(rc);
     // 20-byte records take 24-byte slots: 10 fit in 256 bytes (240), the 11th does not.
-    for (let n = 0; n < 10; n++) put(rc, ring, 20, n);
+    for (let n = 0; n < 10; n++) putWith(rc, ring, 20, n);
     const before = rc.core.u8.slice(ring.data, ring.data + ring.capacity);
     assert.is(ring.reserve(20), 0);
     assert.is(ring.reserve(13), 0, 'a 24-byte slot does not fit: the 16-byte tail is too short and the head is taken');
@@ -168,7 +160,7 @@ for (const build of builds) {
   Edges('a full ring accepts a record again once the consumer releases', async () => {
     const rc = await ringCore(build, [128]);
     const ring = initRing(rc);
-    for (let n = 0; n < 4; n++) put(rc, ring, 28, n); // 4 x 32 = 128: completely full
+    for (let n = 0; n < 4; n++) putWith(rc, ring, 28, n); // 4 x 32 = 128: completely full
     assert.is(ring.reserve(0), 0);
     take(rc, ring, 28, 0);
     assert.is(ring.reserve(28), ring.data + 4, 'the freed head slot is reused');
@@ -181,8 +173,8 @@ for (const build of builds) {
     const rc = await ringCore(build, [256]);
     const ring = initRing(rc);
     advance(rc, ring, 200); // positions at offset 200: tail of 56 bytes
-    put(rc, ring, 40, 1); // 48-byte slot at 200..248: tail left is 8
-    const ptr = put(rc, ring, 20, 2); // 24 > 8: wraps
+    putWith(rc, ring, 40, 1); // 48-byte slot at 200..248: tail left is 8
+    const ptr = putWith(rc, ring, 20, 2); // 24 > 8: wraps
     assert.is(ptr, ring.data + 4, 'the wrapped record starts at offset 0');
     assert.is(u32At(rc, ring.data + 248), 0xffffffff, 'wrap marker where the tail starts');
     assert.is(ring.usedBytes(), 48 + 8 + 24, 'the skipped tail counts as used until released');
@@ -196,9 +188,9 @@ for (const build of builds) {
     const rc = await ringCore(build, [256]);
     const ring = initRing(rc);
     advance(rc, ring, 200); // tail of 56 bytes
-    const a = put(rc, ring, 52, 1); // slot 56 = tail
+    const a = putWith(rc, ring, 52, 1); // slot 56 = tail
     assert.is(a, ring.data + 204);
-    const b = put(rc, ring, 3, 2);
+    const b = putWith(rc, ring, 3, 2);
     assert.is(b, ring.data + 4);
     assert.is(ring.usedBytes(), 56 + 8);
     take(rc, ring, 52, 1);
@@ -208,7 +200,7 @@ for (const build of builds) {
   Edges('does not wrap when the head is still occupied (tail + slot must be free)', async () => {
     const rc = await ringCore(build, [256]);
     const ring = initRing(rc);
-    for (let n = 0; n < 5; n++) put(rc, ring, 44, n); // 5 x 48 = 240, tail 16
+    for (let n = 0; n < 5; n++) putWith(rc, ring, 44, n); // 5 x 48 = 240, tail 16
     take(rc, ring, 44, 0); // 48 free at the head, 16 in the tail: 64 free
     assert.is(ring.reserve(52), 0, 'a 56-byte slot needs 16 + 56 = 72 > 64');
     assert.is(ring.reserve(44), ring.data + 4, 'a 48-byte slot needs 16 + 48 = 64');
@@ -228,7 +220,7 @@ for (const build of builds) {
       const r2 = initRing(rc2);
       advance(rc2, r2, offset);
       assert.is(word(rc2, r2.header, 'WRITE_POS'), offset);
-      put(rc2, r2, 124, offset);
+      putWith(rc2, r2, 124, offset);
       take(rc2, r2, 124, offset);
     }
   });
@@ -279,7 +271,7 @@ for (const build of builds) {
     assert.is(ring.peek(), 0);
     assert.is(ring.consume(), false);
     assert.is(word(rc, ring.header, 'CONS_POS'), 0, 'consumed records are not freed yet');
-    for (let n = 0; n < 11; n++) put(rc, ring, 12, n); // 48 + 11 x 16 = 224 used, a 32-byte tail
+    for (let n = 0; n < 11; n++) putWith(rc, ring, 12, n); // 48 + 11 x 16 = 224 used, a 32-byte tail
     assert.is(ring.reserve(36), 0, 'consumed-but-unreleased space stays taken (a 40-byte slot needs 32 + 40)');
     assert.is(ring.releaseConsumed(), false);
     assert.is(word(rc, ring.header, 'CONS_POS'), 48);
@@ -316,7 +308,7 @@ for (const build of builds) {
     const rc = await ringCore(build, [256]);
     const ring = initRing(rc);
     const cw = rc.wakes[0] >>> 2;
-    assert.is(put(rc, ring, 1, 1) !== 0 && rc.core.i32[cw], Wake.AWAKE);
+    assert.is(putWith(rc, ring, 1, 1) !== 0 && rc.core.i32[cw], Wake.AWAKE);
     assert.is(ring.reserve(1) !== 0 && ring.commit(1), false, 'consumer awake: no notify');
     rc.core.i32[cw] = Wake.SLEEPING;
     ring.reserve(1);
@@ -336,7 +328,7 @@ for (const build of builds) {
     const rc = await ringCore(build, [64]);
     const ring = initRing(rc);
     const pw = rc.wakes[1] >>> 2;
-    for (let n = 0; n < 4; n++) put(rc, ring, 12, n);
+    for (let n = 0; n < 4; n++) putWith(rc, ring, 12, n);
     assert.is(ring.reserve(12), 0);
     rc.core.i32[pw] = Wake.SLEEPING;
     assert.is(ring.release(), false, 'producer asleep but not waiting for space on this ring: no notify');
@@ -413,7 +405,7 @@ for (const build of builds) {
     const consumer = new Ring(rc.core, producer.header);
     assert.is(consumer.capacity, 256);
     assert.is(consumer.data, rc.rings[0].data);
-    put(rc, producer, 5, 1);
+    putWith(rc, producer, 5, 1);
     take(rc, consumer, 5, 1);
   });
 
