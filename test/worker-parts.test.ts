@@ -309,7 +309,7 @@ const State = suite('Conn');
 State('the flags, the close code and the times read back what was set, each on its own', () => {
   const c = fakeConn(0);
   assert.is(c.closeCode, CloseCode.ABNORMAL);
-  const flags = ['budgetPaused', 'closeSent', 'closeReceived', 'appClosed', 'pingSent', 'endQueued'] as const;
+  const flags = ['budgetPaused', 'closeSent', 'closeReceived', 'appClosed', 'pingSent', 'endQueued', 'qPrivate'] as const;
   for (const f of flags) assert.is(c[f], false, f);
   for (const f of flags) {
     c[f] = true;

@@ -533,7 +533,8 @@ let trafficSinceTimer = false;
 // two timers wake it instead: the heartbeat tick, which brings an idle loop round every
 // IDLE_WAIT_MS to store the heartbeat, and the app timer's deadline (armWakeAt). They poke() the
 // word: a timer that fires while the loop is busy only makes it come round once more.
-let heartbeatTick = setInterval(() => wake.poke(), IDLE_WAIT_MS);
+const startHeartbeat = () => setInterval(() => wake.poke(), IDLE_WAIT_MS);
+let heartbeatTick = startHeartbeat();
 /** The loop has ended: a reload arriving after that must not start the heartbeat again. */
 let loopEnded = false;
 let wakeTimer: NodeJS.Timeout | null = null;
@@ -569,7 +570,7 @@ parentPort!.on('message', (m: { type?: string; id?: number; config?: Config }) =
     log.configure({ level: m.config.log_level, format: m.config.log_format });
     IDLE_WAIT_MS = idleWaitMs(m.config.app_stall_timeout);
     clearInterval(heartbeatTick);
-    if (!loopEnded) heartbeatTick = setInterval(() => wake.poke(), IDLE_WAIT_MS);
+    if (!loopEnded) heartbeatTick = startHeartbeat();
     parentPort!.postMessage({ type: 'reconfigured', id: m.id });
   } catch (err) {
     parentPort!.postMessage({ type: 'reconfigured', id: m.id, error: (err as Error).message });

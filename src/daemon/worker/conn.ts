@@ -2,7 +2,7 @@
 // (docs/design.md, "Worker thread") change it; nothing here does I/O.
 //
 // Kept small, since every idle connection holds one (docs/performance.md, "Idle memory per
-// connection"): the six flags and the close code share one small integer behind accessors, and the
+// connection"): the flags and the close code share one small integer behind accessors, and the
 // two times are kept as milliseconds since the module was loaded, which stay small integers (a
 // Date.now() value in a field is a heap number of its own per object, and once one Conn has stored
 // one, every Conn made after it gets one for that field).
@@ -31,7 +31,8 @@ const CLOSE_RECEIVED = 4;
 const APP_CLOSED = 8;
 const PING_SENT = 16;
 const END_QUEUED = 32;
-const CODE_SHIFT = 6;
+const Q_PRIVATE = 64;
+const CODE_SHIFT = 7;
 const FLAG_MASK = (1 << CODE_SHIFT) - 1;
 
 /**
@@ -116,6 +117,10 @@ export class Conn {
   /** socket.end() once the queued frames are written. */
   get endQueued(): boolean { return this.#has(END_QUEUED); }
   set endQueued(on: boolean) { this.#put(END_QUEUED, on); }
+
+  /** Among the frames queued for this flush is a private Buffer (output.ts: not joined in the shared slab). */
+  get qPrivate(): boolean { return this.#has(Q_PRIVATE); }
+  set qPrivate(on: boolean) { this.#put(Q_PRIVATE, on); }
 
   #has(bit: number): boolean { return (this.#bits & bit) !== 0; }
   #put(bit: number, on: boolean): void { this.#bits = on ? this.#bits | bit : this.#bits & ~bit; }

@@ -115,7 +115,11 @@ export class Output {
 
   /** Queues `len` bytes for `c`: `buf` from `at`, or (buf null) the shared memory at `at`. */
   queue(c: Conn, buf: Buffer | null, at: number, len: number): void {
-    if (c.qCount === 0) this.#touched.push(c);
+    if (c.qCount === 0) {
+      this.#touched.push(c);
+      c.qPrivate = false;
+    }
+    if (buf !== null) c.qPrivate = true;
     c.qCount++;
     c.qBytes += len;
     this.#conn.push(c);
@@ -244,14 +248,11 @@ export class Output {
     const n = qConn.length;
     const u8 = this.#u8;
     // Give each client its output buffer; a client with one queued Buffer writes it as it is.
-    // qOff marks, for now, a client with a private Buffer among its frames (not for the shared slab).
     let bytes = 0;
-    for (let i = 0; i < touched.length; i++) touched[i].qOff = 0;
-    for (let i = 0; i < n; i++) if (qBuf[i] !== null) qConn[i].qOff = 1;
     for (let i = 0; i < touched.length; i++) {
       const c = touched[i];
       if (c.qCount > 1 && c.qBytes <= JOIN_LIMIT) {
-        c.qOut = this.#take(c, c.qBytes, c.qOff === 0);
+        c.qOut = this.#take(c, c.qBytes, !c.qPrivate);
         c.qAt = this.#took;
       }
       c.qOff = 0;
