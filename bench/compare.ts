@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import type { BenchResult } from '../src/bench/driver.ts';
 import { freePort } from '../src/bench/ports.ts';
 import {
-  broadcastScenarios, CLIENT_BOUND_CORES, cores, cpuInfo, fdLimit, hardFdLimit, hasTaskset, int, lat, launcher, node,
-  rateKept as rateShortfall, root, run, runBenchProcess, sleep, startProcess, startRingSocket, versions as readVersions, writeDocsBlock,
+  broadcastScenarios, CLIENT_BOUND_CORES, cores, cpuInfo, fdLimit, hardFdLimit, hasTaskset, int, lat, launcher,
+  rateKept as rateShortfall, root, run, runBenchProcess, sleep, startProcess, startRingSocket, startWsServer, versions as readVersions, writeDocsBlock,
   commandLine,
 } from './harness.ts';
 import type { Outcome, RunningServer } from './harness.ts';
@@ -153,12 +153,10 @@ function ensureBun(): { path: string; version: string } | { error: string } {
 async function startServer(name: ServerName, app: 'echo' | 'broadcast', bunPath: string | null, deflate = false): Promise<RunningServer> {
   // RingSocket: one worker thread and the one app thread, on the same core as the others.
   if (name === 'ringsocket') return startRingSocket({ app, cpus: SERVER_CPUS, deflate });
+  if (name === 'ws') return startWsServer(app, SERVER_CPUS, deflate);
   const port = await freePort();
   const url = `ws://127.0.0.1:${port}/${app}`;
   const extra = deflate ? ['deflate'] : [];
-  if (name === 'ws') {
-    return startProcess(launcher(SERVER_CPUS, [node, join(root, 'bench/servers/ws-server.ts'), app, String(port), ...extra]), /listening \d+/, url);
-  }
   return startProcess(launcher(SERVER_CPUS, [bunPath!, join(root, 'bench/servers/bun-server.mjs'), app, String(port), ...extra]), /listening \d+/, url);
 }
 

@@ -171,6 +171,13 @@ export async function startRingSocket(o: RingSocketBench): Promise<RunningServer
     () => rmSync(dir, { recursive: true, force: true }));
 }
 
+/** bench/servers/ws-server.ts (the `ws` baseline) serving `app` on a free loopback port, pinned to `cpus`. */
+export async function startWsServer(app: 'echo' | 'broadcast', cpus: string | null, deflate = false): Promise<RunningServer> {
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}/${app}`;
+  return startProcess(launcher(cpus, [node, join(root, 'bench/servers/ws-server.ts'), app, String(port), ...(deflate ? ['deflate'] : [])]), /listening \d+/, url);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The load generator
 
