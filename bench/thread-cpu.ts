@@ -12,6 +12,7 @@
 // µs of CPU per message (per echo, or per broadcast delivery) for each thread and in total, and
 // the load generator's messages per second.
 import { readdirSync, readFileSync } from 'node:fs';
+import { parseBenchArgs } from '../src/bench/args.ts';
 import { runBenchProcess, sleep, startRingSocket, startWsServer, type RunningServer } from './harness.ts';
 
 const [server, app, ...options] = process.argv.slice(2);
@@ -23,8 +24,13 @@ const SERVER_CPUS = process.env.SERVER_CPUS ?? '0';
 const BENCH_CPUS = process.env.BENCH_CPUS ?? '1';
 const WARM = Number(process.env.WARM ?? 3);
 const WINDOW = Number(process.env.WINDOW ?? 6);
-const d = options.indexOf('-d');
-const duration = d >= 0 ? Number(options[d + 1]) : 5;
+// The bench's own parser: its default duration and both spellings of the option.
+const parsed = parseBenchArgs([app, 'ws://127.0.0.1:1/', ...options]);
+if (parsed.kind !== 'run') {
+  process.stderr.write(`thread-cpu: ${parsed.kind === 'error' ? parsed.message : 'give ringsocket-bench options, not --help'}\n`);
+  process.exit(2);
+}
+const duration = parsed.options.duration;
 if (!(duration >= WARM + WINDOW)) {
   process.stderr.write(`thread-cpu: -d ${duration} does not cover WARM ${WARM} + WINDOW ${WINDOW} seconds\n`);
   process.exit(2);
@@ -33,7 +39,13 @@ if (!(duration >= WARM + WINDOW)) {
 /** CPU ticks (utime + stime) of every thread of `pid`, added up by thread name. */
 function ticksByThread(pid: number): Map<string, number> {
   const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    throw new Error(`the server (pid ${pid}) ended during the run`);
+  }
+  for (const tid of tids) {
     let stat: string;
     try {
       stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
@@ -53,6 +65,7 @@ const srv: RunningServer = server === 'ringsocket'
   : await startWsServer(app, SERVER_CPUS);
 let failed: string | null = null;
 try {
+  // Started first and awaited last: the samples are taken while it runs.
   const bench = runBenchProcess([app, srv.url, ...options, '--pid', String(srv.pid)], BENCH_CPUS, duration + 60);
   await sleep(WARM * 1000);
   const a = ticksByThread(srv.pid);
@@ -75,6 +88,8 @@ try {
     }
     console.log(`${server} ${app}: ${parts.join(', ')}; total ${perMsg(total).toFixed(2)} µs/msg at ${Math.round(rate)} msgs/s`);
   }
+} catch (err) {
+  failed = (err as Error).message;
 } finally {
   const stopped = await srv.stop();
   if (stopped) failed ??= stopped;

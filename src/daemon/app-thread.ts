@@ -440,9 +440,9 @@ try {
 // The loop
 
 const BATCH = 256;
-/** How long an idle loop waits: well inside app_stall_timeout (a reload may change it). */
-const idleWaitMs = (stallS: number) => stallS > 0 ? Math.min(1000, (stallS * 1000) / 4) : 1000;
-let IDLE_WAIT_MS = idleWaitMs(config.app_stall_timeout);
+/** How often the heartbeat tick brings an idle loop round: well inside app_stall_timeout (a reload may change it). */
+const heartbeatMs = (stallS: number) => stallS > 0 ? Math.min(1000, (stallS * 1000) / 4) : 1000;
+let HEARTBEAT_MS = heartbeatMs(config.app_stall_timeout);
 
 function drainOnce(): number {
   let n = 0;
@@ -531,9 +531,9 @@ let trafficSinceTimer = false;
 
 // The loop below waits without a timeout (a timeout per wait is costly: WakeWord.waitAsync), so
 // two timers wake it instead: the heartbeat tick, which brings an idle loop round every
-// IDLE_WAIT_MS to store the heartbeat, and the app timer's deadline (armWakeAt). They poke() the
+// HEARTBEAT_MS to store the heartbeat, and the app timer's deadline (armWakeAt). They poke() the
 // word: a timer that fires while the loop is busy only makes it come round once more.
-const startHeartbeat = () => setInterval(() => wake.poke(), IDLE_WAIT_MS);
+const startHeartbeat = () => setInterval(() => wake.poke(), HEARTBEAT_MS);
 let heartbeatTick = startHeartbeat();
 /** The loop has ended: a reload arriving after that must not start the heartbeat again. */
 let loopEnded = false;
@@ -562,13 +562,13 @@ function runTimerIfDue(): void {
 // The main thread stops an app through its stop flag (it reaches a thread blocked in Atomics.wait,
 // where a message would not). This listener also keeps the thread's event loop alive while the
 // loop below awaits waitAsync (a pending waitAsync does not). Its one message is a reload
-// (src/daemon/reload.ts): the log level and format, and the idle wait for app_stall_timeout. The
+// (src/daemon/reload.ts): the log level and format, and the heartbeat period for app_stall_timeout. The
 // app keeps the config it started with (AppHost.config, rs.config).
 parentPort!.on('message', (m: { type?: string; id?: number; config?: Config }) => {
   if (m?.type !== 'reconfigure' || !m.config) return;
   try {
     log.configure({ level: m.config.log_level, format: m.config.log_format });
-    IDLE_WAIT_MS = idleWaitMs(m.config.app_stall_timeout);
+    HEARTBEAT_MS = heartbeatMs(m.config.app_stall_timeout);
     clearInterval(heartbeatTick);
     if (!loopEnded) heartbeatTick = startHeartbeat();
     parentPort!.postMessage({ type: 'reconfigured', id: m.id });

@@ -110,7 +110,7 @@ export class InboundProducer {
       ring.publish();
     }
     // Ask the app to wake this worker when it frees room: the wake loop may be asleep already and
-    // would otherwise find out only at its next wake-up (an outbound record, or its 1 s timeout).
+    // would otherwise find out only at its next wake-up (an outbound record, or its 1 s tick).
     // A ring that rewound (assembly/ring.ts "Rewind") can be "full" with few bytes in it, until the
     // app releases the record after the marker: this is how the worker hears of that at once.
     ring.wantSpace();
